@@ -1,0 +1,417 @@
+"""Typed, validated build options: one frozen dataclass per stack.
+
+Each option is declared once, with the CloudFormation parameter it becomes, its label,
+description and the accepted form. ``None`` leaves an option to deploy time (the template
+gets a Parameter and, where resources depend on it, a Condition); any other value fixes it at
+build time, and the template has no parameter for it. For existing-resource options ``""``
+means "the stack creates it", exactly as the empty parameter does.
+
+Bad values raise :class:`OptionError` (a ``ValueError``) when the options are built, naming
+the field and the accepted form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "API_ENDPOINTS",
+    "DEPLOY",
+    "PARTITIONS",
+    "CosellOptions",
+    "Kind",
+    "MarketplaceOptions",
+    "Option",
+    "OptionError",
+    "option_fields",
+    "parse_value",
+]
+
+from . import __version__ as TEMPLATE_VERSION
+
+PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f")
+API_ENDPOINTS = {
+    "production": "https://api.clazar.io/aws/cloudformation/v1/stack-reports",
+    "development": "https://api.dev.clazar.io/aws/cloudformation/v1/stack-reports",
+}
+
+
+class OptionError(ValueError):
+    """A build option (or a ``--set`` value) that is not of the accepted form."""
+
+    def __init__(self, field_name: str, value: object, form: str) -> None:
+        self.field = field_name
+        self.value = value
+        self.form = form
+        super().__init__(f"{field_name}: {value!r} is not valid; expected {form}")
+
+
+# --- Accepted forms ---------------------------------------------------------------------
+# Patterns are written for both Python's `re` and CloudFormation's AllowedPattern (Java).
+
+ACCOUNT_ID = r"^[0-9]{12}$"
+EXTERNAL_ID = r"^[a-zA-Z0-9_+=,.@:/-]{2,1224}$"
+ROLE_NAME = r"^[a-zA-Z0-9_+=,.@-]{1,64}$"
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/([a-zA-Z0-9_+=,.@-]+/)*[a-zA-Z0-9_+=,.@-]{1,64}$"
+TOPIC_ARN = r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[a-zA-Z0-9_-]{1,256}$"
+BUCKET_NAME = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+ACCOUNT_UID = r"^[a-zA-Z0-9_.:-]{1,128}$"
+
+
+def _optional(pattern: str) -> str:
+    """The same pattern, also matching the empty string ("the stack creates it")."""
+    return f"^$|{pattern}"
+
+
+def _bucket_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid S3 general purpose bucket name, or None."""
+    if not re.match(BUCKET_NAME, name):
+        return "3-63 lowercase letters, digits, dots and hyphens, starting and ending alnum"
+    if ".." in name or ".-" in name or "-." in name:
+        return "no adjacent dots, and no dot next to a hyphen"
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        pass
+    else:
+        return "not an IP address"
+    for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):
+        if name.startswith(prefix):
+            return f"not starting with {prefix!r}"
+    for suffix in ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"):
+        if name.endswith(suffix):
+            return f"not ending with {suffix!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class Kind:
+    """The accepted form of one kind of option, shared by Python validation and parameters.
+
+    ``pattern`` is the CloudFormation AllowedPattern; ``check`` adds what a pattern cannot
+    express (and the partition an ARN must be in). ``allowed`` are AllowedValues.
+    """
+
+    form: str
+    pattern: str | None = None
+    allowed: tuple[str, ...] = ()
+    check: Callable[[str, str], str | None] | None = None
+    is_flag: bool = False
+    optional: bool = False  # "" is accepted and means "the stack creates it"
+    min_length: int | None = None
+    max_length: int | None = None
+
+    def problem(self, value: str, partition: str) -> str | None:
+        """Why ``value`` is not of this kind (for ``partition``), or None when it is."""
+        if self.optional and value == "":
+            return None
+        if self.check:  # a check says precisely what is wrong (it covers the pattern too)
+            return self.check(value, partition)
+        if self.pattern and not re.match(self.pattern, value):
+            return self.form
+        return None
+
+
+def _arn_partition(value: str, partition: str) -> str | None:
+    actual = value.split(":", 2)[1]
+    if actual != partition:
+        return f"an ARN in the {partition!r} partition being built for, not {actual!r}"
+    return None
+
+
+def _role_ref(value: str, partition: str) -> str | None:
+    if value.startswith("arn:"):
+        parts = value.split(":", 5)
+        if len(parts) < 6 or parts[2] != "iam" or not parts[5].startswith("role/"):
+            return "an IAM role ARN (arn:<partition>:iam::<account>:role/<path/>name), not " + (
+                f"an ARN of {parts[2]!r}" if len(parts) > 2 else "a malformed ARN"
+            )
+        if not re.match(ROLE_ARN, value):
+            return "an IAM role ARN: arn:<partition>:iam::<12-digit account>:role/<path/>name"
+        return _arn_partition(value, partition)
+    if not re.match(ROLE_NAME, value):
+        return "an IAM role name (1-64 characters of letters, digits and _+=,.@-) or role ARN"
+    return None
+
+
+def _topic_arn(value: str, partition: str) -> str | None:
+    if not value.startswith("arn:") or value.count(":") < 5:
+        return "an SNS topic ARN: arn:<partition>:sns:<region>:<12-digit account>:<name>"
+    service = value.split(":")[2]
+    if service != "sns":
+        return f"an SNS topic ARN, not an ARN of {service!r}"
+    if not re.match(TOPIC_ARN, value):
+        return "an SNS topic ARN: arn:<partition>:sns:<region>:<12-digit account>:<name>"
+    return _arn_partition(value, partition)
+
+
+def _bucket(value: str, _partition: str) -> str | None:
+    problem = _bucket_problem(value)
+    return f"an S3 bucket name: {problem}" if problem else None
+
+
+FLAG = Kind(form="true or false", allowed=("true", "false"), is_flag=True)
+ACCOUNT = Kind(form="a 12-digit AWS account ID", pattern=ACCOUNT_ID)
+EXTERNAL = Kind(
+    form="2-1224 characters of letters, digits and _+=,.@:/-",
+    pattern=EXTERNAL_ID,
+    min_length=2,
+    max_length=1224,
+)
+ROLE = Kind(
+    form="an IAM role name: 1-64 characters of letters, digits and _+=,.@-",
+    pattern=ROLE_NAME,
+    max_length=64,
+)
+EXISTING_TOPIC = Kind(
+    form="empty, or an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)",
+    pattern=_optional(TOPIC_ARN),
+    check=_topic_arn,
+    optional=True,
+)
+EXISTING_BUCKET = Kind(
+    form="empty, or an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)",
+    pattern=_optional(BUCKET_NAME),
+    check=_bucket,
+    optional=True,
+    max_length=63,
+)
+EXISTING_ROLE = Kind(
+    form="empty, or the name or ARN of an IAM role in this account",
+    pattern=f"^$|{ROLE_NAME}|{ROLE_ARN}",
+    check=_role_ref,
+    optional=True,
+)
+ACCOUNT_REF = Kind(form="1-128 characters of letters, digits and _.:-", pattern=ACCOUNT_UID)
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one option field becomes a CloudFormation parameter."""
+
+    parameter: str
+    kind: Kind
+    label: str
+    description: str
+    group: str
+    default: str | None = None  # the parameter's Default, when it has one
+
+
+def option(
+    parameter: str,
+    kind: Kind,
+    label: str,
+    description: str,
+    group: str,
+    *,
+    default: str | None = None,
+) -> Any:
+    """Declare an option field: ``None`` (deploy time) by default."""
+    spec = Option(parameter, kind, label, description, group, default)
+    return field(default=None, metadata={"option": spec})
+
+
+def option_fields(options: Any) -> Iterator[tuple[str, Option]]:
+    """(field name, Option) for every option field of an options dataclass, in order."""
+    for f in dataclasses.fields(options):
+        spec = f.metadata.get("option")
+        if spec is not None:
+            yield f.name, spec
+
+
+def _validate(options: Any) -> None:
+    partition = options.partition
+    if partition not in PARTITIONS:
+        raise OptionError("partition", partition, "one of " + ", ".join(PARTITIONS))
+    if not isinstance(options.version, str) or not re.match(
+        r"^[0-9A-Za-z.+_-]{1,64}$", options.version
+    ):
+        raise OptionError("version", options.version, "1-64 characters of letters, digits and .+_-")
+    url = options.api_url
+    if not isinstance(url, str) or not re.match(
+        r"^https://[a-z0-9.-]+(:[0-9]+)?(/[\w./-]*)?$", url
+    ):
+        raise OptionError("api_url", url, "an https:// URL of the Clazar API endpoint")
+    for name, spec in option_fields(options):
+        value = getattr(options, name)
+        if value is None:
+            continue
+        if spec.kind.is_flag:
+            if not isinstance(value, bool):
+                raise OptionError(name, value, "True, False or None (decide at deploy time)")
+            continue
+        if not isinstance(value, str):
+            raise OptionError(name, value, f"a string: {spec.kind.form}, or None")
+        problem = spec.kind.problem(value, partition)
+        if problem:
+            raise OptionError(name, value, problem)
+
+
+GROUP_VENDOR = "Clazar account"
+GROUP_ROLE = "Clazar role"
+GROUP_MARKETPLACE = "AWS Marketplace access"
+GROUP_FEEDS = "CAS and SDDS data feeds"
+GROUP_COSELL = "Co-Sell roles"
+GROUP_EVENTS = "Event delivery"
+GROUP_REPORT = "Connection to Clazar"
+
+
+@dataclass(frozen=True)
+class _Common:
+    """Options both stacks share (the vendor, the reporter, build settings)."""
+
+    clazar_account_id: str | None = option(
+        "ClazarAccountId",
+        ACCOUNT,
+        "Clazar AWS account ID",
+        "The 12-digit AWS account Clazar assumes the role from.",
+        GROUP_VENDOR,
+    )
+    external_id: str | None = option(
+        "ExternalId",
+        EXTERNAL,
+        "External ID",
+        "The external ID shown in the Clazar platform. It is not a secret: it stops another "
+        "Clazar customer from pointing Clazar at your role (the confused-deputy problem).",
+        GROUP_VENDOR,
+    )
+    clazar_account_uid: str | None = option(
+        "ClazarAccountUid",
+        ACCOUNT_REF,
+        "Clazar account UID",
+        "Your account's identifier at Clazar, reported back with what this stack created.",
+        GROUP_REPORT,
+    )
+    partition: str = "aws"
+    version: str = TEMPLATE_VERSION
+    api_url: str = API_ENDPOINTS["production"]
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with ``changes`` applied (and validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class MarketplaceOptions(_Common):
+    """Build options of the Role & Access (marketplace) stack."""
+
+    role_name: str | None = option(
+        "ClazarRoleName",
+        ROLE,
+        "Role name",
+        "The name of the IAM role Clazar assumes.",
+        GROUP_ROLE,
+        default="ClazarRole",
+    )
+    allow_marketplace_access: bool | None = option(
+        "AllowMarketplaceAccess",
+        FLAG,
+        "Allow AWS Marketplace management",
+        "true lets Clazar manage your AWS Marketplace listings (aws-marketplace:*, "
+        "aws-marketplace-management:*, vendor-insights:*). false creates no such policy.",
+        GROUP_MARKETPLACE,
+        default="false",
+    )
+    enable_cas: bool | None = option(
+        "EnableCas",
+        FLAG,
+        "Enable CAS (discontinued by AWS)",
+        "true sets up the Commerce Analytics Service feed (bucket, topic, subscription, "
+        "GenerateDataSet). AWS discontinued CAS on 2024-08-30; leave false unless told.",
+        GROUP_FEEDS,
+        default="false",
+    )
+    cas_sns_topic_arn: str | None = option(
+        "CasSnsTopicArn",
+        EXISTING_TOPIC,
+        "Existing CAS SNS topic ARN",
+        "The CAS topic you are already enrolled with; empty creates one.",
+        GROUP_FEEDS,
+        default="",
+    )
+    cas_bucket_name: str | None = option(
+        "CasBucketName",
+        EXISTING_BUCKET,
+        "Existing CAS bucket name",
+        "The CAS bucket you are already enrolled with; empty creates one.",
+        GROUP_FEEDS,
+        default="",
+    )
+    sdds_sns_topic_arn: str | None = option(
+        "SddsSnsTopicArn",
+        EXISTING_TOPIC,
+        "Existing SDDS SNS topic ARN",
+        "The Seller Data Feed topic you are already enrolled with; empty creates one.",
+        GROUP_FEEDS,
+        default="",
+    )
+    sdds_bucket_name: str | None = option(
+        "SddsBucketName",
+        EXISTING_BUCKET,
+        "Existing SDDS bucket name",
+        "The Seller Data Feed bucket you are already enrolled with; empty creates one.",
+        GROUP_FEEDS,
+        default="",
+    )
+
+
+@dataclass(frozen=True)
+class CosellOptions(_Common):
+    """Build options of the Co-Sell (AWS Partner Central) stack."""
+
+    existing_sandbox_role: str | None = option(
+        "ExistingSandboxRole",
+        EXISTING_ROLE,
+        "Existing Sandbox role",
+        "Name or ARN of a role you already use for the Partner Central Sandbox catalog; "
+        "empty creates SandboxRole. The role must trust Clazar's account with the external ID.",
+        GROUP_COSELL,
+        default="",
+    )
+    existing_production_role: str | None = option(
+        "ExistingProductionRole",
+        EXISTING_ROLE,
+        "Existing Production role",
+        "Name or ARN of a role you already use for the Partner Central AWS catalog; "
+        "empty creates ProductionRole. The role must trust Clazar's account with the external ID.",
+        GROUP_COSELL,
+        default="",
+    )
+
+
+DEPLOY = "deploy"
+"""The ``--set`` value that leaves an option to deploy time (a Parameter)."""
+
+
+def field_names(options_class: type[Any]) -> list[str]:
+    """Every field an options class accepts, in declaration order."""
+    return [f.name for f in dataclasses.fields(options_class)]
+
+
+def parse_value(options_class: type[Any], name: str, text: str) -> Any:
+    """The Python value of ``--set name=text`` for ``options_class``.
+
+    Booleans are ``true``/``false``; ``deploy`` leaves an option to deploy time; ``api_url``
+    also takes an environment name (``production``, ``development``).
+    """
+    names = field_names(options_class)
+    if name not in names:
+        raise OptionError(name, text, "an option name, one of: " + ", ".join(names))
+    spec = dict(option_fields(options_class)).get(name)
+    if spec is None:
+        return API_ENDPOINTS.get(text, text) if name == "api_url" else text
+    if text == DEPLOY:
+        return None
+    if spec.kind.is_flag:
+        if text not in ("true", "false"):
+            raise OptionError(name, text, f"true, false or {DEPLOY}")
+        return text == "true"
+    return text

@@ -1,0 +1,96 @@
+"""Reference documents generated from the templates, so they can never disagree with them.
+
+``clazar-templates docs`` rewrites the generated parts of README.md (between
+``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers); ``--check`` only compares.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from .options import option_fields
+from .stacks import STACKS, Stack
+
+__all__ = ["generated_sections", "parameter_table", "update_markers"]
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def parameter_table(target: Stack) -> str:
+    """Markdown table of every parameter of ``target``'s deploy-time template."""
+    template = target.build().to_dict()
+    options = {spec.parameter: name for name, spec in option_fields(target.options)}
+    rows = [
+        "| Parameter | Default | Python option | What it changes |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, spec in template.get("Parameters", {}).items():
+        default = spec.get("Default")
+        shown = "(required)" if default is None else f"`{default}`" if default else '`""`'
+        option = f"`{options[name]}`" if name in options else "deploy time only"
+        if spec.get("NoEcho"):
+            option += " (NoEcho)"
+        rows.append(f"| `{name}` | {shown} | {option} | {_cell(spec['Description'])} |")
+    return "\n".join(rows)
+
+
+def generated_sections() -> dict[str, Callable[[], str]]:
+    """Marker name -> text, for README.md."""
+    return {f"parameters-{s.short}": functools.partial(parameter_table, s) for s in STACKS.values()}
+
+
+_MARKER = re.compile(
+    r"(<!-- BEGIN (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- END (?P=name) -->)", re.S
+)
+
+
+def update_markers(text: str, sections: dict[str, Callable[[], str]]) -> str:
+    """``text`` with each marked section replaced by its generated content."""
+
+    def fill(match: re.Match[str]) -> str:
+        make = sections.get(match.group("name"))
+        if make is None:
+            return match.group(0)
+        return f"{match.group(1)}{make().rstrip()}\n{match.group(4)}"
+
+    return _MARKER.sub(fill, text)
+
+
+def generated_files(root: Path) -> dict[Path, str]:
+    """Every generated document under ``root``, with its up-to-date text."""
+    readme = root / "README.md"
+    return {readme: update_markers(readme.read_text(encoding="utf-8"), generated_sections())}
+
+
+@click.command("docs")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project directory holding README.md and docs/.",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a document is stale.")
+def docs_command(root: Path, check: bool) -> None:
+    """Regenerate the README parameter tables (and other generated docs)."""
+    from .render import write_all
+
+    files = generated_files(root)
+    stale = [
+        p for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text
+    ]
+    if check:
+        for path in stale:
+            click.echo(f"{path} is out of date; run `make templates`.", err=True)
+        sys.exit(1 if stale else 0)
+    write_all({p: files[p] for p in stale})
+    for path in stale:
+        click.echo(f"wrote {path}")

@@ -1,0 +1,206 @@
+"""YAML/JSON output, linting and atomic writes.
+
+troposphere's ``to_yaml`` goes through cfn-flip, which sorts every key (resources
+alphabetically, ``Type`` after ``Properties``) and is slow. Here templates are written with
+PyYAML's libyaml emitter in the order a reviewer reads them: the conventional sections,
+resources in the order the builders declare them, ``Type``/``Condition``/``DependsOn``/
+policies before ``Properties``, short-form intrinsics, and Lambda source as a literal block.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+try:
+    from yaml import CSafeDumper as _BaseDumper
+except ImportError:  # pragma: no cover - libyaml missing: same output, slower
+    from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
+
+__all__ = ["Finding", "lint", "ordered", "to_json", "to_yaml", "write_all", "write_atomic"]
+
+SECTIONS = (
+    "AWSTemplateFormatVersion",
+    "Description",
+    "Metadata",
+    "Parameters",
+    "Mappings",
+    "Conditions",
+    "Transform",
+    "Resources",
+    "Outputs",
+)
+RESOURCE_KEYS = (
+    "Type",
+    "Condition",
+    "DependsOn",
+    "DeletionPolicy",
+    "UpdateReplacePolicy",
+    "UpdatePolicy",
+    "CreationPolicy",
+    "Metadata",
+    "Properties",
+)
+OUTPUT_KEYS = ("Condition", "Description", "Value", "Export")
+STATEMENT_KEYS = (
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+)
+
+# Intrinsic functions written in short form; scalar-valued ones become `!Tag value`.
+_SHORT = {
+    "Ref": "!Ref",
+    "Fn::Sub": "!Sub",
+    "Fn::If": "!If",
+    "Fn::Equals": "!Equals",
+    "Fn::And": "!And",
+    "Fn::Or": "!Or",
+    "Fn::Not": "!Not",
+    "Fn::Select": "!Select",
+    "Fn::Split": "!Split",
+    "Fn::Join": "!Join",
+    "Fn::FindInMap": "!FindInMap",
+    "Fn::Base64": "!Base64",
+    "Fn::GetAZs": "!GetAZs",
+    "Fn::ImportValue": "!ImportValue",
+    "Fn::Cidr": "!Cidr",
+    "Condition": "!Condition",
+}
+
+
+def _first(mapping: Mapping[str, Any], keys: Iterable[str]) -> dict[str, Any]:
+    """``mapping`` with ``keys`` first, in that order, then the rest as they were."""
+    out = {k: mapping[k] for k in keys if k in mapping}
+    out.update((k, v) for k, v in mapping.items() if k not in out)
+    return out
+
+
+def ordered(template: Mapping[str, Any]) -> dict[str, Any]:
+    """The template dict in reading order (see module docstring)."""
+    out = _first(template, SECTIONS)
+    if "Resources" in out:
+        out["Resources"] = {k: _first(v, RESOURCE_KEYS) for k, v in out["Resources"].items()}
+    if "Outputs" in out:
+        out["Outputs"] = {k: _first(v, OUTPUT_KEYS) for k, v in out["Outputs"].items()}
+    return out
+
+
+class _Dumper(_BaseDumper):
+    pass
+
+
+def _represent_dict(dumper: _Dumper, data: dict[str, Any]) -> yaml.Node:
+    if len(data) == 1:
+        ((key, value),) = data.items()
+        if (
+            key == "Fn::GetAtt"
+            and isinstance(value, list)
+            and all(isinstance(v, str) for v in value)
+        ):
+            return dumper.represent_scalar("!GetAtt", ".".join(value))
+        tag = _SHORT.get(key)
+        if tag and not (key == "Condition" and not isinstance(value, str)):
+            if isinstance(value, list):
+                return dumper.represent_sequence(tag, value)
+            if isinstance(value, dict):
+                return dumper.represent_mapping(tag, value)
+            return dumper.represent_scalar(tag, str(value))
+    if "Effect" in data and ("Action" in data or "NotAction" in data):
+        data = _first(data, STATEMENT_KEYS)
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items())
+
+
+def _represent_str(dumper: _Dumper, data: str) -> yaml.Node:
+    if "\n" in data:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data)
+
+
+_Dumper.add_representer(dict, _represent_dict)
+_Dumper.add_representer(str, _represent_str)
+
+
+def _as_dict(template: Any) -> dict[str, Any]:
+    data = template.to_dict() if hasattr(template, "to_dict") else template
+    return ordered(data)
+
+
+def to_yaml(template: Any) -> str:
+    """A troposphere Template (or template dict) as readable CloudFormation YAML."""
+    return yaml.dump(
+        _as_dict(template),
+        Dumper=_Dumper,
+        sort_keys=False,
+        width=10_000,
+        allow_unicode=True,
+        default_flow_style=False,
+    )
+
+
+def to_json(template: Any) -> str:
+    """The same template as JSON (the form moto and the CloudFormation API take)."""
+    return json.dumps(_as_dict(template), indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One cfn-lint finding."""
+
+    rule: str
+    message: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.rule} line {self.line}: {self.message}"
+
+
+LINT_REGIONS = ("us-east-1",)
+
+
+def lint(text: str, regions: Iterable[str] = LINT_REGIONS) -> list[Finding]:
+    """cfn-lint ``text`` with errors, warnings and informational rules all enabled."""
+    from cfnlint.api import ManualArgs
+    from cfnlint.api import lint as cfn_lint
+
+    matches = cfn_lint(text, config=ManualArgs(regions=list(regions), include_checks=["I"]))
+    return [Finding(m.rule.id, m.message, m.linenumber) for m in matches]
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new, never half."""
+    write_all({path: text})
+
+
+def write_all(files: Mapping[Path, str]) -> None:
+    """Write every file, or (on any error before the renames) none of them."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            staged.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for tmp, path in staged:
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)

@@ -1,0 +1,189 @@
+"""Resolve a template's Conditions for given parameter values.
+
+The result is what CloudFormation would act on: resources and outputs whose Condition is
+false are gone, ``Fn::If`` has taken its branch, ``AWS::NoValue`` has disappeared, parameter
+Refs are their values, and ``Fn::Sub``/``Fn::Select``/``Fn::Split``/``Fn::Join`` are
+evaluated where their inputs are now literal. Pseudo parameters and resource references
+stay symbolic, so a build-time template and a deploy-time template resolved with the same
+values compare equal exactly when they deploy the same thing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+__all__ = ["ResolveError", "resolve"]
+
+_NO_VALUE = object()
+_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+class ResolveError(ValueError):
+    """The template uses a construct the resolver cannot evaluate."""
+
+
+def resolve(
+    template: Mapping[str, Any], parameters: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Resources and Outputs of ``template`` as deployed with ``parameters``.
+
+    Parameters not given take their Default; a parameter with neither is an error.
+    """
+    values = _parameter_values(template, parameters or {})
+    conditions: dict[str, bool] = {}
+    raw_conditions = template.get("Conditions", {})
+
+    def condition(name: str) -> bool:
+        if name not in conditions:
+            if name not in raw_conditions:
+                raise ResolveError(f"unknown condition {name!r}")
+            conditions[name] = bool(_evaluate(raw_conditions[name], values, condition))
+        return conditions[name]
+
+    out: dict[str, Any] = {}
+    for section in ("Resources", "Outputs"):
+        kept: dict[str, Any] = {}
+        for name, body in template.get(section, {}).items():
+            if "Condition" in body and not condition(body["Condition"]):
+                continue
+            unconditional = {k: v for k, v in body.items() if k != "Condition"}
+            kept[name] = _evaluate(unconditional, values, condition)
+        out[section] = kept
+    return out
+
+
+def _parameter_values(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
+    declared = template.get("Parameters", {})
+    unknown = set(given) - set(declared)
+    if unknown:
+        raise ResolveError(f"parameters not in the template: {', '.join(sorted(unknown))}")
+    values = {}
+    for name, spec in declared.items():
+        if name in given:
+            values[name] = given[name]
+        elif "Default" in spec:
+            values[name] = str(spec["Default"])
+        else:
+            raise ResolveError(f"parameter {name} has no value and no Default")
+    return values
+
+
+def _evaluate(node: Any, values: Mapping[str, str], condition: Any) -> Any:
+    if isinstance(node, list):
+        items = [_evaluate(item, values, condition) for item in node]
+        return [item for item in items if item is not _NO_VALUE]
+    if not isinstance(node, dict):
+        return node
+    if len(node) == 1:
+        ((key, arg),) = node.items()
+        handler = _FUNCTIONS.get(key)
+        if handler is not None:
+            return handler(arg, values, condition)
+    out = {}
+    for key, item in node.items():
+        value = _evaluate(item, values, condition)
+        if value is not _NO_VALUE:
+            out[key] = value
+    return out
+
+
+def _ref(arg: str, values: Mapping[str, str], _condition: Any) -> Any:
+    if arg == "AWS::NoValue":
+        return _NO_VALUE
+    return values.get(arg, {"Ref": arg})
+
+
+def _if(arg: list[Any], values: Mapping[str, str], condition: Any) -> Any:
+    name, yes, no = arg
+    return _evaluate(yes if condition(name) else no, values, condition)
+
+
+def _sub(arg: Any, values: Mapping[str, str], condition: Any) -> Any:
+    if isinstance(arg, list):
+        text, variables = arg[0], _evaluate(arg[1], values, condition)
+    else:
+        text, variables = arg, {}
+    literal = {**values, **{k: v for k, v in variables.items() if isinstance(v, str)}}
+    text = _VAR.sub(lambda m: literal.get(m.group(1), m.group(0)), text)
+    symbolic = {k: v for k, v in variables.items() if not isinstance(v, str) and k in text}
+    if symbolic:
+        return {"Fn::Sub": [text, symbolic]}
+    return {"Fn::Sub": text} if _VAR.search(text) else text
+
+
+def _literal_or(key: str, arg: Any, values: Mapping[str, str], condition: Any, fn: Any) -> Any:
+    arg = _evaluate(arg, values, condition)
+    try:
+        return fn(arg)
+    except (TypeError, AttributeError, IndexError, ValueError):
+        return {key: arg}
+
+
+def _select(arg: Any, values: Mapping[str, str], condition: Any) -> Any:
+    return _literal_or("Fn::Select", arg, values, condition, lambda a: _need_list(a[1])[int(a[0])])
+
+
+def _split(arg: Any, values: Mapping[str, str], condition: Any) -> Any:
+    return _literal_or("Fn::Split", arg, values, condition, lambda a: _need_str(a[1]).split(a[0]))
+
+
+def _join(arg: Any, values: Mapping[str, str], condition: Any) -> Any:
+    return _literal_or(
+        "Fn::Join",
+        arg,
+        values,
+        condition,
+        lambda a: a[0].join(_need_str(x) for x in _need_list(a[1])),
+    )
+
+
+def _need_list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError
+    return value
+
+
+def _need_str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError
+    return value
+
+
+def _equals(arg: list[Any], values: Mapping[str, str], condition: Any) -> bool:
+    left, right = (_evaluate(a, values, condition) for a in arg)
+    return bool(left == right)
+
+
+def _and(arg: list[Any], values: Mapping[str, str], condition: Any) -> bool:
+    return all(_evaluate(a, values, condition) for a in arg)
+
+
+def _or(arg: list[Any], values: Mapping[str, str], condition: Any) -> bool:
+    return any(_evaluate(a, values, condition) for a in arg)
+
+
+def _not(arg: list[Any], values: Mapping[str, str], condition: Any) -> bool:
+    return not _evaluate(arg[0], values, condition)
+
+
+def _condition(arg: Any, values: Mapping[str, str], condition: Any) -> Any:
+    if isinstance(arg, str):
+        return condition(arg)
+    return {"Condition": _evaluate(arg, values, condition)}  # an IAM Condition block
+
+
+_FUNCTIONS: dict[str, Callable[[Any, Mapping[str, str], Any], Any]] = {
+    "Ref": _ref,
+    "Fn::If": _if,
+    "Fn::Sub": _sub,
+    "Fn::Select": _select,
+    "Fn::Split": _split,
+    "Fn::Join": _join,
+    "Fn::Equals": _equals,
+    "Fn::And": _and,
+    "Fn::Or": _or,
+    "Fn::Not": _not,
+    "Condition": _condition,
+}

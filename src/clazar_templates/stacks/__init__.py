@@ -1,0 +1,66 @@
+"""One builder module per stack, and the registry the CLI and tools use."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..options import CosellOptions, MarketplaceOptions
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A stack this project builds: its short name, template name and options class."""
+
+    short: str
+    name: str  # also the template's file name, without extension
+    options: type[Any]
+    builder: str  # "module:function", imported on first use
+
+    def build(self, options: Any = None) -> Any:
+        module, function = self.builder.split(":")
+        build: Callable[[Any], Any] = getattr(importlib.import_module(module), function)
+        return build(options if options is not None else self.options())
+
+
+STACKS = {
+    s.short: s
+    for s in (
+        Stack(
+            "marketplace",
+            "clazar-marketplace",
+            MarketplaceOptions,
+            "clazar_templates.stacks.marketplace:build_marketplace",
+        ),
+        Stack(
+            "cosell", "clazar-cosell", CosellOptions, "clazar_templates.stacks.cosell:build_cosell"
+        ),
+    )
+}
+
+
+def stack(name: str) -> Stack:
+    """A stack by short name ("marketplace") or template name ("clazar-marketplace")."""
+    for s in STACKS.values():
+        if name in (s.short, s.name, f"{s.name}.yaml", f"{s.name}.json"):
+            return s
+    raise KeyError(f"unknown stack {name!r}; expected one of {', '.join(STACKS)}")
+
+
+def options_for(target: Stack, settings: dict[str, str]) -> Any:
+    """``target``'s options from ``--set`` strings; names it does not have are skipped.
+
+    Raises OptionError for a name no stack has, or a value of the wrong form.
+    """
+    from ..options import OptionError, field_names, parse_value
+
+    known = {n for s in STACKS.values() for n in field_names(s.options)}
+    for name, value in settings.items():
+        if name not in known:
+            raise OptionError(name, value, "an option name, one of: " + ", ".join(sorted(known)))
+    mine = field_names(target.options)
+    return target.options(
+        **{n: parse_value(target.options, n, v) for n, v in settings.items() if n in mine}
+    )

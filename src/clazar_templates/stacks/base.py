@@ -1,0 +1,254 @@
+"""What every stack builder shares: options that become parameters, flags, and values.
+
+A *flag* is ``True``/``False`` when an option was fixed at build time, or the name of a
+CloudFormation Condition when it is left to deploy time. :func:`add` and :func:`pick` turn
+a flag into "add the resource or not / with a Condition" and "this value or that / Fn::If",
+so a builder is written once for both modes. Parameters and conditions are created the
+first time a builder asks for them, so a template never carries an unused one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+from troposphere import And as _And
+from troposphere import (
+    AWSHelperFn,
+    AWSObject,
+    Condition,
+    Equals,
+    GetAtt,
+    If,
+    Not,
+    Output,
+    Parameter,
+    Ref,
+    Sub,
+    Template,
+)
+from troposphere import Or as _Or
+
+from ..options import Option, option_fields
+
+Flag = bool | str
+"""True/False when decided at build time, else the name of a Condition."""
+
+R = TypeVar("R", bound=AWSObject)
+
+INTERFACE = "AWS::CloudFormation::Interface"
+
+
+class StackBuilder:
+    """A template under construction from one options dataclass."""
+
+    def __init__(self, options: Any, name: str, description: str) -> None:
+        self.options = options
+        self.name = name
+        self.template = Template(Description=f"{description} ({name} {options.version})")
+        self.template.set_version("2010-09-09")
+        self.template.set_metadata({"Clazar": {"Template": name, "Version": options.version}})
+        self._specs = dict(option_fields(options))
+        self._extra: dict[str, Option] = {}
+
+    # --- parameters ------------------------------------------------------------------
+    def parameter(self, spec: Option, **extra: Any) -> Ref:
+        """The Ref of ``spec``'s parameter, adding the parameter on first use."""
+        if spec.parameter not in self.template.parameters:
+            kind = spec.kind
+            props: dict[str, Any] = {"Type": "String", "Description": spec.description}
+            if spec.default is not None:
+                props["Default"] = spec.default
+            if kind.allowed:
+                props["AllowedValues"] = list(kind.allowed)
+            if kind.pattern:
+                props["AllowedPattern"] = kind.pattern
+                props["ConstraintDescription"] = f"must be {kind.form}"
+            if kind.min_length is not None:
+                props["MinLength"] = kind.min_length
+            if kind.max_length is not None:
+                props["MaxLength"] = kind.max_length
+            props.update(extra)
+            self.template.add_parameter(Parameter(spec.parameter, **props))
+            if spec.parameter not in {s.parameter for s in self._specs.values()}:
+                self._extra[spec.parameter] = spec
+        return Ref(spec.parameter)
+
+    def value(self, field: str) -> Any:
+        """The option's build-time value, or a Ref to its parameter if left to deploy time."""
+        current = getattr(self.options, field)
+        return self.parameter(self._specs[field]) if current is None else current
+
+    def flag(self, field: str, condition: str) -> Flag:
+        """A boolean option as a flag: its value, or the Condition ``condition`` (== "true")."""
+        current = getattr(self.options, field)
+        if current is not None:
+            return bool(current)
+        return self.condition(condition, Equals(self.parameter(self._specs[field]), "true"))
+
+    def existing(self, field: str, condition: str) -> tuple[Flag, Any]:
+        """For an existing-resource option: (create it here?, the given name or ARN).
+
+        ``condition`` names the deploy-time Condition "the parameter is empty"; it is the
+        single ``Equals`` that every ``Fn::If`` choosing between the two must branch on.
+        """
+        current = getattr(self.options, field)
+        if current is None:
+            ref = self.parameter(self._specs[field])
+            return self.condition(condition, Equals(ref, "")), ref
+        return current == "", current
+
+    # --- conditions ------------------------------------------------------------------
+    def condition(self, name: str, expression: AWSHelperFn) -> str:
+        if name not in self.template.conditions:
+            self.template.add_condition(name, expression)
+        return name
+
+    def all(self, name: str, *flags: Flag) -> Flag:
+        """Flag that holds when every flag holds (a new Condition only if still needed)."""
+        if any(f is False for f in flags):
+            return False
+        rest = list(dict.fromkeys(f for f in flags if f is not True))
+        if not rest:
+            return True
+        if len(rest) == 1:
+            return rest[0]
+        return self.condition(name, _And(*[_cond(f) for f in rest]))
+
+    def any(self, name: str, *flags: Flag) -> Flag:
+        """Flag that holds when at least one flag holds."""
+        if any(f is True for f in flags):
+            return True
+        rest = list(dict.fromkeys(f for f in flags if f is not False))
+        if not rest:
+            return False
+        if len(rest) == 1:
+            return rest[0]
+        return self.condition(name, _Or(*[_cond(f) for f in rest]))
+
+    def negate(self, name: str, flag: Flag) -> Flag:
+        if isinstance(flag, bool):
+            return not flag
+        return self.condition(name, Not(_cond(flag)))
+
+    # --- resources -------------------------------------------------------------------
+    def add(self, resource: R, when: Flag = True) -> R | None:
+        """Add ``resource`` if ``when`` holds, with ``Condition`` when decided at deploy time."""
+        if when is False:
+            return None
+        if isinstance(when, str):
+            resource.Condition = when
+        self.template.add_resource(resource)
+        return resource
+
+    def output(self, name: str, description: str, value: Any, when: Flag = True) -> None:
+        """Add an Output if ``when`` holds (with its Condition at deploy time)."""
+        if when is False:
+            return
+        out = Output(name, Description=description, Value=value)
+        if isinstance(when, str):
+            out.Condition = when
+        self.template.add_output(out)
+
+    # --- finishing -------------------------------------------------------------------
+    def finish(self) -> Template:
+        """Order the parameters as the options declare them and add the console form."""
+        order = [s.parameter for s in self._specs.values()] + list(self._extra)
+        params = self.template.parameters
+        ordered = {p: params[p] for p in order if p in params}
+        ordered.update({p: v for p, v in params.items() if p not in ordered})
+        self.template.parameters = ordered
+        specs = {s.parameter: s for s in [*self._specs.values(), *self._extra.values()]}
+        groups: dict[str, list[str]] = {}
+        for p in ordered:
+            groups.setdefault(specs[p].group, []).append(p)
+        if ordered:
+            self.template.metadata[INTERFACE] = {
+                "ParameterGroups": [
+                    {"Label": {"default": g}, "Parameters": ps} for g, ps in groups.items()
+                ],
+                "ParameterLabels": {p: {"default": specs[p].label} for p in ordered},
+            }
+        return self.template
+
+
+def checkov_skip(*checks: tuple[str, str]) -> dict[str, Any]:
+    """Resource Metadata suppressing checkov checks, each with the reason it does not apply."""
+    return {"checkov": {"skip": [{"id": check, "comment": why} for check, why in checks]}}
+
+
+def _cond(flag: Flag) -> AWSHelperFn:
+    assert isinstance(flag, str)
+    return Condition(flag)
+
+
+def pick(when: Flag, yes: Any, no: Any) -> Any:
+    """``yes`` when the flag holds, else ``no``: a plain choice, or ``Fn::If``."""
+    if when is True:
+        return yes
+    if when is False:
+        return no
+    return If(when, yes, no)
+
+
+def when(flag: Flag, value: Any) -> Any:
+    """``value`` if the flag holds; ``AWS::NoValue`` otherwise (for lists and properties).
+
+    Returns None for a flag that is False at build time: callers drop Nones with
+    :func:`present`.
+    """
+    if flag is True:
+        return value
+    if flag is False:
+        return None
+    return If(flag, value, Ref("AWS::NoValue"))
+
+
+def unless(flag: Flag, value: Any) -> Any:
+    """``value`` unless the flag holds (the opposite of :func:`when`, without a new Condition)."""
+    if flag is True:
+        return None
+    if flag is False:
+        return value
+    return If(flag, Ref("AWS::NoValue"), value)
+
+
+def present(*items: Any) -> list[Any]:
+    """The items that are not None (see :func:`when`)."""
+    return [i for i in items if i is not None]
+
+
+_VAR = re.compile(r"\$\{([A-Za-z0-9_:.]+)\}")
+
+
+def sub(fmt: str, **values: Any) -> Any:
+    """``Fn::Sub`` of ``fmt`` where each ``${name}`` in ``values`` is filled in.
+
+    A literal string is written into the text; a ``Ref``/``GetAtt`` becomes the equivalent
+    ``${Logical}``/``${Logical.Attr}``; an ``Fn::If`` is hoisted around the whole Sub. With
+    no variables left, a plain string is returned (``Fn::Sub`` would be noise).
+    """
+    for name, value in values.items():
+        token = "${" + name + "}"
+        if isinstance(value, str):
+            fmt = fmt.replace(token, value)
+        elif isinstance(value, Ref):
+            fmt = fmt.replace(token, "${" + value.data["Ref"] + "}")
+        elif isinstance(value, GetAtt):
+            logical, attr = value.data["Fn::GetAtt"]
+            fmt = fmt.replace(token, "${" + f"{logical}.{attr}" + "}")
+        elif isinstance(value, If):
+            cond, yes, no = value.data["Fn::If"]
+            rest = {k: v for k, v in values.items() if k != name}
+            return If(cond, sub(fmt, **{name: yes}, **rest), sub(fmt, **{name: no}, **rest))
+        else:
+            raise TypeError(f"sub(): cannot write {type(value).__name__} into {name}")
+    return Sub(fmt) if _VAR.search(fmt) else fmt
+
+
+def vendor_root(b: StackBuilder) -> Any:
+    """The vendor account's root ARN (the trusted principal), partition-agnostic."""
+    return sub(
+        "arn:${AWS::Partition}:iam::${ClazarAccountId}:root",
+        ClazarAccountId=b.value("clazar_account_id"),
+    )

@@ -1,0 +1,491 @@
+"""The Role & Access stack (``clazar-marketplace``).
+
+Resources come in the order of the vendor's "Permissions and Roles" list (seed 002): the
+Clazar role, the queue, Marketplace access, then CAS & SDDS, and the reporter last. Every
+permission comes from :mod:`clazar_templates.policies`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from troposphere import GetAtt, Ref, Select, Split, Sub, Template, iam, kms, s3, sns, sqs
+
+from .. import policies as p
+from ..options import MarketplaceOptions
+from .base import (
+    Flag,
+    StackBuilder,
+    checkov_skip,
+    pick,
+    present,
+    sub,
+    unless,
+    vendor_root,
+    when,
+)
+from .reporter import add_reporter
+
+NAME = "clazar-marketplace"
+DESCRIPTION = (
+    "Clazar Role & Access: the role Clazar assumes in this account with your external ID, "
+    "the queue and CAS/SDDS data feeds it reads, and a one-time report to Clazar"
+)
+ROLE = "ClazarRole"
+QUEUE = "ClazarSqsQueue"
+DEAD_LETTER_QUEUE = "ClazarSqsDeadLetterQueue"
+KEY = "ClazarKmsKey"
+OPT_IN = (
+    "Created only when the seller opts in (AllowMarketplaceAccess=true) to let Clazar manage "
+    "their listings; AWS Marketplace offers no narrower resources for these actions."
+)
+SSE_SQS = checkov_skip(
+    (
+        "CKV_AWS_27",
+        "Encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not "
+        "recognise; a KMS key would need a key policy for every SNS sender.",
+    )
+)
+
+
+def build_marketplace(options: MarketplaceOptions | None = None) -> Template:
+    """The Role & Access template for ``options`` (all left to deploy time by default)."""
+    b = StackBuilder(options or MarketplaceOptions(), NAME, DESCRIPTION)
+    policies = [clazar_role(b)]
+    policies.append(clazar_sqs(b))
+    policies += marketplace_access(b)
+    cas, sdds = Feed.declare(b, "Cas", "enable_cas"), Feed.declare(b, "Sdds", True)
+    key = kms_key(b, cas, sdds)
+    for feed in (cas, sdds):
+        feed_bucket(b, feed)
+        feed_topic(b, feed)
+    policies += feed_access(b, cas, sdds, key)
+    for feed in (cas, sdds):
+        feed_subscription(b, feed)
+    sqs_send_policy(b, cas, sdds)
+    outputs(b, cas, sdds, key)
+    add_reporter(b, "ClazarReporter", report_properties(b, cas, sdds, key), policies)
+    return b.finish()
+
+
+# --- Clazar Role ------------------------------------------------------------------------
+
+
+def clazar_role(b: StackBuilder) -> Ref:
+    b.add(
+        iam.Role(
+            ROLE,
+            RoleName=b.value("role_name"),
+            Description="Assumed by Clazar, with your external ID, to work with AWS Marketplace",
+            AssumeRolePolicyDocument=p.document(
+                p.trust_clazar_account(vendor_root(b), b.value("external_id"))
+            ),
+        )
+    )
+    return inline_policy(b, "ClazarRolePolicyAccess", p.read_own_role(GetAtt(ROLE, "Arn")))
+
+
+def inline_policy(
+    b: StackBuilder, name: str, *statements: Any, condition: Flag = True, **attributes: Any
+) -> Any:
+    """An ``AWS::IAM::Policy`` named ``name`` on the Clazar role; its Ref (for the reporter)."""
+    made = b.add(
+        iam.PolicyType(
+            name,
+            PolicyName=name,
+            Roles=[Ref(ROLE)],
+            PolicyDocument=p.document(*statements),
+            **attributes,
+        ),
+        condition,
+    )
+    return None if made is None else when(condition, Ref(made))
+
+
+# --- Clazar SQS -------------------------------------------------------------------------
+
+
+def clazar_sqs(b: StackBuilder) -> Any:
+    dlq = b.add(
+        sqs.Queue(
+            DEAD_LETTER_QUEUE,
+            SqsManagedSseEnabled=True,
+            MessageRetentionPeriod=1209600,
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",  # notifications, not records
+            Metadata=SSE_SQS,
+        )
+    )
+    b.add(
+        sqs.Queue(
+            QUEUE,
+            SqsManagedSseEnabled=True,  # SSE-SQS: SNS can deliver to it (alias/aws/sqs cannot)
+            MessageRetentionPeriod=1209600,
+            VisibilityTimeout=300,
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
+            Metadata=SSE_SQS,
+            RedrivePolicy=sqs.RedrivePolicy(
+                deadLetterTargetArn=GetAtt(dlq, "Arn"), maxReceiveCount=5
+            ),
+        )
+    )
+    dlq_arn = GetAtt(DEAD_LETTER_QUEUE, "Arn")
+    b.add(
+        sqs.QueuePolicy(
+            "ClazarSqsDeadLetterQueuePolicy",
+            Queues=[Ref(DEAD_LETTER_QUEUE)],
+            PolicyDocument=p.document(p.deny_insecure_transport([p.Action("sqs", "*")], [dlq_arn])),
+        )
+    )
+    return inline_policy(b, "ClazarSqsAccess", p.consume_queue([GetAtt(QUEUE, "Arn"), dlq_arn]))
+
+
+# --- Clazar Marketplace Access ----------------------------------------------------------
+
+
+def marketplace_access(b: StackBuilder) -> list[Any]:
+    allowed = b.flag("allow_marketplace_access", "MarketplaceAccessAllowed")
+    return present(
+        inline_policy(
+            b,
+            "ClazarMarketplaceAccessPolicy",
+            p.manage_marketplace(),
+            condition=allowed,
+            Metadata=checkov_skip(*[(check, OPT_IN) for check in ("CKV_AWS_109", "CKV_AWS_111")]),
+        ),
+        inline_policy(b, "ClazarMarketplaceSnsAccessPolicy", p.subscribe_marketplace_topics()),
+    )
+
+
+# --- CAS & SDDS -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One data feed (CAS or SDDS): whether it is on, and the bucket and topic it uses.
+
+    ``new_*`` say the stack creates the topic/bucket (the single ``Equals`` condition on the
+    parameter, which every ``Fn::If`` between created and given branches on); ``create_*``
+    add "the feed is on"; ``given_*`` are the seller's topic ARN and bucket name.
+    """
+
+    prefix: str  # "Cas" or "Sdds": logical IDs and parameter names start with it
+    enabled: Flag
+    new_topic: Flag = False
+    new_bucket: Flag = False
+    create_topic: Flag = False
+    create_bucket: Flag = False
+    existing_bucket: Flag = False
+    given_topic: Any = None
+    given_bucket: Any = None
+
+    @classmethod
+    def declare(cls, b: StackBuilder, prefix: str, enabled: str | bool) -> Feed:
+        on = b.flag(enabled, f"{prefix}Enabled") if isinstance(enabled, str) else enabled
+        if on is False:
+            return cls(prefix, False)
+        low = prefix.lower()
+        new_topic, topic = b.existing(f"{low}_sns_topic_arn", f"New{prefix}SnsTopic")
+        new_bucket, bucket = b.existing(f"{low}_bucket_name", f"New{prefix}Bucket")
+        return cls(
+            prefix,
+            on,
+            new_topic,
+            new_bucket,
+            create_topic=b.all(f"Create{prefix}SnsTopic", on, new_topic),
+            create_bucket=b.all(f"Create{prefix}Bucket", on, new_bucket),
+            existing_bucket=b.all(
+                f"UseExisting{prefix}Bucket",
+                on,
+                b.negate(f"Existing{prefix}BucketGiven", new_bucket),
+            ),
+            given_topic=topic,
+            given_bucket=bucket,
+        )
+
+    @property
+    def topic_arn(self) -> Any:
+        """The topic in use: the stack's own, or the given one."""
+        return pick(self.new_topic, Ref(f"{self.prefix}SnsTopic"), self.given_topic)
+
+    @property
+    def bucket_name(self) -> Any:
+        return pick(self.new_bucket, Ref(f"{self.prefix}Bucket"), self.given_bucket)
+
+    def bucket_arn(self, suffix: str = "") -> Any:
+        """ARN of the bucket in use (``suffix="/*"`` for its objects)."""
+        return pick(self.new_bucket, self.created_bucket_arn(suffix), self.given_bucket_arn(suffix))
+
+    def created_bucket_arn(self, suffix: str = "") -> Any:
+        logical = f"{self.prefix}Bucket"
+        return Sub("${" + logical + ".Arn}" + suffix) if suffix else GetAtt(logical, "Arn")
+
+    def given_bucket_arn(self, suffix: str = "") -> Any:
+        return sub("arn:${AWS::Partition}:s3:::${B}" + suffix, B=self.given_bucket)
+
+    @property
+    def topic_region(self) -> Any:
+        """Region of a given topic (its subscription is made there); None if created."""
+        if self.new_topic is True:
+            return None
+        if isinstance(self.given_topic, str):
+            return self.given_topic.split(":")[3]
+        return unless(self.new_topic, Select(3, Split(":", self.given_topic)))
+
+
+def kms_key(b: StackBuilder, cas: Feed, sdds: Feed) -> Flag:
+    """The key that encrypts the buckets and topics this stack creates (none if it creates
+    none). Retained with the buckets, so their data stays readable after stack deletion."""
+    needed = b.any(
+        "CreateKmsKey", cas.create_bucket, cas.create_topic, sdds.create_bucket, sdds.create_topic
+    )
+    b.add(
+        kms.Key(
+            KEY,
+            Description="Encrypts the Clazar CAS/SDDS data-feed buckets and topics",
+            EnableKeyRotation=True,
+            KeyPolicy=p.document(p.account_manages_key(), p.marketplace_reports_use_key()),
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+        ),
+        needed,
+    )
+    b.add(
+        kms.Alias(
+            "ClazarKmsKeyAlias",
+            AliasName=Sub("alias/clazar-${AWS::StackName}"),
+            TargetKeyId=Ref(KEY),
+        ),
+        needed,
+    )
+    return needed
+
+
+def feed_bucket(b: StackBuilder, feed: Feed) -> None:
+    name = f"{feed.prefix}Bucket"
+    bucket = b.add(
+        s3.Bucket(
+            name,
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+            BucketEncryption=s3.BucketEncryption(
+                ServerSideEncryptionConfiguration=[
+                    s3.ServerSideEncryptionRule(
+                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                            SSEAlgorithm="aws:kms",
+                            KMSMasterKeyID=GetAtt(KEY, "Arn"),
+                        ),
+                        BucketKeyEnabled=True,
+                    ),
+                ]
+            ),
+            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+                BlockPublicAcls=True,
+                BlockPublicPolicy=True,
+                IgnorePublicAcls=True,
+                RestrictPublicBuckets=True,
+            ),
+            OwnershipControls=s3.OwnershipControls(
+                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+            ),
+            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+            Metadata=checkov_skip(
+                (
+                    "CKV_AWS_18",
+                    "AWS Marketplace writes and Clazar reads this bucket; server access "
+                    "logs would need a second bucket. Use CloudTrail data events to audit.",
+                )
+            ),
+        ),
+        feed.create_bucket,
+    )
+    if bucket is None:
+        return
+    b.add(
+        s3.BucketPolicy(
+            f"{name}Policy",
+            Bucket=Ref(bucket),
+            PolicyDocument=p.document(
+                p.marketplace_reports_write(Sub("${" + name + ".Arn}/*")),
+                p.deny_insecure_transport(
+                    [p.Action("s3", "*")], [GetAtt(name, "Arn"), Sub("${" + name + ".Arn}/*")]
+                ),
+            ),
+        ),
+        feed.create_bucket,
+    )
+
+
+def feed_topic(b: StackBuilder, feed: Feed) -> None:
+    name = f"{feed.prefix}SnsTopic"
+    topic = b.add(
+        sns.Topic(
+            name,
+            TopicName=Sub(f"clazar-{feed.prefix.lower()}-" + "${AWS::StackName}"),
+            KmsMasterKeyId=GetAtt(KEY, "Arn"),
+        ),
+        feed.create_topic,
+    )
+    if topic is None:
+        return
+    b.add(
+        sns.TopicPolicy(
+            f"{name}Policy",
+            Topics=[Ref(topic)],
+            PolicyDocument=p.document(
+                p.marketplace_reports_publish(Ref(topic)),
+                p.deny_insecure_transport([p.Action("sns", "Publish")], [Ref(topic)]),
+            ),
+        ),
+        feed.create_topic,
+    )
+
+
+def feed_access(b: StackBuilder, cas: Feed, sdds: Feed, key: Flag) -> list[Any]:
+    """The role's policies on the feeds: CAS generation, topics, objects, decryption."""
+    role_arn = GetAtt(ROLE, "Arn")
+    feeds = [f for f in (cas, sdds) if f.enabled is not False]
+    in_use = [when(f.enabled, f.bucket_arn) for f in feeds]
+    created_buckets = b.any("CreatesFeedBucket", cas.create_bucket, sdds.create_bucket)
+    existing_buckets = b.any("UsesExistingFeedBucket", cas.existing_bucket, sdds.existing_bucket)
+    key_arn = GetAtt(KEY, "Arn")
+    cas_key = b.all("CasUsesKmsKey", cas.enabled, key)
+    return (
+        present(
+            inline_policy(
+                b,
+                "ClazarGenerateCasPolicy",
+                p.generate_cas_data_sets(),
+                p.pass_role_to_cas(role_arn),
+                p.deliver_cas_data_sets([cas.bucket_arn("/*")], cas.topic_arn),
+                *present(when(cas_key, p.encrypt_cas_data_sets(key_arn))),
+                condition=cas.enabled,
+            )
+            if cas.enabled is not False
+            else None,
+            inline_policy(
+                b,
+                "ClazarAnalyticsSnsAccessPolicy",
+                p.subscribe_feed_topics(present(*[when(f.enabled, f.topic_arn) for f in feeds])),
+            ),
+            inline_policy(
+                b,
+                "ClazarS3AccessPolicy",
+                p.read_feed_objects(present(*[when(f.enabled, f.bucket_arn("/*")) for f in feeds])),
+                p.list_feed_buckets(present(*[when(f.enabled, f.bucket_arn()) for f in feeds])),
+            ),
+            inline_policy(
+                b,
+                "ClazarKmsKeyAccessPolicy",
+                *present(
+                    when(
+                        created_buckets,
+                        p.decrypt_feed_objects(
+                            key_arn,
+                            present(
+                                *[when(f.create_bucket, f.created_bucket_arn()) for f in feeds]
+                            ),
+                        ),
+                    ),
+                    when(
+                        existing_buckets,
+                        p.decrypt_existing_feed_objects(
+                            present(
+                                *[
+                                    item
+                                    for f in feeds
+                                    for item in (
+                                        when(f.existing_bucket, f.given_bucket_arn()),
+                                        when(f.existing_bucket, f.given_bucket_arn("/*")),
+                                    )
+                                ]
+                            )
+                        ),
+                    ),
+                ),
+            ),
+        )
+        if in_use
+        else []
+    )
+
+
+def feed_subscription(b: StackBuilder, feed: Feed) -> None:
+    if feed.enabled is False:
+        return
+    props: dict[str, Any] = {
+        "TopicArn": feed.topic_arn,
+        "Protocol": "sqs",
+        "Endpoint": GetAtt(QUEUE, "Arn"),
+    }
+    if feed.topic_region is not None:
+        props["Region"] = feed.topic_region
+    b.add(sns.SubscriptionResource(f"{feed.prefix}SnsSubscription", **props), feed.enabled)
+
+
+def sqs_send_policy(b: StackBuilder, cas: Feed, sdds: Feed) -> None:
+    queue_arn = GetAtt(QUEUE, "Arn")
+    topics = present(*[when(f.enabled, f.topic_arn) for f in (cas, sdds)])
+    b.add(
+        sqs.QueuePolicy(
+            "ClazarSqsSendPolicy",
+            Queues=[Ref(QUEUE)],
+            PolicyDocument=p.document(
+                p.deliver_topics_to_queue(queue_arn, topics),
+                p.deny_insecure_transport([p.Action("sqs", "*")], [queue_arn]),
+            ),
+        )
+    )
+
+
+# --- Outputs and the report -------------------------------------------------------------
+
+
+def outputs(b: StackBuilder, cas: Feed, sdds: Feed, key: Flag) -> None:
+    b.output("ClazarRoleArn", "The role Clazar assumes", GetAtt(ROLE, "Arn"))
+    b.output("ExternalId", "The external ID Clazar presents", b.value("external_id"))
+    b.output("ClazarSqsQueueUrl", "Queue Clazar reads notifications from", Ref(QUEUE))
+    b.output("ClazarSqsQueueArn", "ARN of that queue", GetAtt(QUEUE, "Arn"))
+    for feed in (cas, sdds):
+        label = feed.prefix.upper()
+        b.output(
+            f"{feed.prefix}BucketName",
+            f"{label} bucket (for the enrollment form)",
+            feed.bucket_name,
+            feed.enabled,
+        )
+        b.output(
+            f"{feed.prefix}SnsTopicArn",
+            f"{label} SNS topic (for the enrollment form)",
+            feed.topic_arn,
+            feed.enabled,
+        )
+    b.output(
+        "ClazarKmsKeyArn",
+        "Key that encrypts the buckets and topics this stack created",
+        GetAtt(KEY, "Arn"),
+        key,
+    )
+
+
+def report_properties(b: StackBuilder, cas: Feed, sdds: Feed, key: Flag) -> dict[str, Any]:
+    """What the reporter tells Clazar, beyond the stack's identity."""
+    props: dict[str, Any] = {
+        "RoleArn": GetAtt(ROLE, "Arn"),
+        "ExternalId": b.value("external_id"),
+        "QueueUrl": Ref(QUEUE),
+        "QueueArn": GetAtt(QUEUE, "Arn"),
+        "MarketplaceAccess": pick(
+            b.flag("allow_marketplace_access", "MarketplaceAccessAllowed"), "true", "false"
+        ),
+        "CasEnabled": pick(cas.enabled, "true", "false"),
+    }
+    for feed in (cas, sdds):
+        if feed.enabled is not False:
+            props[f"{feed.prefix}BucketName"] = when(feed.enabled, feed.bucket_name)
+            props[f"{feed.prefix}SnsTopicArn"] = when(feed.enabled, feed.topic_arn)
+    if key is not False:
+        props["KmsKeyArn"] = when(key, GetAtt(KEY, "Arn"))
+    return props

@@ -1,0 +1,131 @@
+"""The reporter: a Lambda-backed custom resource that tells Clazar, once, what a stack made.
+
+Both stacks end with it. The function's source is ``clazar_templates/reporter/handler.py``,
+inlined verbatim; what it sends and how Clazar verifies it is in docs/reporter-protocol.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from troposphere import GetAtt, Ref, awslambda, iam, logs
+from troposphere.cloudformation import CustomResource
+
+from .. import policies as p
+from ..options import GROUP_REPORT, Kind, Option
+from ..reporter import source
+from .base import StackBuilder, checkov_skip
+
+SECRET_KEY = Option(
+    "ClazarSecretKey",
+    Kind(form="16-256 printable characters without spaces", pattern=r"^[!-~]{16,256}$"),
+    "Clazar one-time secret key",
+    "The one-time secret shown in the Clazar platform. It signs the stack's single report "
+    "to Clazar and is never sent, stored in an output, or logged.",
+    GROUP_REPORT,
+)
+RUNTIME = "python3.13"
+FUNCTION_TIMEOUT = 120  # seconds; the handler answers CloudFormation before this
+SERVICE_TIMEOUT = 300  # seconds CloudFormation waits for that answer
+LOG_RETENTION_DAYS = 90
+
+
+def add_reporter(
+    b: StackBuilder,
+    name: str,
+    report: dict[str, Any],
+    policies: list[Any],
+    extra_statements: tuple[Any, ...] = (),
+    extra_properties: dict[str, Any] | None = None,
+) -> None:
+    """Add ``<name>FunctionRole``, ``<name>LogGroup``, ``<name>Function`` and ``<name>``.
+
+    ``report`` is what Clazar receives; ``policies`` are Refs to the role policies the
+    stack attached, which also makes the report wait for them (conditional policies cannot
+    be listed in DependsOn).
+    """
+    log_group = b.add(
+        logs.LogGroup(
+            f"{name}LogGroup",
+            RetentionInDays=LOG_RETENTION_DAYS,
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
+            Metadata=checkov_skip(
+                (
+                    "CKV_AWS_158",
+                    "The reporter logs request types, status codes and reasons only; "
+                    "never the event, secret or signature.",
+                )
+            ),
+        )
+    )
+    assert log_group is not None
+    role = b.add(
+        iam.Role(
+            f"{name}FunctionRole",
+            Description="Execution role of the Clazar reporter function",
+            AssumeRolePolicyDocument=p.document(p.trust_lambda_service()),
+            Policies=[
+                iam.Policy(
+                    PolicyName="ReporterPermissions",
+                    PolicyDocument=p.document(
+                        p.write_own_logs(GetAtt(log_group, "Arn")),
+                        p.read_own_stack(),
+                        *extra_statements,
+                    ),
+                )
+            ],
+        )
+    )
+    assert role is not None
+    function = b.add(
+        awslambda.Function(
+            f"{name}Function",
+            Description="Reports this stack's resources to Clazar once (see the template docs)",
+            Runtime=RUNTIME,
+            Handler="index.handler",
+            Code=awslambda.Code(ZipFile=source()),
+            Role=GetAtt(role, "Arn"),
+            Timeout=FUNCTION_TIMEOUT,
+            MemorySize=128,
+            LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_group)),
+            Metadata=checkov_skip(
+                (
+                    "CKV_AWS_116",
+                    "CloudFormation invokes it and always gets an answer; a "
+                    "dead-letter queue would hold nothing to act on.",
+                ),
+                (
+                    "CKV_AWS_117",
+                    "It only calls Clazar's public HTTPS API and CloudFormation's "
+                    "response URL; a VPC would need a NAT gateway for that.",
+                ),
+                (
+                    "CKV_AWS_115",
+                    "It runs once per stack operation; reserving concurrency would "
+                    "fail in accounts at the minimum unreserved concurrency.",
+                ),
+            ),
+        )
+    )
+    b.add(
+        Report(
+            name,
+            ServiceToken=GetAtt(function, "Arn"),
+            ServiceTimeout=SERVICE_TIMEOUT,
+            ApiUrl=b.options.api_url,
+            SecretKey=b.parameter(SECRET_KEY, NoEcho=True),
+            AccountUid=b.value("clazar_account_uid"),
+            Template=b.name,
+            TemplateVersion=b.options.version,
+            Report=report,
+            **({"Policies": policies} if policies else {}),
+            **(extra_properties or {}),
+        )
+    )
+
+
+class Report(CustomResource):  # type: ignore[misc]
+    """The custom resource itself (any properties; CloudFormation passes them through)."""
+
+    resource_type = "Custom::ClazarReporter"

@@ -1,0 +1,90 @@
+"""Rendering: readable YAML that means exactly the template, atomic writes, golden files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from cfnlint.decode.decode import decode_str
+
+from clazar_templates import to_json, to_yaml
+from clazar_templates.render import lint, write_all
+from clazar_templates.stacks import STACKS, Stack
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module", params=list(STACKS))
+def stack(request: pytest.FixtureRequest) -> Stack:
+    return STACKS[request.param]
+
+
+@pytest.fixture(scope="module")
+def built(stack: Stack) -> object:
+    return stack.build()
+
+
+def plain(data: object) -> object:
+    return json.loads(json.dumps(data))
+
+
+def test_yaml_parses_to_exactly_the_template(built: object) -> None:
+    text = to_yaml(built)
+    decoded, errors = decode_str(text)
+    assert not errors
+    assert plain(decoded) == plain(built.to_dict())  # type: ignore[attr-defined]
+    assert json.loads(to_json(built)) == plain(built.to_dict())  # type: ignore[attr-defined]
+
+
+def test_yaml_reads_in_the_conventional_order(built: object) -> None:
+    text = to_yaml(built)
+    tops = [line.split(":")[0] for line in text.splitlines() if line and not line[0].isspace()]
+    assert tops == [
+        t
+        for t in [
+            "AWSTemplateFormatVersion",
+            "Description",
+            "Metadata",
+            "Parameters",
+            "Conditions",
+            "Resources",
+            "Outputs",
+        ]
+        if t in tops
+    ]
+    declared = list(built.resources)  # type: ignore[attr-defined]
+    body = text.split("\nResources:\n", 1)[1].split("\nOutputs:\n", 1)[0]
+    in_yaml = [line[2:-1] for line in body.splitlines() if line.startswith("  ") and line[2] != " "]
+    assert in_yaml == declared
+    first_resource = body.split("\n")[1]
+    assert first_resource.strip().startswith("Type: ")
+    for short_form in ("!Ref ", "!GetAtt ", "!Sub ", "!If"):
+        assert short_form in text
+    assert "Fn::" not in text
+
+
+def test_lambda_source_is_a_literal_block(built: object) -> None:
+    text = to_yaml(built)
+    assert "ZipFile: |" in text
+
+
+def test_committed_template_is_what_the_generator_makes(stack: Stack, built: object) -> None:
+    committed = (ROOT / "templates" / f"{stack.name}.yaml").read_text(encoding="utf-8")
+    assert committed == to_yaml(built)
+
+
+def test_committed_template_lints_clean_and_fits(stack: Stack) -> None:
+    text = (ROOT / "templates" / f"{stack.name}.yaml").read_text(encoding="utf-8")
+    assert [str(f) for f in lint(text)] == []
+    assert len(text.encode()) < 51_200, "over CloudFormation's TemplateBody limit"
+
+
+def test_write_all_is_all_or_nothing(tmp_path: Path) -> None:
+    (tmp_path / "keep.yaml").write_text("old\n")
+    blocked = tmp_path / "dir-in-the-way"
+    blocked.mkdir()
+    with pytest.raises(ValueError, match="null"):
+        write_all({tmp_path / "keep.yaml": "new\n", blocked / "x" / "\0bad": "x"})
+    assert (tmp_path / "keep.yaml").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir-in-the-way", "keep.yaml"]
