@@ -50,5 +50,20 @@ drift: $(STAMP)
 checkov: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python scripts/checkov_templates.py --checkov $(CHECKOV_VENV)/bin/checkov
 
+## Exhaustive: every option combination, linted (and checkov'd) in parallel on all cores.
+sweep: $(STAMP) $(CHECKOV_STAMP)
+	$(BIN)/python scripts/sweep.py --checkov $(CHECKOV_VENV)/bin/checkov
+
+## Timings with targets (not run by the tests).
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+## Publish every template: make publish BUCKET=my-bucket VERSION=1.2.3 [PREFIX=...] [REGION=...]
+publish: $(STAMP)
+	@test -n "$(BUCKET)" || (echo "usage: make publish BUCKET=... VERSION=..." >&2; exit 2)
+	@test -n "$(VERSION)" || (echo "usage: make publish BUCKET=... VERSION=..." >&2; exit 2)
+	$(BIN)/clazar-templates publish --bucket "$(BUCKET)" --version "$(VERSION)" \
+		$(if $(PREFIX),--prefix "$(PREFIX)") $(if $(REGION),--region "$(REGION)")
+
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -57,9 +57,9 @@ def listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def deployed(template: Any, **parameters: str) -> dict[str, Any]:
+def deployed(template: Any, region: str = "us-east-1", **parameters: str) -> dict[str, Any]:
     """The template resolved as CloudFormation would deploy it with ``parameters``."""
     data = as_dict(template)
     declared = data.get("Parameters", {})
     values = {k: v for k, v in {**DEPLOY_VALUES, **parameters}.items() if k in declared}
-    return resolve(data, values)
+    return resolve(data, values, region=region)

@@ -22,10 +22,12 @@ MARKETPLACE_CHOICES = {
     "cas_bucket_name": ["", "old-cas-bucket"],
     "sdds_sns_topic_arn": ["", "arn:aws:sns:us-east-1:111122223333:old-sdds"],
     "sdds_bucket_name": ["", "old-sdds-bucket"],
+    "enable_event_bridge": [True, False],
 }
 COSELL_CHOICES = {
     "existing_sandbox_role": ["", "team-sandbox", "arn:aws:iam::111122223333:role/co/sell/Prod"],
     "existing_production_role": ["", "arn:aws:iam::111122223333:role/Production"],
+    "enable_event_bridge": [True, False],
 }
 
 
@@ -48,14 +50,14 @@ def as_parameters(options_class: type[Any], values: dict[str, Any]) -> dict[str,
 def assert_equivalent(built: Any, deploy_time: Any, parameters: dict[str, str]) -> None:
     fixed = as_dict(built)
     declared = fixed.get("Parameters", {})
-    expected = deployed(deploy_time, **parameters)
-    actual = resolve(
-        fixed, {k: v for k, v in {**DEPLOY_VALUES, **parameters}.items() if k in declared}
-    )
-    assert sorted(actual["Resources"]) == sorted(expected["Resources"])
-    for logical, resource in expected["Resources"].items():
-        assert actual["Resources"][logical] == resource, logical
-    assert actual["Outputs"] == expected["Outputs"]
+    values = {k: v for k, v in {**DEPLOY_VALUES, **parameters}.items() if k in declared}
+    for region in ("us-east-1", "eu-west-1"):  # EventBridge rules exist in us-east-1 only
+        expected = deployed(deploy_time, region=region, **parameters)
+        actual = resolve(fixed, values, region=region)
+        assert sorted(actual["Resources"]) == sorted(expected["Resources"])
+        for logical, resource in expected["Resources"].items():
+            assert actual["Resources"][logical] == resource, logical
+        assert actual["Outputs"] == expected["Outputs"]
 
 
 @pytest.mark.parametrize("values", combinations(MARKETPLACE_CHOICES), ids=str)

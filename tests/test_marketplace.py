@@ -32,6 +32,7 @@ PARAMETERS = [
     "CasBucketName",
     "SddsSnsTopicArn",
     "SddsBucketName",
+    "EnableEventBridge",
     "ClazarSecretKey",
 ]
 
@@ -295,6 +296,7 @@ def test_build_time_options_drop_their_parameters_and_resources() -> None:
         enable_cas=False,
         sdds_sns_topic_arn=SDDS_TOPIC,
         sdds_bucket_name="old-sdds",
+        enable_event_bridge=False,
     )
     template = as_dict(build_marketplace(options))
     assert set(template["Parameters"]) == {"ClazarAccountUid", "ClazarSecretKey"}

@@ -362,6 +362,17 @@ class MarketplaceOptions(_Common):
         default="",
     )
 
+    enable_event_bridge: bool | None = option(
+        "EnableEventBridge",
+        FLAG,
+        "Deliver Marketplace events from EventBridge",
+        "true adds EventBridge rules that deliver AWS Marketplace agreement and catalog events "
+        "(aws.agreement-marketplace, aws.marketplacecatalog) to the queue. AWS publishes them in "
+        "us-east-1 only, so the rules are created only when the stack is deployed there.",
+        GROUP_EVENTS,
+        default="false",
+    )
+
 
 @dataclass(frozen=True)
 class CosellOptions(_Common):
@@ -384,6 +395,16 @@ class CosellOptions(_Common):
         "empty creates ProductionRole. The role must trust Clazar's account with the external ID.",
         GROUP_COSELL,
         default="",
+    )
+    enable_event_bridge: bool | None = option(
+        "EnableEventBridge",
+        FLAG,
+        "Deliver Partner Central events from EventBridge",
+        "true adds a queue and an EventBridge rule that delivers AWS Partner Central co-sell "
+        "events (aws.partnercentral-selling) to it, readable by the two co-sell roles. AWS "
+        "publishes them in us-east-1 only, so they are created only when deployed there.",
+        GROUP_EVENTS,
+        default="false",
     )
 
 

@@ -96,21 +96,20 @@ def read_own_role(role_arn: Json) -> Statement:
     )
 
 
+QUEUE_READ_ACTIONS = [
+    awacs.sqs.ReceiveMessage,
+    awacs.sqs.DeleteMessage,
+    awacs.sqs.ChangeMessageVisibility,
+    awacs.sqs.GetQueueAttributes,
+    awacs.sqs.GetQueueUrl,
+]
+
+
 @statement
 def consume_queue(queue_arns: list[Json]) -> Statement:
     """Lets Clazar read and delete the Marketplace, CAS and SDDS notifications delivered to
     this stack's queue (and its dead-letter queue). Nothing else can be read."""
-    return Statement(
-        Effect=Allow,
-        Action=[
-            awacs.sqs.ReceiveMessage,
-            awacs.sqs.DeleteMessage,
-            awacs.sqs.ChangeMessageVisibility,
-            awacs.sqs.GetQueueAttributes,
-            awacs.sqs.GetQueueUrl,
-        ],
-        Resource=queue_arns,
-    )
+    return Statement(Effect=Allow, Action=QUEUE_READ_ACTIONS, Resource=queue_arns)
 
 
 @statement
@@ -421,14 +420,27 @@ def deliver_topics_to_queue(queue_arn: Json, topic_arns: list[Json]) -> Statemen
 
 @statement
 def deliver_events_to_queue(queue_arn: Json, rule_arns: list[Json]) -> Statement:
-    """Only with EnableEventBridge=true: lets EventBridge deliver to the queue only from this
-    stack's own rules (aws:SourceArn)."""
+    """Only with EnableEventBridge=true (and in us-east-1): lets EventBridge deliver to the
+    queue only from this stack's own rules (aws:SourceArn)."""
     return Statement(
         Effect=Allow,
         Principal=Principal("Service", "events.amazonaws.com"),
         Action=[awacs.sqs.SendMessage],
         Resource=[queue_arn],
         Condition=Condition(ArnLike("aws:SourceArn", rule_arns)),
+    )
+
+
+@statement
+def cosell_roles_read_events(role_arns: list[Json], queue_arns: list[Json]) -> Statement:
+    """Only with EnableEventBridge=true (co-sell): lets the two roles Clazar assumes (created
+    or reused; their real ARNs come from the reporter's IAM lookup) read and delete the Partner
+    Central events in the co-sell queue. A queue policy, so a reused role is not modified."""
+    return Statement(
+        Effect=Allow,
+        Principal=Principal("AWS", role_arns),
+        Action=QUEUE_READ_ACTIONS,
+        Resource=queue_arns,
     )
 
 

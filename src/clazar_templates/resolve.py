@@ -25,13 +25,18 @@ class ResolveError(ValueError):
 
 
 def resolve(
-    template: Mapping[str, Any], parameters: Mapping[str, str] | None = None
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str] | None = None,
+    *,
+    region: str = "us-east-1",
 ) -> dict[str, Any]:
-    """Resources and Outputs of ``template`` as deployed with ``parameters``.
+    """Resources and Outputs of ``template`` as deployed with ``parameters`` in ``region``.
 
-    Parameters not given take their Default; a parameter with neither is an error.
+    Parameters not given take their Default; a parameter with neither is an error. The
+    region decides Conditions on ``AWS::Region``; elsewhere pseudo parameters stay symbolic.
     """
     values = _parameter_values(template, parameters or {})
+    in_conditions = {**values, "AWS::Region": region}
     conditions: dict[str, bool] = {}
     raw_conditions = template.get("Conditions", {})
 
@@ -39,7 +44,7 @@ def resolve(
         if name not in conditions:
             if name not in raw_conditions:
                 raise ResolveError(f"unknown condition {name!r}")
-            conditions[name] = bool(_evaluate(raw_conditions[name], values, condition))
+            conditions[name] = bool(_evaluate(raw_conditions[name], in_conditions, condition))
         return conditions[name]
 
     out: dict[str, Any] = {}

@@ -204,6 +204,12 @@ def when(flag: Flag, value: Any) -> Any:
     return If(flag, value, Ref("AWS::NoValue"))
 
 
+def within(outer: Flag, inner: Flag) -> Flag:
+    """``inner``, in a place only reached when ``outer`` holds (an ``Fn::If`` on the same
+    Condition there would have an unreachable branch)."""
+    return True if inner == outer else inner
+
+
 def unless(flag: Flag, value: Any) -> Any:
     """``value`` unless the flag holds (the opposite of :func:`when`, without a new Condition)."""
     if flag is True:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import GetAtt, Template, iam
+from troposphere import GetAtt, Ref, Template, iam, sqs
 
 from .. import policies as p
 from ..options import CosellOptions
-from .base import Flag, StackBuilder, pick, vendor_root
+from .base import Flag, StackBuilder, pick, vendor_root, when
+from .messaging import add_queue, add_rules, event_rules_flag
 from .reporter import add_reporter
 
 NAME = "clazar-cosell"
@@ -38,20 +39,34 @@ ROLES = {
 }
 
 
+EVENTS_QUEUE = "ClazarCosellEventsQueue"
+EVENT_RULES = {
+    "ClazarCosellEventsRule": (
+        "aws.partnercentral-selling",
+        "AWS Partner Central co-sell events to the Clazar co-sell queue (us-east-1 only)",
+    ),
+}
+REPORTER = "ClazarCosellReporter"
+
+
 def build_cosell(options: CosellOptions | None = None) -> Template:
     """The Co-Sell template for ``options`` (all left to deploy time by default)."""
     b = StackBuilder(options or CosellOptions(), NAME, DESCRIPTION)
     roles = {logical: cosell_role(b, logical) for logical in ROLES}
+    events = cosell_events(b)
+    report = {
+        "ExternalId": b.value("external_id"),
+        **{
+            f"{name}Created": pick(created, "true", "false") for name, (created, _) in roles.items()
+        },
+        "EventBridge": pick(events, "true", "false"),
+    }
+    if events is not False:
+        report["EventsQueueUrl"] = when(events, Ref(EVENTS_QUEUE))
     add_reporter(
         b,
-        "ClazarCosellReporter",
-        report={
-            "ExternalId": b.value("external_id"),
-            **{
-                f"{logical}Created": pick(created, "true", "false")
-                for logical, (created, _) in roles.items()
-            },
-        },
+        REPORTER,
+        report=report,
         policies=[],  # the roles carry their policies inline and as managed ARNs
         extra_statements=(p.read_account_roles(),),
         extra_properties={
@@ -60,7 +75,8 @@ def build_cosell(options: CosellOptions | None = None) -> Template:
             "ExternalId": b.value("external_id"),
         },
     )
-    outputs(b)
+    events_queue_policy(b, events)
+    outputs(b, events)
     return b.finish()
 
 
@@ -83,11 +99,47 @@ def cosell_role(b: StackBuilder, logical: str) -> tuple[Flag, Any]:
     return create, pick(create, GetAtt(logical, "Arn"), given)
 
 
-def outputs(b: StackBuilder) -> None:
+def cosell_events(b: StackBuilder) -> Flag:
+    """With EnableEventBridge=true (in us-east-1): a queue and a rule for co-sell events."""
+    rules = event_rules_flag(b)
+    if rules is not False:
+        add_queue(b, EVENTS_QUEUE, rules)
+    return rules
+
+
+def events_queue_policy(b: StackBuilder, rules: Flag) -> None:
+    """Who may use the events queue: the rule sends; the co-sell roles, as resolved by the
+    reporter (so a reused role's real ARN, path included), read."""
+    if rules is False:
+        return
+    rule_arns = add_rules(b, EVENT_RULES, EVENTS_QUEUE, rules)
+    queue_arns = [GetAtt(EVENTS_QUEUE, "Arn"), GetAtt("ClazarCosellEventsDeadLetterQueue", "Arn")]
+    readers = [GetAtt(REPORTER, f"{logical}Arn") for logical in ROLES]
+    b.add(
+        sqs.QueuePolicy(
+            f"{EVENTS_QUEUE}Policy",
+            Queues=[Ref(EVENTS_QUEUE)],
+            PolicyDocument=p.document(
+                p.deliver_events_to_queue(queue_arns[0], rule_arns),
+                p.cosell_roles_read_events(readers, queue_arns),
+                p.deny_insecure_transport([p.Action("sqs", "*")], queue_arns[:1]),
+            ),
+        ),
+        rules,
+    )
+
+
+def outputs(b: StackBuilder, events: Flag) -> None:
     for logical in ROLES:
         b.output(
             f"{logical}Arn",
             f"ARN of the {logical} Clazar uses (created or reused)",
-            GetAtt("ClazarCosellReporter", f"{logical}Arn"),
+            GetAtt(REPORTER, f"{logical}Arn"),
         )
     b.output("ExternalId", "The external ID Clazar presents", b.value("external_id"))
+    b.output(
+        "ClazarCosellEventsQueueUrl",
+        "Queue of Partner Central co-sell events",
+        Ref(EVENTS_QUEUE),
+        events,
+    )

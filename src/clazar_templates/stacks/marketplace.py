@@ -24,7 +24,9 @@ from .base import (
     unless,
     vendor_root,
     when,
+    within,
 )
+from .messaging import add_queue, add_rules, event_rules_flag
 from .reporter import add_reporter
 
 NAME = "clazar-marketplace"
@@ -34,19 +36,18 @@ DESCRIPTION = (
 )
 ROLE = "ClazarRole"
 QUEUE = "ClazarSqsQueue"
-DEAD_LETTER_QUEUE = "ClazarSqsDeadLetterQueue"
 KEY = "ClazarKmsKey"
-OPT_IN = (
-    "Created only when the seller opts in (AllowMarketplaceAccess=true) to let Clazar manage "
-    "their listings; AWS Marketplace offers no narrower resources for these actions."
-)
-SSE_SQS = checkov_skip(
-    (
-        "CKV_AWS_27",
-        "Encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not "
-        "recognise; a KMS key would need a key policy for every SNS sender.",
-    )
-)
+OPT_IN = "Opt-in (AllowMarketplaceAccess=true); Marketplace offers no narrower resources."
+EVENT_RULES = {
+    "ClazarAgreementEventsRule": (
+        "aws.agreement-marketplace",
+        "AWS Marketplace agreement events to the Clazar queue",
+    ),
+    "ClazarCatalogEventsRule": (
+        "aws.marketplacecatalog",
+        "AWS Marketplace catalog events to the Clazar queue",
+    ),
+}
 
 
 def build_marketplace(options: MarketplaceOptions | None = None) -> Template:
@@ -63,9 +64,13 @@ def build_marketplace(options: MarketplaceOptions | None = None) -> Template:
     policies += feed_access(b, cas, sdds, key)
     for feed in (cas, sdds):
         feed_subscription(b, feed)
-    sqs_send_policy(b, cas, sdds)
+    rules = event_rules_flag(b)
+    rule_arns = add_rules(b, EVENT_RULES, QUEUE, rules)
+    sqs_send_policy(b, cas, sdds, rules, rule_arns)
     outputs(b, cas, sdds, key)
-    add_reporter(b, "ClazarReporter", report_properties(b, cas, sdds, key), policies)
+    report = report_properties(b, cas, sdds, key)
+    report["EventBridge"] = pick(rules, "true", "false")
+    add_reporter(b, "ClazarReporter", report, policies)
     return b.finish()
 
 
@@ -107,39 +112,8 @@ def inline_policy(
 
 
 def clazar_sqs(b: StackBuilder) -> Any:
-    dlq = b.add(
-        sqs.Queue(
-            DEAD_LETTER_QUEUE,
-            SqsManagedSseEnabled=True,
-            MessageRetentionPeriod=1209600,
-            DeletionPolicy="Delete",
-            UpdateReplacePolicy="Delete",  # notifications, not records
-            Metadata=SSE_SQS,
-        )
-    )
-    b.add(
-        sqs.Queue(
-            QUEUE,
-            SqsManagedSseEnabled=True,  # SSE-SQS: SNS can deliver to it (alias/aws/sqs cannot)
-            MessageRetentionPeriod=1209600,
-            VisibilityTimeout=300,
-            DeletionPolicy="Delete",
-            UpdateReplacePolicy="Delete",
-            Metadata=SSE_SQS,
-            RedrivePolicy=sqs.RedrivePolicy(
-                deadLetterTargetArn=GetAtt(dlq, "Arn"), maxReceiveCount=5
-            ),
-        )
-    )
-    dlq_arn = GetAtt(DEAD_LETTER_QUEUE, "Arn")
-    b.add(
-        sqs.QueuePolicy(
-            "ClazarSqsDeadLetterQueuePolicy",
-            Queues=[Ref(DEAD_LETTER_QUEUE)],
-            PolicyDocument=p.document(p.deny_insecure_transport([p.Action("sqs", "*")], [dlq_arn])),
-        )
-    )
-    return inline_policy(b, "ClazarSqsAccess", p.consume_queue([GetAtt(QUEUE, "Arn"), dlq_arn]))
+    queue_arn, dlq_arn = add_queue(b, QUEUE)
+    return inline_policy(b, "ClazarSqsAccess", p.consume_queue([queue_arn, dlq_arn]))
 
 
 # --- Clazar Marketplace Access ----------------------------------------------------------
@@ -294,8 +268,7 @@ def feed_bucket(b: StackBuilder, feed: Feed) -> None:
             Metadata=checkov_skip(
                 (
                     "CKV_AWS_18",
-                    "AWS Marketplace writes and Clazar reads this bucket; server access "
-                    "logs would need a second bucket. Use CloudTrail data events to audit.",
+                    "Access logs would need a second bucket; audit with CloudTrail data events.",
                 )
             ),
         ),
@@ -344,71 +317,59 @@ def feed_topic(b: StackBuilder, feed: Feed) -> None:
 
 
 def feed_access(b: StackBuilder, cas: Feed, sdds: Feed, key: Flag) -> list[Any]:
-    """The role's policies on the feeds: CAS generation, topics, objects, decryption."""
-    role_arn = GetAtt(ROLE, "Arn")
+    """The role's policies on the feeds in use; their Refs, for the reporter."""
     feeds = [f for f in (cas, sdds) if f.enabled is not False]
-    in_use = [when(f.enabled, f.bucket_arn) for f in feeds]
-    created_buckets = b.any("CreatesFeedBucket", cas.create_bucket, sdds.create_bucket)
-    existing_buckets = b.any("UsesExistingFeedBucket", cas.existing_bucket, sdds.existing_bucket)
-    key_arn = GetAtt(KEY, "Arn")
-    cas_key = b.all("CasUsesKmsKey", cas.enabled, key)
-    return (
-        present(
-            inline_policy(
-                b,
-                "ClazarGenerateCasPolicy",
-                p.generate_cas_data_sets(),
-                p.pass_role_to_cas(role_arn),
-                p.deliver_cas_data_sets([cas.bucket_arn("/*")], cas.topic_arn),
-                *present(when(cas_key, p.encrypt_cas_data_sets(key_arn))),
-                condition=cas.enabled,
-            )
-            if cas.enabled is not False
-            else None,
-            inline_policy(
-                b,
-                "ClazarAnalyticsSnsAccessPolicy",
-                p.subscribe_feed_topics(present(*[when(f.enabled, f.topic_arn) for f in feeds])),
-            ),
-            inline_policy(
-                b,
-                "ClazarS3AccessPolicy",
-                p.read_feed_objects(present(*[when(f.enabled, f.bucket_arn("/*")) for f in feeds])),
-                p.list_feed_buckets(present(*[when(f.enabled, f.bucket_arn()) for f in feeds])),
-            ),
-            inline_policy(
-                b,
-                "ClazarKmsKeyAccessPolicy",
-                *present(
-                    when(
-                        created_buckets,
-                        p.decrypt_feed_objects(
-                            key_arn,
-                            present(
-                                *[when(f.create_bucket, f.created_bucket_arn()) for f in feeds]
-                            ),
-                        ),
-                    ),
-                    when(
-                        existing_buckets,
-                        p.decrypt_existing_feed_objects(
-                            present(
-                                *[
-                                    item
-                                    for f in feeds
-                                    for item in (
-                                        when(f.existing_bucket, f.given_bucket_arn()),
-                                        when(f.existing_bucket, f.given_bucket_arn("/*")),
-                                    )
-                                ]
-                            )
-                        ),
-                    ),
-                ),
-            ),
-        )
-        if in_use
-        else []
+    return present(
+        generate_cas_policy(b, cas, key),
+        inline_policy(
+            b,
+            "ClazarAnalyticsSnsAccessPolicy",
+            p.subscribe_feed_topics(present(*[when(f.enabled, f.topic_arn) for f in feeds])),
+        ),
+        inline_policy(
+            b,
+            "ClazarS3AccessPolicy",
+            p.read_feed_objects(present(*[when(f.enabled, f.bucket_arn("/*")) for f in feeds])),
+            p.list_feed_buckets(present(*[when(f.enabled, f.bucket_arn()) for f in feeds])),
+        ),
+        kms_access_policy(b, feeds),
+    )
+
+
+def generate_cas_policy(b: StackBuilder, cas: Feed, key: Flag) -> Any:
+    if cas.enabled is False:
+        return None
+    key_in_use = b.all("CasUsesKmsKey", cas.enabled, key)
+    return inline_policy(
+        b,
+        "ClazarGenerateCasPolicy",
+        p.generate_cas_data_sets(),
+        p.pass_role_to_cas(GetAtt(ROLE, "Arn")),
+        p.deliver_cas_data_sets([cas.bucket_arn("/*")], cas.topic_arn),
+        *present(
+            when(within(cas.enabled, key_in_use), p.encrypt_cas_data_sets(GetAtt(KEY, "Arn")))
+        ),
+        condition=cas.enabled,
+    )
+
+
+def kms_access_policy(b: StackBuilder, feeds: list[Feed]) -> Any:
+    """Decrypt with the stack's key for buckets it created, and via S3 for given buckets."""
+    created = b.any("CreatesFeedBucket", *[f.create_bucket for f in feeds])
+    given = b.any("UsesExistingFeedBucket", *[f.existing_bucket for f in feeds])
+    created_arns = [when(within(created, f.create_bucket), f.created_bucket_arn()) for f in feeds]
+    given_arns = [
+        when(within(given, f.existing_bucket), arn)
+        for f in feeds
+        for arn in (f.given_bucket_arn(), f.given_bucket_arn("/*"))
+    ]
+    return inline_policy(
+        b,
+        "ClazarKmsKeyAccessPolicy",
+        *present(
+            when(created, p.decrypt_feed_objects(GetAtt(KEY, "Arn"), present(*created_arns))),
+            when(given, p.decrypt_existing_feed_objects(present(*given_arns))),
+        ),
     )
 
 
@@ -425,7 +386,9 @@ def feed_subscription(b: StackBuilder, feed: Feed) -> None:
     b.add(sns.SubscriptionResource(f"{feed.prefix}SnsSubscription", **props), feed.enabled)
 
 
-def sqs_send_policy(b: StackBuilder, cas: Feed, sdds: Feed) -> None:
+def sqs_send_policy(
+    b: StackBuilder, cas: Feed, sdds: Feed, rules: Flag, rule_arns: list[Any]
+) -> None:
     queue_arn = GetAtt(QUEUE, "Arn")
     topics = present(*[when(f.enabled, f.topic_arn) for f in (cas, sdds)])
     b.add(
@@ -434,6 +397,7 @@ def sqs_send_policy(b: StackBuilder, cas: Feed, sdds: Feed) -> None:
             Queues=[Ref(QUEUE)],
             PolicyDocument=p.document(
                 p.deliver_topics_to_queue(queue_arn, topics),
+                *present(when(rules, p.deliver_events_to_queue(queue_arn, rule_arns))),
                 p.deny_insecure_transport([p.Action("sqs", "*")], [queue_arn]),
             ),
         )

@@ -53,8 +53,7 @@ def add_reporter(
             Metadata=checkov_skip(
                 (
                     "CKV_AWS_158",
-                    "The reporter logs request types, status codes and reasons only; "
-                    "never the event, secret or signature.",
+                    "Logs hold status codes and reasons only, never the event or secret.",
                 )
             ),
         )
@@ -81,7 +80,7 @@ def add_reporter(
     function = b.add(
         awslambda.Function(
             f"{name}Function",
-            Description="Reports this stack's resources to Clazar once (see the template docs)",
+            Description="Reports this stack to Clazar once",
             Runtime=RUNTIME,
             Handler="index.handler",
             Code=awslambda.Code(ZipFile=source()),
@@ -92,18 +91,15 @@ def add_reporter(
             Metadata=checkov_skip(
                 (
                     "CKV_AWS_116",
-                    "CloudFormation invokes it and always gets an answer; a "
-                    "dead-letter queue would hold nothing to act on.",
+                    "It always answers CloudFormation; a DLQ would hold nothing to act on.",
                 ),
                 (
                     "CKV_AWS_117",
-                    "It only calls Clazar's public HTTPS API and CloudFormation's "
-                    "response URL; a VPC would need a NAT gateway for that.",
+                    "It calls public HTTPS endpoints only; a VPC would need a NAT gateway.",
                 ),
                 (
                     "CKV_AWS_115",
-                    "It runs once per stack operation; reserving concurrency would "
-                    "fail in accounts at the minimum unreserved concurrency.",
+                    "Runs once per stack operation; reserving concurrency fails in new accounts.",
                 ),
             ),
         )

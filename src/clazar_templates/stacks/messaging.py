@@ -1,0 +1,84 @@
+"""Queues and EventBridge rules, shared by both stacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from troposphere import Equals, GetAtt, Ref, events, sqs
+
+from .. import policies as p
+from .base import Flag, StackBuilder, checkov_skip
+
+FOURTEEN_DAYS = 1_209_600  # seconds: SQS's longest retention, for when Clazar is down
+SSE_SQS = checkov_skip(
+    (
+        "CKV_AWS_27",
+        "Encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognise.",
+    )
+)
+EVENTS_REGION = "us-east-1"
+
+
+def add_queue(b: StackBuilder, name: str, when: Flag = True) -> tuple[Any, Any]:
+    """``name`` and ``<name>DeadLetterQueue`` (after 5 failed receives), both SSE-SQS and
+    TLS-only, kept 14 days; deleted with the stack (they hold notifications, not records).
+    Returns the two ARNs. The queue's own policy is the caller's (it says who may send)."""
+    dlq_name = f"{name.removesuffix('Queue')}DeadLetterQueue"
+    common = {
+        "SqsManagedSseEnabled": True,  # SNS and EventBridge can deliver to SSE-SQS queues
+        "MessageRetentionPeriod": FOURTEEN_DAYS,
+        "DeletionPolicy": "Delete",
+        "UpdateReplacePolicy": "Delete",
+        "Metadata": SSE_SQS,
+    }
+    b.add(sqs.Queue(dlq_name, **common), when)
+    b.add(
+        sqs.Queue(
+            name,
+            VisibilityTimeout=300,
+            RedrivePolicy=sqs.RedrivePolicy(
+                deadLetterTargetArn=GetAtt(dlq_name, "Arn"), maxReceiveCount=5
+            ),
+            **common,
+        ),
+        when,
+    )
+    dlq_arn = GetAtt(dlq_name, "Arn")
+    b.add(
+        sqs.QueuePolicy(
+            f"{dlq_name}Policy",
+            Queues=[Ref(dlq_name)],
+            PolicyDocument=p.document(p.deny_insecure_transport([p.Action("sqs", "*")], [dlq_arn])),
+        ),
+        when,
+    )
+    return GetAtt(name, "Arn"), dlq_arn
+
+
+def event_rules_flag(b: StackBuilder) -> Flag:
+    """Whether the EventBridge rules exist: the option is on and the stack is in us-east-1,
+    the only region where AWS publishes Marketplace and Partner Central events."""
+    enabled = b.flag("enable_event_bridge", "EventBridgeEnabled")
+    if enabled is False:
+        return False
+    in_region = b.condition("InUsEast1", Equals(Ref("AWS::Region"), EVENTS_REGION))
+    return b.all("CreateEventRules", enabled, in_region)
+
+
+def add_rules(
+    b: StackBuilder, rules: dict[str, tuple[str, str]], queue: str, when: Flag
+) -> list[Any]:
+    """One rule per ``{logical ID: (event source, description)}`` delivering to ``queue``.
+    Returns the rules' ARNs (for the queue policy's aws:SourceArn)."""
+    for logical, (source, description) in rules.items():
+        b.add(
+            events.Rule(
+                logical,
+                Description=description,
+                EventPattern={"source": [source]},
+                State="ENABLED",
+                Targets=[events.Target(Id=queue, Arn=GetAtt(queue, "Arn"))],
+            ),
+            when,
+        )
+    return [GetAtt(logical, "Arn") for logical in rules]
