@@ -23,6 +23,7 @@ MARKETPLACE_CHOICES = {
     "sdds_sns_topic_arn": ["", "arn:aws:sns:us-east-1:111122223333:old-sdds"],
     "sdds_bucket_name": ["", "old-sdds-bucket"],
     "enable_event_bridge": [True, False],
+    "role_name": ["", "SellerRole"],
 }
 COSELL_CHOICES = {
     "existing_sandbox_role": ["", "team-sandbox", "arn:aws:iam::111122223333:role/co/sell/Prod"],

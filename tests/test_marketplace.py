@@ -316,3 +316,12 @@ def test_every_identity_statement_has_a_sid_and_no_star_action_outside_the_opt_i
         assert st["Sid"], policy
         if policy != "ClazarMarketplaceAccessPolicy":
             assert not any(a == "*" or a.endswith(":*") for a in listed(st["Action"])), st
+
+
+def test_empty_role_name_lets_cloudformation_name_the_role() -> None:
+    """For several regions of one account (a StackSet): IAM names are account-wide."""
+    role = deployed(build_marketplace(), ClazarRoleName="")["Resources"]["ClazarRole"]
+    assert "RoleName" not in role["Properties"]
+    built = as_dict(build_marketplace(MarketplaceOptions(role_name="")))
+    assert "RoleName" not in built["Resources"]["ClazarRole"]["Properties"]
+    assert "ClazarRoleName" not in built["Parameters"]

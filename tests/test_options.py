@@ -16,7 +16,6 @@ BAD_MARKETPLACE = [
     ("external_id", "x", "2-1224"),
     ("external_id", "a" * 1225, "2-1224"),
     ("external_id", "has space", "2-1224"),
-    ("role_name", "", "IAM role name"),
     ("role_name", "r" * 65, "IAM role name"),
     ("role_name", "bad/name", "IAM role name"),
     ("cas_bucket_name", "Upper", "S3 bucket name"),

@@ -164,8 +164,10 @@ EXTERNAL = Kind(
     max_length=1224,
 )
 ROLE = Kind(
-    form="an IAM role name: 1-64 characters of letters, digits and _+=,.@-",
-    pattern=ROLE_NAME,
+    form="empty (CloudFormation names the role), or an IAM role name: 1-64 characters of "
+    "letters, digits and _+=,.@-",
+    pattern=_optional(ROLE_NAME),
+    optional=True,
     max_length=64,
 )
 EXISTING_TOPIC = Kind(
@@ -307,7 +309,8 @@ class MarketplaceOptions(_Common):
         "ClazarRoleName",
         ROLE,
         "Role name",
-        "The name of the IAM role Clazar assumes.",
+        "The name of the IAM role Clazar assumes. Empty lets CloudFormation name it uniquely "
+        "(use that when deploying the stack to several regions of one account, e.g. a StackSet).",
         GROUP_ROLE,
         default="ClazarRole",
     )

@@ -87,7 +87,8 @@ class StackBuilder:
         return self.condition(condition, Equals(self.parameter(self._specs[field]), "true"))
 
     def existing(self, field: str, condition: str) -> tuple[Flag, Any]:
-        """For an existing-resource option: (create it here?, the given name or ARN).
+        """For an option whose empty value means "the stack makes it" (an existing resource
+        to reuse, or a name to use): (empty?, the given value).
 
         ``condition`` names the deploy-time Condition "the parameter is empty"; it is the
         single ``Equals`` that every ``Fn::If`` choosing between the two must branch on.

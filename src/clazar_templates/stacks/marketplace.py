@@ -81,7 +81,7 @@ def clazar_role(b: StackBuilder) -> Ref:
     b.add(
         iam.Role(
             ROLE,
-            RoleName=b.value("role_name"),
+            **role_name(b),
             Description="Assumed by Clazar, with your external ID, to work with AWS Marketplace",
             AssumeRolePolicyDocument=p.document(
                 p.trust_clazar_account(vendor_root(b), b.value("external_id"))
@@ -89,6 +89,12 @@ def clazar_role(b: StackBuilder) -> Ref:
         )
     )
     return inline_policy(b, "ClazarRolePolicyAccess", p.read_own_role(GetAtt(ROLE, "Arn")))
+
+
+def role_name(b: StackBuilder) -> dict[str, Any]:
+    """The seller's role name; none (CloudFormation makes a unique one) when it is empty."""
+    generated, name = b.existing("role_name", "GeneratedRoleName")
+    return {} if generated is True else {"RoleName": unless(generated, name)}
 
 
 def inline_policy(
