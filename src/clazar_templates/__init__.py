@@ -22,7 +22,7 @@ _EXPORTS = {
     "to_yaml": "render",
     "to_json": "render",
     "lint": "render",
-    "permissions": "reference",
+    "permissions": "permission_reference",
     "publish": "publishing",
     "launch_url": "launch",
     "check": "checks",
@@ -53,7 +53,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from .checks import check
+    from .launch import launch_url
     from .options import CosellOptions, MarketplaceOptions, OptionError
+    from .permission_reference import permissions
+    from .publishing import publish
     from .render import lint, to_json, to_yaml
     from .stacks.cosell import build_cosell
     from .stacks.marketplace import build_marketplace

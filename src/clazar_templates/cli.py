@@ -45,7 +45,7 @@ def _options(targets: list[Stack], pairs: tuple[str, ...]) -> dict[str, Any]:
 # Commands that live in their own modules, imported only when run (keeps startup fast).
 LAZY_COMMANDS = {
     "docs": "clazar_templates.reference:docs_command",
-    "permissions": "clazar_templates.reference:permissions_command",
+    "permissions": "clazar_templates.permission_reference:permissions_command",
     "publish": "clazar_templates.publishing:publish_command",
     "launch-url": "clazar_templates.launch:launch_url_command",
     "check": "clazar_templates.checks:check_command",

@@ -68,7 +68,7 @@ def _optional(pattern: str) -> str:
     return f"^$|{pattern}"
 
 
-def _bucket_problem(name: str) -> str | None:
+def bucket_name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid S3 general purpose bucket name, or None."""
     if not re.match(BUCKET_NAME, name):
         return "3-63 lowercase letters, digits, dots and hyphens, starting and ending alnum"
@@ -151,7 +151,7 @@ def _topic_arn(value: str, partition: str) -> str | None:
 
 
 def _bucket(value: str, _partition: str) -> str | None:
-    problem = _bucket_problem(value)
+    problem = bucket_name_problem(value)
     return f"an S3 bucket name: {problem}" if problem else None
 
 

@@ -1,7 +1,9 @@
 """Reference documents generated from the templates, so they can never disagree with them.
 
 ``clazar-templates docs`` rewrites the generated parts of README.md (between
-``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers); ``--check`` only compares.
+``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers) and ``docs/permissions.md`` (the
+permission reference of :mod:`clazar_templates.permission_reference`, with a diagram of each
+stack from :mod:`clazar_templates.diagrams`); ``--check`` only compares.
 """
 
 from __future__ import annotations
@@ -15,13 +17,18 @@ from pathlib import Path
 import click
 
 from .options import option_fields
+from .permission_reference import markdown_cell, permissions_markdown, picture
 from .stacks import STACKS, Stack
 
-__all__ = ["generated_sections", "parameter_table", "update_markers"]
+__all__ = [
+    "PERMISSIONS_DOC",
+    "generated_files",
+    "generated_sections",
+    "parameter_table",
+    "update_markers",
+]
 
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+PERMISSIONS_DOC = Path("docs/permissions.md")
 
 
 def parameter_table(target: Stack) -> str:
@@ -38,13 +45,17 @@ def parameter_table(target: Stack) -> str:
         option = f"`{options[name]}`" if name in options else "deploy time only"
         if spec.get("NoEcho"):
             option += " (NoEcho)"
-        rows.append(f"| `{name}` | {shown} | {option} | {_cell(spec['Description'])} |")
+        rows.append(f"| `{name}` | {shown} | {option} | {markdown_cell(spec['Description'])} |")
     return "\n".join(rows)
 
 
 def generated_sections() -> dict[str, Callable[[], str]]:
     """Marker name -> text, for README.md."""
-    return {f"parameters-{s.short}": functools.partial(parameter_table, s) for s in STACKS.values()}
+    sections: dict[str, Callable[[], str]] = {}
+    for s in STACKS.values():
+        sections[f"parameters-{s.short}"] = functools.partial(parameter_table, s)
+        sections[f"diagram-{s.short}"] = functools.partial(picture, s)
+    return sections
 
 
 _MARKER = re.compile(
@@ -67,7 +78,10 @@ def update_markers(text: str, sections: dict[str, Callable[[], str]]) -> str:
 def generated_files(root: Path) -> dict[Path, str]:
     """Every generated document under ``root``, with its up-to-date text."""
     readme = root / "README.md"
-    return {readme: update_markers(readme.read_text(encoding="utf-8"), generated_sections())}
+    return {
+        readme: update_markers(readme.read_text(encoding="utf-8"), generated_sections()),
+        root / PERMISSIONS_DOC: permissions_markdown(list(STACKS.values())),
+    }
 
 
 @click.command("docs")
@@ -80,7 +94,7 @@ def generated_files(root: Path) -> dict[Path, str]:
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a document is stale.")
 def docs_command(root: Path, check: bool) -> None:
-    """Regenerate the README parameter tables (and other generated docs)."""
+    """Regenerate the README parameter tables and docs/permissions.md."""
     from .render import write_all
 
     files = generated_files(root)

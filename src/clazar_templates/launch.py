@@ -1,0 +1,175 @@
+"""The CloudFormation quick-create link behind the platform's "Launch Stack" button.
+
+The link names a published template (see :mod:`clazar_templates.publishing`) and pre-fills
+parameters. Each value is checked against the template's own parameter declaration (name,
+AllowedValues, AllowedPattern, lengths) so a link never opens a form CloudFormation would
+reject, and NoEcho parameters are refused: a link lives in browser history, proxy logs and
+chat messages, so a secret in it is no longer a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import click
+
+from .publishing import (
+    DEFAULT_PREFIX,
+    LATEST,
+    PublishError,
+    check_location,
+    object_url,
+    template_key,
+)
+from .stacks import Stack, stack
+
+__all__ = ["LaunchError", "launch_url", "parameter_problem"]
+
+STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
+CONSOLES = {
+    "cn-": "https://console.amazonaws.cn",
+    "us-gov-": "https://console.amazonaws-us-gov.com",
+}
+
+
+class LaunchError(ValueError):
+    """A link that cannot be made; ``field`` names the argument at fault."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def parameter_problem(spec: Mapping[str, Any], value: str) -> str | None:
+    """Why CloudFormation would reject ``value`` for the parameter ``spec``, or None."""
+    if spec.get("NoEcho"):
+        return (
+            "it is NoEcho (a secret): a link would leave it in browser history and logs, so "
+            "it cannot be pre-filled; the seller types it into the console form"
+        )
+    allowed = [str(v) for v in spec.get("AllowedValues", [])]
+    if allowed and value not in allowed:
+        return "expected one of " + ", ".join(allowed)
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        return f"expected at least {spec['MinLength']} characters"
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        return f"expected at most {spec['MaxLength']} characters"
+    pattern = spec.get("AllowedPattern")
+    if pattern and not re.fullmatch(pattern, value):
+        return str(spec.get("ConstraintDescription", f"expected to match {pattern}"))
+    return None
+
+
+def _stack(name: str) -> Stack:
+    try:
+        return stack(name)
+    except KeyError as error:
+        raise LaunchError(str(error.args[0]), "stack") from None
+
+
+def launch_url(
+    stack: str,
+    *,
+    bucket: str,
+    prefix: str = DEFAULT_PREFIX,
+    version: str = LATEST,
+    bucket_region: str = "us-east-1",
+    params: Mapping[str, str] | None = None,
+    stack_name: str | None = None,
+    region: str | None = None,
+) -> str:
+    """The quick-create URL for ``stack`` published in ``bucket`` as ``version``.
+
+    ``params`` pre-fill the form (parameter name -> value); ``stack_name`` defaults to the
+    template name and ``region`` (the console's) to ``bucket_region``. Raises LaunchError,
+    naming the argument, for an unknown stack, a bad name or region, or a parameter the
+    template does not have, declares NoEcho, or would reject. Parameters are checked against
+    the template this code builds (the one publish uploads as this package's version).
+    """
+    target = _stack(stack)
+    given = dict(params or {})
+    region = region or bucket_region
+    for label, value in (("bucket_region", bucket_region), ("region", region)):
+        if not REGION.match(value):
+            raise LaunchError(f"{label}: {value!r} is not an AWS region name", label)
+    name = stack_name or target.name
+    if not STACK_NAME.match(name):
+        raise LaunchError(
+            f"stack_name: {name!r} is not valid; expected 1-128 letters, digits and hyphens, "
+            "starting with a letter",
+            "stack_name",
+        )
+    try:
+        check_location(bucket, prefix, None if version == LATEST else version)
+    except PublishError as error:
+        raise LaunchError(str(error), error.field or "bucket") from None
+    declared = target.build().to_dict().get("Parameters", {})
+    for key, value in given.items():
+        if key not in declared:
+            raise LaunchError(
+                f"param: {target.name} has no parameter {key!r}; it has " + ", ".join(declared),
+                "param",
+            )
+        problem = parameter_problem(declared[key], value)
+        if problem:
+            shown = key if declared[key].get("NoEcho") else f"{key}={value!r}"  # not a secret
+            raise LaunchError(f"param: {shown} is refused: {problem}", "param")
+    template_url = object_url(bucket, bucket_region, template_key(prefix, version, target.name))
+    query = [("templateURL", template_url), ("stackName", name)]
+    query += [(f"param_{key}", given[key]) for key in declared if key in given]
+    console = next((url for p, url in CONSOLES.items() if region.startswith(p)), None)
+    console = console or "https://console.aws.amazon.com"
+    fragment = "/stacks/quickcreate?" + urlencode(query, quote_via=quote, safe="")
+    return f"{console}/cloudformation/home?region={region}#{fragment}"
+
+
+def _params(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
+        out[key] = value
+    return out
+
+
+@click.command("launch-url")
+@click.argument("stack_arg", metavar="STACK")
+@click.option("--bucket", required=True, help="Bucket the templates are published in.")
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix.")
+@click.option("--version", default=LATEST, show_default=True, help="Published version.")
+@click.option("--bucket-region", default="us-east-1", show_default=True)
+@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Repeatable.")
+@click.option("--stack-name", help="Stack name in the form (default: the template name).")
+@click.option("--region", help="Region the console opens in (default: --bucket-region).")
+def launch_url_command(
+    stack_arg: str,
+    bucket: str,
+    prefix: str,
+    version: str,
+    bucket_region: str,
+    pairs: tuple[str, ...],
+    stack_name: str | None,
+    region: str | None,
+) -> None:
+    """Print the CloudFormation quick-create link for STACK, with parameters pre-filled."""
+    try:
+        url = launch_url(
+            stack_arg,
+            bucket=bucket,
+            prefix=prefix,
+            version=version,
+            bucket_region=bucket_region,
+            params=_params(pairs),
+            stack_name=stack_name,
+            region=region,
+        )
+    except LaunchError as error:
+        hint = "STACK" if error.field == "stack" else f"--{error.field.replace('_', '-')}"
+        message = str(error).removeprefix(f"{error.field}: ")
+        raise click.BadParameter(message, param_hint=hint) from None
+    click.echo(url)

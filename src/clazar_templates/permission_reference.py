@@ -1,0 +1,631 @@
+"""The permission reference: every statement of every role and resource policy, read from
+the built deploy-time templates (every option a parameter, so it is what CloudFormation
+deploys), with its reason from :mod:`clazar_templates.policies` and the parameters that add or
+remove it. ``clazar-templates permissions`` prints it; ``docs/permissions.md`` is its Markdown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from .options import option_fields
+from .stacks import STACKS, Stack
+from .stacks import stack as stack_named
+
+__all__ = ["permissions", "permissions_markdown", "stack_markdown", "stack_permissions"]
+
+
+def markdown_cell(text: str) -> str:
+    """``text`` made safe for one cell of a Markdown table."""
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# === The permission reference ===========================================================
+#
+# Read from the built deploy-time templates (every option a parameter), so it describes
+# exactly what CloudFormation deploys. A statement's presence is the formula of Conditions
+# and Fn::If around it, simplified and written in terms of parameters.
+
+
+@dataclass(frozen=True)
+class Lit:
+    """The condition "``parameter`` equals ``value``" (or differs from it)."""
+
+    parameter: str
+    value: str
+    equal: bool = True
+
+
+@dataclass(frozen=True)
+class Op:
+    """All (``kind="and"``) or any (``"or"``) of ``items``."""
+
+    kind: str
+    items: tuple[Cond, ...]
+
+
+Cond = bool | Lit | Op
+
+
+def _known_to(lit: Lit, known: frozenset[Lit]) -> Cond:
+    """``lit`` given that every literal of ``known`` holds: True, False or unchanged."""
+    if lit in known:
+        return True
+    for k in known:
+        if k.parameter != lit.parameter:
+            continue
+        if k.equal and (lit.equal != (k.value == lit.value)):
+            return False
+        if k.equal and not lit.equal:
+            return True
+        if not k.equal and lit.equal and k.value == lit.value:
+            return False
+    return lit
+
+
+def _literals(cond: Cond) -> frozenset[Lit]:
+    """The literals ``cond`` implies by itself (its top-level conjuncts)."""
+    if isinstance(cond, Lit):
+        return frozenset([cond])
+    if isinstance(cond, Op) and cond.kind == "and":
+        return frozenset(i for i in cond.items if isinstance(i, Lit))
+    return frozenset()
+
+
+def _flat(kind: str, items: Iterable[Cond]) -> list[Cond]:
+    out: list[Cond] = []
+    for item in items:
+        out += _flat(kind, item.items) if isinstance(item, Op) and item.kind == kind else [item]
+    return list(dict.fromkeys(out))
+
+
+def simplify(cond: Cond, known: frozenset[Lit] = frozenset()) -> Cond:
+    """``cond`` with what ``known`` (and its own conjuncts) already decide taken out."""
+    if isinstance(cond, bool):
+        return cond
+    if isinstance(cond, Lit):
+        return _known_to(cond, known)
+    if cond.kind == "or":
+        items = _flat("or", (simplify(i, known) for i in _flat("or", cond.items)))
+        alternatives = {i for i in items if isinstance(i, Lit)}
+        if True in items or any(
+            Lit(i.parameter, i.value, not i.equal) in alternatives for i in alternatives
+        ):
+            return True
+        items = [i for i in items if i is not False]
+    else:
+        first = [simplify(i, known) if isinstance(i, Lit) else i for i in _flat("and", cond.items)]
+        lits = frozenset(i for i in first if isinstance(i, Lit))
+        if any(_known_to(lit, lits - {lit}) is False for lit in lits):
+            return False
+        items = _flat(
+            "and", (i if isinstance(i, Lit) else simplify(i, known | lits) for i in first)
+        )
+        if False in items:
+            return False
+        items = [i for i in items if i is not True]
+    if not items:
+        return cond.kind == "and"
+    return items[0] if len(items) == 1 else Op(cond.kind, tuple(items))
+
+
+def describe(cond: Cond, nested: bool = False) -> str:
+    """``cond`` in words: "always", or e.g. "`EnableCas=true` and `CasBucketName` is empty"."""
+    if isinstance(cond, bool):
+        return "always" if cond else "never"
+    if isinstance(cond, Lit):
+        if cond.parameter in _PSEUDO:
+            return f"{_PSEUDO[cond.parameter]} is {'' if cond.equal else 'not '}`{cond.value}`"
+        if cond.value == "":
+            return f"`{cond.parameter}` is {'empty' if cond.equal else 'set'}"
+        sign = "=" if cond.equal else "≠"
+        return f"`{cond.parameter}{sign}{cond.value}`"
+    text = f" {cond.kind} ".join(describe(i, nested=True) for i in cond.items)
+    return f"({text})" if nested else text
+
+
+@dataclass(frozen=True)
+class StatementDoc:
+    """One policy statement, every value in words, with why it exists and when."""
+
+    sid: str
+    effect: str
+    why: str
+    principals: list[str]
+    actions: list[str]
+    resources: list[str]
+    conditions: list[str]
+    present_when: str
+
+
+@dataclass(frozen=True)
+class PolicyDoc:
+    """A trust policy, inline policy, AWS::IAM::Policy or AWS managed policy of a role."""
+
+    name: str
+    kind: str
+    present_when: str
+    statements: list[StatementDoc]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class RoleDoc:
+    logical_id: str
+    description: str
+    present_when: str
+    policies: list[PolicyDoc]
+
+
+@dataclass(frozen=True)
+class ResourcePolicyDoc:
+    """A bucket, queue, topic or key policy, and the resources it applies to."""
+
+    logical_id: str
+    kind: str
+    applies_to: list[str]
+    present_when: str
+    statements: list[StatementDoc]
+
+
+@dataclass(frozen=True)
+class OptionDoc:
+    """A parameter that adds or removes permissions, and its Python build option."""
+
+    parameter: str
+    python_option: str
+    description: str
+
+
+@dataclass(frozen=True)
+class StackPermissions:
+    short: str
+    template: str
+    title: str
+    options: list[OptionDoc]
+    roles: list[RoleDoc]
+    resource_policies: list[ResourcePolicyDoc]
+
+
+def managed_policy_note(name: str) -> str:
+    """What the AWS managed policy ``name`` grants, for a reviewer."""
+    from .policies import PARTNER_CENTRAL_PRODUCTION, PARTNER_CENTRAL_SANDBOX
+
+    return {
+        PARTNER_CENTRAL_SANDBOX: "AWS managed policy: full access to AWS Partner "
+        "Central, limited by AWS to the Sandbox catalog. AWS keeps it current as the API grows.",
+        PARTNER_CENTRAL_PRODUCTION: "AWS managed policy: manage opportunities and "
+        "related AWS Partner Central resources. It allows both the AWS and Sandbox catalogs; "
+        "the role's inline deny keeps it to one. AWS keeps it current as the API grows.",
+    }.get(name, "AWS managed policy: AWS defines its statements.")
+
+
+RESOURCE_POLICIES = {
+    # type: (kind, property naming what it applies to, property holding the document)
+    "AWS::S3::BucketPolicy": ("bucket policy", "Bucket", "PolicyDocument"),
+    "AWS::SQS::QueuePolicy": ("queue policy", "Queues", "PolicyDocument"),
+    "AWS::SQS::QueueInlinePolicy": ("queue policy", "Queue", "PolicyDocument"),
+    "AWS::SNS::TopicPolicy": ("topic policy", "Topics", "PolicyDocument"),
+    "AWS::SNS::TopicInlinePolicy": ("topic policy", "TopicArn", "PolicyDocument"),
+    "AWS::KMS::Key": ("key policy", "", "KeyPolicy"),
+}
+_REF_IS = {
+    "AWS::SNS::Topic": "ARN",
+    "AWS::S3::Bucket": "name",
+    "AWS::SQS::Queue": "URL",
+    "AWS::IAM::Role": "name",
+    "AWS::KMS::Key": "key ID",
+}
+_PSEUDO = {
+    "AWS::AccountId": "this account's ID",
+    "AWS::StackId": "this stack's ID",
+    "AWS::StackName": "this stack's name",
+    "AWS::Region": "this stack's region",
+    "AWS::Partition": "this partition",
+}
+_PRINCIPAL = {"AWS": "AWS principal", "Service": "service", "Federated": "federated user"}
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def _why(sid: str) -> str:
+    from .policies import WHY
+
+    return " ".join(WHY.get(sid, "(no reason recorded in policies.py)").split())
+
+
+class _Reader:
+    """A template dict read as permissions: conditions as formulas, values in words."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.resources: dict[str, Any] = data.get("Resources", {})
+        self.parameters: dict[str, Any] = data.get("Parameters", {})
+        self.conditions: dict[str, Any] = data.get("Conditions", {})
+        self.mentioned: set[str] = set()
+
+    # --- conditions -----------------------------------------------------------------
+    def condition(self, name: str | None) -> Cond:
+        return True if name is None else self.formula(self.conditions[name])
+
+    def formula(self, node: Any) -> Cond:
+        ((key, arg),) = node.items()
+        if key == "Condition":
+            return self.condition(arg)
+        if key == "Fn::Not":
+            return self.negate(self.formula(arg[0]))
+        if key in ("Fn::And", "Fn::Or"):
+            return Op(key[4:].lower(), tuple(self.formula(a) for a in arg))
+        if key == "Fn::Equals":
+            left, right = sorted(arg, key=lambda a: isinstance(a, str))
+            ref = left.get("Ref") if isinstance(left, dict) else None
+            if isinstance(right, str) and (ref in self.parameters or ref in _PSEUDO):
+                return self.literal(ref, right, True)
+        raise ValueError(f"cannot describe the condition {node!r}")
+
+    def literal(self, parameter: str, value: str, equal: bool) -> Lit:
+        """A literal; "flag ≠ true" of a two-valued parameter becomes "flag = false"."""
+        allowed = self.parameters.get(parameter, {}).get("AllowedValues", [])
+        if not equal and len(allowed) == 2 and value in allowed:
+            return Lit(parameter, next(v for v in allowed if v != value))
+        return Lit(parameter, value, equal)
+
+    def negate(self, cond: Cond) -> Cond:
+        if isinstance(cond, bool):
+            return not cond
+        if isinstance(cond, Lit):
+            return self.literal(cond.parameter, cond.value, not cond.equal)
+        flipped = "or" if cond.kind == "and" else "and"
+        return Op(flipped, tuple(self.negate(i) for i in cond.items))
+
+    def choices(self, node: Any, cond: Cond = True) -> list[tuple[Any, Cond]]:
+        """Every value ``node`` can take, with the condition under which it does."""
+        if isinstance(node, list):
+            return [choice for item in node for choice in self.choices(item, cond)]
+        if isinstance(node, dict) and list(node) == ["Fn::If"]:
+            name, yes, no = node["Fn::If"]
+            taken = self.condition(name)
+            return self.choices(yes, Op("and", (cond, taken))) + self.choices(
+                no, Op("and", (cond, self.negate(taken)))
+            )
+        return [] if node == NO_VALUE else [(node, cond)]
+
+    # --- values ---------------------------------------------------------------------
+    def value(self, node: Any) -> str:
+        if isinstance(node, dict) and len(node) == 1:
+            ((key, arg),) = node.items()
+            if key == "Ref":
+                if arg in _PSEUDO:
+                    return _PSEUDO[arg]
+                if arg in self.parameters:
+                    return f"the value of `{arg}`"
+                kind = self.resources.get(arg, {}).get("Type", "")
+                return f"`{arg}`'s {_REF_IS.get(kind, 'Ref')}"
+            if key == "Fn::GetAtt":
+                logical, attr = arg if isinstance(arg, list) else arg.split(".", 1)
+                return f"`{logical}`'s " + ("ARN" if attr == "Arn" else f"`{attr}`")
+            if key == "Fn::Sub" and isinstance(arg, str):
+                return f"`{arg}`"
+        if isinstance(node, str):
+            return f"`{node}`"
+        return f"`{json.dumps(node)}`"
+
+    def items(
+        self, node: Any, presence: Cond, show: Callable[[Any], str] | None = None
+    ) -> list[str]:
+        """Each value of ``node`` in words, with "(when ...)" beyond ``presence``."""
+        out = []
+        for item, cond in self.choices(node if isinstance(node, list) else [node]):
+            when = simplify(cond, _literals(presence))
+            if when is False:
+                continue
+            text = (show or self.value)(item)
+            out.append(text if when is True else f"{text} (when {self.describe(when)})")
+        return out
+
+    # --- statements -----------------------------------------------------------------
+    def statements(self, document: dict[str, Any], presence: Cond) -> list[StatementDoc]:
+        found = document.get("Statement", [])
+        out = []
+        for st, cond in self.choices(found if isinstance(found, list) else [found], presence):
+            when = simplify(cond)
+            if when is False:
+                continue
+            sid = st.get("Sid", "")
+            out.append(
+                StatementDoc(
+                    sid=sid,
+                    effect=st["Effect"],
+                    why=_why(sid),
+                    principals=self.principals(st.get("Principal"), when),
+                    actions=self.items(st.get("Action", []), when)
+                    + [
+                        f"every action except {a}"
+                        for a in self.items(st.get("NotAction", []), when)
+                    ],
+                    resources=self.items(st.get("Resource", []), when)
+                    + [
+                        f"every resource except {r}"
+                        for r in self.items(st.get("NotResource", []), when)
+                    ],
+                    conditions=[
+                        f"`{operator}` `{key}`: " + ", ".join(self.items(values, when))
+                        for operator, tests in st.get("Condition", {}).items()
+                        for key, values in tests.items()
+                    ],
+                    present_when=self.describe(when),
+                )
+            )
+        return out
+
+    def principals(self, principal: Any, presence: Cond) -> list[str]:
+        if principal is None:
+            return []
+        if principal == "*":
+            return ["anyone (`*`)"]
+        return [
+            f"{_PRINCIPAL.get(kind, kind)} {text}"
+            for kind, value in principal.items()
+            for text in self.items(value, presence)
+        ]
+
+    # --- roles and resource policies ------------------------------------------------
+    def present(self, resource: dict[str, Any], within: Cond = True) -> Cond:
+        return simplify(Op("and", (within, self.condition(resource.get("Condition")))))
+
+    def roles(self) -> list[RoleDoc]:
+        out = []
+        for logical, res in self.resources.items():
+            if res["Type"] == "AWS::IAM::Role":
+                present = self.present(res)
+                props = res.get("Properties", {})
+                trust = self.statements(props["AssumeRolePolicyDocument"], present)
+                out.append(
+                    RoleDoc(
+                        logical,
+                        props.get("Description", ""),
+                        self.describe(present),
+                        [
+                            PolicyDoc(
+                                "Trust policy", "trust policy", self.describe(present), trust
+                            ),
+                            *self.role_policies(logical, props, present),
+                        ],
+                    )
+                )
+        return out
+
+    def role_policies(self, role: str, props: dict[str, Any], present: Cond) -> list[PolicyDoc]:
+        out = []
+        for inline, cond in self.choices(props.get("Policies", []), present):
+            when = simplify(cond)
+            out.append(
+                PolicyDoc(
+                    inline["PolicyName"],
+                    "inline policy",
+                    self.describe(when),
+                    self.statements(inline["PolicyDocument"], when),
+                )
+            )
+        for arn, cond in self.choices(props.get("ManagedPolicyArns", []), present):
+            text = arn.get("Fn::Sub", "") if isinstance(arn, dict) else arn
+            name = text.rsplit("/", 1)[-1] if ":iam::aws:policy/" in text else self.value(arn)
+            note = managed_policy_note(name)
+            out.append(
+                PolicyDoc(name, "AWS managed policy", self.describe(simplify(cond)), [], note)
+            )
+        for logical, res in self.resources.items():
+            if res["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+                continue
+            props = res.get("Properties", {})
+            for ref, cond in self.choices(props.get("Roles", []), self.present(res, present)):
+                if ref == {"Ref": role}:
+                    when = simplify(cond)
+                    statements = self.statements(props["PolicyDocument"], when)
+                    out.append(PolicyDoc(logical, res["Type"], self.describe(when), statements))
+        return out
+
+    def resource_policies(self) -> list[ResourcePolicyDoc]:
+        out = []
+        for logical, res in self.resources.items():
+            if res["Type"] not in RESOURCE_POLICIES:
+                continue
+            kind, target, document = RESOURCE_POLICIES[res["Type"]]
+            props = res.get("Properties", {})
+            present = self.present(res)
+            applies_to = (
+                self.items(props[target], present, self.target) if target else [f"`{logical}`"]
+            )
+            statements = self.statements(props[document], present)
+            out.append(
+                ResourcePolicyDoc(logical, kind, applies_to, self.describe(present), statements)
+            )
+        return out
+
+    def target(self, node: Any) -> str:
+        """A resource a policy applies to: its logical ID when the stack creates it."""
+        ref = node.get("Ref") if isinstance(node, dict) else None
+        return f"`{ref}`" if ref in self.resources else self.value(node)
+
+    def describe(self, cond: Cond) -> str:
+        """:func:`describe`, noting the parameters named (for :meth:`options`)."""
+        if isinstance(cond, Lit):
+            self.mentioned.add(cond.parameter)
+        elif isinstance(cond, Op):
+            for item in cond.items:
+                self.describe(item)
+        return describe(cond)
+
+    def options(self, options_class: type[Any]) -> list[OptionDoc]:
+        """The parameters described so far, with the Python option that fixes each."""
+        fields = {spec.parameter: name for name, spec in option_fields(options_class)}
+        return [
+            OptionDoc(p, fields.get(p, ""), spec.get("Description", ""))
+            for p, spec in self.parameters.items()
+            if p in self.mentioned
+        ]
+
+
+def stack_permissions(target: Stack) -> StackPermissions:
+    """The permission reference of one stack, as data."""
+    data = target.build().to_dict()
+    reader = _Reader(data)
+    title = data.get("Description", target.name).split(":", 1)[0].removeprefix("Clazar ")
+    roles, resource_policies = reader.roles(), reader.resource_policies()
+    options = reader.options(target.options)  # those the roles and policies depend on
+    return StackPermissions(target.short, target.name, title, options, roles, resource_policies)
+
+
+def _presence(when: str) -> str:
+    return "Always present." if when == "always" else f"Present when {when}."
+
+
+def _statement_markdown(st: StatementDoc, parent_present_when: str) -> list[str]:
+    """A statement as a bullet list; its presence only where it differs from its policy's."""
+    lines = [f"- **`{st.sid or '(no Sid)'}`** ({st.effect}). {st.why}"]
+    for label, values in (
+        ("Principal", st.principals),
+        ("Actions", st.actions),
+        ("Resources", st.resources),
+        ("Conditions", st.conditions),
+    ):
+        if not values:
+            continue
+        if any(" (when " in v for v in values) or (label == "Conditions" and len(values) > 1):
+            lines += [f"  - {label}:", *[f"    - {v}" for v in values]]
+        else:
+            lines.append(f"  - {label}: {', '.join(values)}")
+    if st.present_when != parent_present_when:
+        lines.append(f"  - {_presence(st.present_when)}")
+    return lines
+
+
+def stack_markdown(target: Stack) -> str:
+    """The Markdown section of one stack: options, roles, then resource policies."""
+    perms = stack_permissions(target)
+    lines = [f"## {perms.title} (`{perms.template}`)", ""]
+    if perms.options:
+        lines += [
+            "Parameters that add or remove permissions (at build time, the Python option fixes "
+            "the parameter and only what it implies is in the template):",
+            "",
+            "| Parameter | Python option | What it changes |",
+            "| --- | --- | --- |",
+            *[
+                f"| `{o.parameter}` | `{o.python_option}` | {markdown_cell(o.description)} |"
+                for o in perms.options
+            ],
+            "",
+        ]
+    lines += ["### Roles", ""]
+    for role in perms.roles:
+        lines += [
+            f"#### `{role.logical_id}`",
+            "",
+            f"{role.description}. {_presence(role.present_when)}",
+            "",
+        ]
+        for policy in role.policies:
+            title = (
+                policy.name if policy.kind == "trust policy" else f"`{policy.name}` ({policy.kind})"
+            )
+            lines += [f"##### {title}", "", _presence(policy.present_when), ""]
+            if policy.note:
+                lines += [policy.note, ""]
+            for st in policy.statements:
+                lines += _statement_markdown(st, policy.present_when)
+            if policy.statements:
+                lines.append("")
+    lines += ["### Resource policies", ""]
+    for rp in perms.resource_policies:
+        lines += [
+            f"#### `{rp.logical_id}` ({rp.kind})",
+            "",
+            f"Applies to {', '.join(rp.applies_to)}. {_presence(rp.present_when)}",
+            "",
+        ]
+        for st in rp.statements:
+            lines += _statement_markdown(st, rp.present_when)
+        lines.append("")
+    return "\n".join(lines)
+
+
+PERMISSIONS_HEADER = """\
+# Permissions
+
+<!-- Generated by `clazar-templates docs` from src/clazar_templates/policies.py and the stack
+builders; do not edit. `make test` fails when this file disagrees with the templates. -->
+
+Every permission the templates grant: for each role, its trust policy and every statement of
+its policies, and the resource policies of the buckets, queues, topics and key the stacks
+create. Each statement says why it exists (from `src/clazar_templates/policies.py`) and when
+it is present, in terms of the template's parameters.
+
+"""
+
+
+def picture(target: Stack) -> str:
+    """``target``'s Mermaid diagram, fenced for Markdown (see :mod:`clazar_templates.diagrams`)."""
+    from .diagrams import diagram, fenced_block
+
+    return fenced_block(diagram(target))
+
+
+def picture_section(target: Stack) -> str:
+    return f"### Picture\n\n{picture(target)}"
+
+
+def permissions_markdown(
+    targets: Sequence[Stack],
+    blocks: Sequence[Callable[[Stack], str]] = (stack_markdown, picture_section),
+) -> str:
+    """The Markdown document: a header, then for each stack every block, in order."""
+    return PERMISSIONS_HEADER + "\n".join(block(t) for t in targets for block in blocks)
+
+
+def _plain(data: Any) -> Any:
+    """``data`` with the Markdown code marks taken out of its text (for JSON)."""
+    if isinstance(data, dict):
+        return {key: _plain(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_plain(item) for item in data]
+    return data.replace("`", "") if isinstance(data, str) else data
+
+
+def permissions(stack: str | None = None, fmt: str = "markdown") -> str:
+    """The permission reference of ``stack`` (all stacks by default), as Markdown or JSON.
+
+    Raises ValueError for an unknown stack or format.
+    """
+    try:
+        targets = [stack_named(stack)] if stack else list(STACKS.values())
+    except KeyError as error:
+        raise ValueError(f"stack: {error.args[0]}") from None
+    if fmt == "markdown":
+        return permissions_markdown(targets)
+    if fmt == "json":
+        data = {"stacks": [_plain(dataclasses.asdict(stack_permissions(t))) for t in targets]}
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    raise ValueError(f"format: {fmt!r} is not valid; expected markdown or json")
+
+
+@click.command("permissions")
+@click.argument("stack", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+)
+def permissions_command(stack: str | None, fmt: str) -> None:
+    """Print the permission reference of STACK (all stacks by default)."""
+    try:
+        stack_named(stack or "marketplace")
+    except KeyError as error:
+        raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
+    click.echo(permissions(stack, fmt), nl=False)

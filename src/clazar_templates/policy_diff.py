@@ -1,0 +1,574 @@
+"""What a template upgrade changes in permissions, for the security team that re-reviews it.
+
+Both templates are read (YAML short forms included) and resolved for the same parameter
+values, so only what CloudFormation would deploy is compared and a reordering or
+reformatting is never a change. Every policy is then cut into *grants*: one effect,
+principal, action and resource, with the statement's conditions. Grants are compared per
+*subject*: a role's identity policies (inline, ``AWS::IAM::Policy``/``ManagedPolicy``,
+managed policy ARNs), its trust policy, and each queue, topic, bucket and key policy.
+
+Permissions *grew* when a new Allow grant is not covered by an old one, or an old Deny
+grant is not covered by a new one. "Covered" understands IAM wildcards (``*``, ``?``) in
+actions, resources and principals, and conditions: a grant is covered by one with the same
+or fewer condition clauses, each allowing the same or fewer values. Anything else it cannot
+prove narrower (``NotAction``, a new managed policy, an unknown condition) counts as growth.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+__all__ = ["Change", "DiffError", "PermissionDiff", "SubjectDiff", "diff", "load_template"]
+
+Clause = tuple[str, str, frozenset[str]]  # (operator, key lower-cased, values)
+COLUMNS = ("principals", "actions", "resources", "conditions", "before")
+MANAGED = "(managed policy)"  # the "action" of attaching a managed policy
+RESOURCE_POLICIES = {
+    "AWS::SQS::QueuePolicy": ("Queues", "PolicyDocument", "queue policy"),
+    "AWS::SNS::TopicPolicy": ("Topics", "PolicyDocument", "topic policy"),
+    "AWS::S3::BucketPolicy": ("Bucket", "PolicyDocument", "bucket policy"),
+}
+
+
+class DiffError(ValueError):
+    """A template that cannot be read or resolved."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    effect: str
+    principal: str  # "" in identity policies (the role itself)
+    action: str
+    resource: str  # "" in trust policies
+    conditions: frozenset[Clause] = frozenset()
+
+
+@dataclass(frozen=True)
+class Change:
+    """Grants that changed the same way, grouped for reading."""
+
+    change: str  # "action added", "resource narrowed", "principal removed", ...
+    effect: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    principals: tuple[str, ...]
+    conditions: tuple[str, ...]
+    previous: tuple[str, ...]  # the resources/actions/conditions it replaced, if any
+    grew: bool
+
+
+@dataclass(frozen=True)
+class SubjectDiff:
+    name: str  # logical ID (or name) of the role, queue, topic, bucket or key
+    kind: str  # "role", "trust", "queue policy", ...
+    status: str  # "added", "removed" or "changed"
+    changes: tuple[Change, ...]
+
+    @property
+    def grew(self) -> bool:
+        return any(c.grew for c in self.changes)
+
+
+@dataclass(frozen=True)
+class PermissionDiff:
+    old: str
+    new: str
+    parameters: dict[str, str]
+    region: str
+    subjects: tuple[SubjectDiff, ...] = field(default=())
+
+    @property
+    def grew(self) -> bool:
+        return any(s.grew for s in self.subjects)
+
+    def to_json(self) -> str:
+        data = {**asdict(self), "grew": self.grew}
+        for subject, source in zip(data["subjects"], self.subjects, strict=True):
+            subject["grew"] = source.grew
+        return json.dumps(data, indent=2) + "\n"
+
+    def to_markdown(self) -> str:
+        lines = [f"### Permission changes: {self.old} → {self.new}", ""]
+        changes = [c for s in self.subjects for c in s.changes]
+        grew = sum(c.grew for c in changes)
+        if not changes:
+            lines.append("**No permission changes.**")
+        elif grew:
+            lines.append(f"**Permissions grew** ({grew} of {len(changes)} changes).")
+        else:
+            lines.append(f"**No permission grew** ({len(changes)} changes, none widening).")
+        given = ", ".join(f"`{k}={v}`" for k, v in self.parameters.items())
+        lines += ["", f"Compared as deployed in {self.region} with: {given or 'the defaults'}."]
+        for subject in self.subjects:
+            lines += ["", f"#### `{subject.name}` ({subject.kind}, {subject.status})", ""]
+            lines.append("| grew | change | effect | " + " | ".join(COLUMNS) + " |")
+            lines.append("| --- " * (len(COLUMNS) + 3) + "|")
+            for c in subject.changes:
+                cells = [c.principals, c.actions, c.resources, c.conditions, c.previous]
+                lines.append(
+                    f"| {'**yes**' if c.grew else ''} | {c.change} | {c.effect} | "
+                    + " | ".join(_cell(v) for v in cells)
+                    + " |"
+                )
+        return "\n".join(lines) + "\n"
+
+
+def _cell(values: tuple[str, ...]) -> str:
+    return "<br>".join("`" + v.replace("|", "\\|").replace("`", "'") + "`" for v in values)
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def load_template(text: str, label: str = "template") -> dict[str, Any]:
+    """A YAML or JSON template as plain data, short-form intrinsics (``!Sub``) expanded."""
+    from cfnlint.decode import decode_str
+
+    template, problems = decode_str(text)
+    if problems or not isinstance(template, dict) or "Resources" not in template:
+        why = problems[0].message if problems else "no Resources section"
+        raise DiffError(f"{label}: not a CloudFormation template ({why})")
+    return dict(json.loads(json.dumps(template)))
+
+
+def _values(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
+    """``given`` where the template declares it; a placeholder for required parameters."""
+    declared = template.get("Parameters", {})
+    values = {n: f"<{n}>" for n, spec in declared.items() if "Default" not in spec}
+    values.update((n, v) for n, v in given.items() if n in declared)
+    return values
+
+
+def diff(
+    old_text: str,
+    new_text: str,
+    *,
+    parameters: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
+    old_label: str | None = None,
+    new_label: str | None = None,
+) -> PermissionDiff:
+    """The permission changes from ``old_text`` to ``new_text`` (templates, YAML or JSON),
+    both deployed in ``region`` with ``parameters`` (default: each parameter's Default;
+    required ones get the same placeholder in both)."""
+    from .resolve import ResolveError, resolve
+
+    given = dict(parameters or {})
+    templates = [load_template(old_text, "OLD"), load_template(new_text, "NEW")]
+    declared = {n for t in templates for n in t.get("Parameters", {})}
+    unknown = sorted(set(given) - declared)
+    if unknown:
+        raise DiffError(f"--param {unknown[0]}: neither template has this parameter")
+    deployed = []
+    for template, side in zip(templates, ("OLD", "NEW"), strict=True):
+        try:
+            values = _values(template, given)
+            deployed.append(resolve(template, values, region=region)["Resources"])
+        except ResolveError as error:
+            raise DiffError(f"{side}: {error}") from None
+    old, new = (_subjects(resources) for resources in deployed)
+    subjects = []
+    for key in sorted(set(old) | set(new)):
+        before, after = old.get(key, set()), new.get(key, set())
+        changes = _compare(before, after, gone=key not in new and key[0] not in deployed[1])
+        if changes:
+            status = "added" if key not in old else "removed" if key not in new else "changed"
+            subjects.append(SubjectDiff(key[0], key[1], status, tuple(changes)))
+    return PermissionDiff(
+        old_label or _label(templates[0], "old"),
+        new_label or _label(templates[1], "new"),
+        given,
+        region,
+        tuple(subjects),
+    )
+
+
+def _label(template: Mapping[str, Any], default: str) -> str:
+    meta = template.get("Metadata", {}).get("Clazar", {})
+    return " ".join(str(meta[k]) for k in ("Template", "Version") if k in meta) or default
+
+
+# --- cutting policies into grants -------------------------------------------------------
+
+
+def _subjects(resources: Mapping[str, Any]) -> dict[tuple[str, str], set[Grant]]:
+    found: dict[tuple[str, str], set[Grant]] = {}
+
+    def add(name: str, kind: str, grants: Iterable[Grant]) -> None:
+        found.setdefault((name, kind), set()).update(grants)
+
+    for logical, resource in resources.items():
+        kind, props = resource.get("Type", ""), resource.get("Properties", {})
+        if kind == "AWS::IAM::Role":
+            add(logical, "trust", _grants(props.get("AssumeRolePolicyDocument"), principal=True))
+            for inline in props.get("Policies", []):
+                add(logical, "role", _grants(inline.get("PolicyDocument")))
+            for arn in props.get("ManagedPolicyArns", []):
+                add(logical, "role", [Grant("Allow", "", MANAGED, _text(arn))])
+        elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for role in props.get("Roles", []):
+                add(_name(role), "role", _grants(props.get("PolicyDocument")))
+        elif kind in RESOURCE_POLICIES:
+            targets, document, label = RESOURCE_POLICIES[kind]
+            for target in _listed(props.get(targets)):
+                add(_name(target), label, _grants(props.get(document), principal=True))
+        elif kind == "AWS::KMS::Key":
+            add(logical, "key policy", _grants(props.get("KeyPolicy"), principal=True))
+    return found
+
+
+def _grants(document: Any, principal: bool = False) -> Iterator[Grant]:
+    if not isinstance(document, dict):
+        return
+    for st in _listed(document.get("Statement")):
+        if not isinstance(st, dict):
+            continue
+        principals = _principals(st) if principal else {""}
+        actions = _either(st, "Action", "NotAction", str.lower)
+        resources = _either(st, "Resource", "NotResource", str) or {""}
+        conditions = frozenset(_clauses(st.get("Condition", {})))
+        effect = str(st.get("Effect", "Allow"))
+        for p in principals:
+            for a in actions:
+                for r in resources:
+                    yield Grant(effect, p, a, r, conditions)
+
+
+def _either(st: Mapping[str, Any], key: str, negated: str, fold: Any) -> set[str]:
+    if negated in st:
+        return {"not " + ",".join(sorted(fold(_text(v)) for v in _listed(st[negated])))}
+    return {fold(_text(v)) for v in _listed(st.get(key))}
+
+
+_ROOT = re.compile(r"^arn:(?:\$\{AWS::Partition\}|[^:]+):iam::([^:]+):root$")
+
+
+def _principals(st: Mapping[str, Any]) -> set[str]:
+    negated = "NotPrincipal" in st
+    value = st.get("NotPrincipal" if negated else "Principal", "*")
+    found = set()
+    if value == "*" or not isinstance(value, dict):
+        found.add("*")
+    else:
+        for kind, items in value.items():
+            for item in _listed(items):
+                text = _text(item)
+                root = _ROOT.match(text)
+                found.add("*" if text == "*" else f"{kind}:{root.group(1) if root else text}")
+    return {f"not {','.join(sorted(found))}"} if negated else found
+
+
+def _clauses(condition: Any) -> Iterator[Clause]:
+    if not isinstance(condition, dict):
+        return
+    for operator, pairs in condition.items():
+        for key, values in (pairs or {}).items():
+            yield str(operator), str(key).lower(), frozenset(_text(v) for v in _listed(values))
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _name(value: Any) -> str:
+    """The logical ID a Ref/GetAtt points at, else the value as text."""
+    if isinstance(value, dict) and "Ref" in value:
+        return str(value["Ref"])
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        return str(target[0] if isinstance(target, list) else target.split(".")[0])
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    """A value as text: ``${Logical}`` for Ref, ``${Logical.Attr}`` for GetAtt, Sub filled."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if not isinstance(value, dict):
+        return str(value)
+    if len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return "${" + str(arg) + "}"
+        if key == "Fn::GetAtt":
+            return "${" + (".".join(arg) if isinstance(arg, list) else str(arg)) + "}"
+        if key == "Fn::Sub":
+            text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
+            for name, var in variables.items():
+                text = text.replace("${" + name + "}", _text(var))
+            return str(text)
+        if key == "Fn::Join" and isinstance(arg, list) and isinstance(arg[1], list):
+            return str(arg[0]).join(_text(v) for v in arg[1])
+    return json.dumps(value, sort_keys=True)
+
+
+# --- comparing --------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in text)
+    )
+
+
+def _matches(pattern: str, value: str) -> bool:
+    if pattern == value:
+        return True
+    return ("*" in pattern or "?" in pattern) and bool(_pattern(pattern).fullmatch(value))
+
+
+def _implied(clause: Clause, others: frozenset[Clause]) -> bool:
+    """``clause`` restricts no more than some clause of ``others`` (same operator and key)."""
+    operator, key, values = clause
+    for other_op, other_key, other_values in others:
+        if (other_op, other_key) != (operator, key):
+            continue
+        if "Not" in operator:  # a negative operator excludes more with more values
+            if values <= other_values:
+                return True
+        elif "Like" not in operator:  # values are literals: fewer is narrower
+            if other_values <= values:
+                return True
+        elif all(any(_matches(v, o) for v in values) for o in other_values):
+            return True
+    return False
+
+
+def covers(wide: Grant, narrow: Grant) -> bool:
+    """``wide`` applies at least wherever ``narrow`` does."""
+    return (
+        wide.effect == narrow.effect
+        and (wide.principal == "*" or _matches(wide.principal, narrow.principal))
+        and _matches(wide.action, narrow.action)
+        and _matches(wide.resource, narrow.resource)
+        and all(_implied(c, narrow.conditions) for c in wide.conditions)
+    )
+
+
+def _grows(grant: Grant, added: bool, before: set[Grant], after: set[Grant]) -> bool:
+    if added and grant.effect == "Allow":
+        return not any(covers(o, grant) for o in before if o.effect == "Allow")
+    if not added and grant.effect != "Allow":
+        return not any(covers(n, grant) for n in after if n.effect != "Allow")
+    return False
+
+
+def _compare(before: set[Grant], after: set[Grant], gone: bool = False) -> list[Change]:
+    """The changes from ``before`` to ``after``; ``gone``: the subject no longer exists, so
+    the denies it carried protect nothing any more and their removal is no growth."""
+    added, removed = after - before, before - after
+    rows: list[dict[str, Any]] = []
+    paired: set[Grant] = set()
+    for grant in sorted(added, key=_order):
+        change, previous = _classify(grant, removed, before, "added")
+        paired.update(previous)
+        grew = _grows(grant, True, before, after) or any(
+            _grows(p, False, before, after) for p in previous
+        )
+        rows.append(_row(change, grant, grew, previous))
+    for grant in sorted(removed - paired, key=_order):
+        change, _ = _classify(grant, set(), after, "removed")
+        grew = not gone and _grows(grant, False, before, after)
+        rows.append(_row(change, grant, grew, set()))
+    for dimension in ("actions", "resources", "principals"):
+        rows = _merge(rows, dimension)
+    rows.sort(key=lambda r: (not r["grew"], r["change"], sorted(r["actions"])))
+    return [
+        Change(
+            change=r["change"],
+            effect=r["effect"],
+            actions=tuple(sorted(r["actions"])),
+            resources=tuple(sorted(r["resources"])),
+            principals=tuple(sorted(r["principals"])),
+            conditions=r["conditions"],
+            previous=r["previous"],
+            grew=r["grew"],
+        )
+        for r in rows
+    ]
+
+
+def _order(grant: Grant) -> tuple[str, ...]:
+    return (
+        grant.effect,
+        grant.principal,
+        grant.action,
+        grant.resource,
+        str(sorted(grant.conditions)),
+    )
+
+
+def _classify(
+    grant: Grant, removed: set[Grant], other_side: set[Grant], verb: str
+) -> tuple[str, set[Grant]]:
+    """What kind of change ``grant`` is, and the removed grants it replaced.
+
+    A removed grant of the same effect and principal replaced it if one covers the other or
+    only their conditions differ: "resource narrowed", "action and resource narrowed"...
+    """
+    twins = {
+        r
+        for r in removed
+        if (r.effect, r.principal) == (grant.effect, grant.principal)
+        and (covers(r, grant) or covers(grant, r) or _differ(r, grant) == ["conditions"])
+    }
+    if twins:
+        dims = sorted({d for r in twins for d in _differ(r, grant)}, key=DIMENSIONS.index)
+        wider = any(covers(grant, r) and not covers(r, grant) for r in twins)
+        narrower = any(covers(r, grant) and not covers(grant, r) for r in twins)
+        how = "widened" if wider and not narrower else "narrowed" if narrower else "changed"
+        return f"{' and '.join(dims)} {how}", twins
+    if grant.action == MANAGED:
+        return ("managed policy attached" if verb == "added" else "managed policy detached"), set()
+    kin = [o for o in other_side if (o.effect, o.principal) == (grant.effect, grant.principal)]
+    if any(o.resource == grant.resource for o in kin):
+        return f"action {verb}", set()
+    if any(o.action == grant.action for o in kin):
+        return f"resource {verb}", set()
+    if grant.principal and not any(o.principal == grant.principal for o in other_side):
+        return f"principal {verb}", set()
+    return f"grant {verb}", set()
+
+
+DIMENSIONS = ["action", "resource", "conditions"]
+
+
+def _differ(a: Grant, b: Grant) -> list[str]:
+    return [d for d in DIMENSIONS if getattr(a, d) != getattr(b, d)]
+
+
+def _row(change: str, grant: Grant, grew: bool, previous: set[Grant]) -> dict[str, Any]:
+    before = set()
+    for p in previous:
+        was = {d: getattr(p, d) for d in _differ(p, grant)}
+        parts = [was.get("action", ""), f"on {was['resource']}" if "resource" in was else ""]
+        if "conditions" in was:
+            clauses = "; ".join(sorted(_clause_text(c) for c in p.conditions))
+            parts.append(f"if {clauses}" if clauses else "without conditions")
+        before.add(" ".join(x for x in parts if x))
+    return {
+        "change": change,
+        "effect": grant.effect,
+        "actions": frozenset({grant.action}),
+        "resources": frozenset({grant.resource} - {""}),
+        "principals": frozenset({grant.principal} - {""}),
+        "conditions": tuple(sorted(_clause_text(c) for c in grant.conditions)),
+        "previous": tuple(sorted(before)),
+        "grew": grew,
+    }
+
+
+def _clause_text(clause: Clause) -> str:
+    operator, key, values = clause
+    return f"{operator} {key} = {', '.join(sorted(values))}"
+
+
+def _merge(rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:
+    """Rows that differ only in ``dimension``, as one row."""
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(v for k, v in sorted(row.items()) if k != dimension)
+        if key in merged:
+            merged[key][dimension] = merged[key][dimension] | row[dimension]
+        else:
+            merged[key] = dict(row)
+    return list(merged.values())
+
+
+# --- command ----------------------------------------------------------------------------
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)  # 1 means "permissions grew"
+
+
+def _fetch(bucket: str, prefix: str, version: str, name: str) -> str:
+    import boto3
+
+    from .publishing import template_key  # the layout `clazar-templates publish` writes
+
+    key = template_key(prefix, version, name)
+    try:
+        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    except Exception as error:  # botocore ClientError, NoCredentialsError, ...
+        _fail(f"cannot read s3://{bucket}/{key}: {error}")
+    return str(body.decode("utf-8"))
+
+
+@click.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
+@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Deploy with this.")
+@click.option("--region", default="us-east-1", show_default=True, help="Deploy in this region.")
+@click.option("--bucket", help="Compare published versions: OLD and NEW are versions in it.")
+@click.option("--prefix", default="", help="Key prefix of the published versions.")
+@click.option("--stack", "stacks", multiple=True, help="With --bucket: which stacks (all).")
+def diff_command(
+    old: str,
+    new: str,
+    fmt: str,
+    pairs: tuple[str, ...],
+    region: str,
+    bucket: str | None,
+    prefix: str,
+    stacks: tuple[str, ...],
+) -> None:
+    """Permission changes from template OLD to NEW (files, or versions with --bucket).
+
+    Exit status: 0 unchanged or narrowed, 1 permissions grew, 2 bad input.
+    """
+    from .stacks import STACKS, stack
+
+    parameters: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            _fail(f"--param: {pair!r} is not NAME=VALUE")
+        parameters[name.strip()] = value
+    if bucket:
+        try:
+            names = [stack(s).name for s in stacks] if stacks else [s.name for s in STACKS.values()]
+        except KeyError as error:
+            _fail(f"--stack: {error.args[0]}")
+        pairs_of_text = [
+            (_fetch(bucket, prefix, old, n), _fetch(bucket, prefix, new, n)) for n in names
+        ]
+    else:
+        if stacks:
+            _fail("--stack needs --bucket (OLD and NEW are files otherwise)")
+        pairs_of_text = [(_read(old), _read(new))]
+    grew = False
+    outputs = []
+    for old_text, new_text in pairs_of_text:
+        try:
+            result = diff(old_text, new_text, parameters=parameters, region=region)
+        except DiffError as error:
+            _fail(str(error))
+        grew = grew or result.grew
+        outputs.append(result.to_json() if fmt == "json" else result.to_markdown())
+    if fmt == "json" and len(outputs) > 1:
+        click.echo(json.dumps([json.loads(o) for o in outputs], indent=2))
+    else:
+        click.echo("\n".join(outputs), nl=False)
+    sys.exit(1 if grew else 0)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        _fail(f"cannot read {path}: {error.strerror}")

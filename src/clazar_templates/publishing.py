@@ -1,0 +1,248 @@
+"""Publish the templates to S3, where the platform's "Launch Stack" links point.
+
+Each template goes to ``<prefix>/<version>/<name>.yaml`` (immutable: republishing a version
+with other content is refused) and ``<prefix>/latest/<name>.yaml`` (overwritten). Every
+template is built with the version stamped in it and linted, and every versioned key is
+compared with what is already in the bucket, before anything is uploaded, so a refused
+publish changes nothing. Objects carry their SHA-256 (checked by S3 on upload, and kept in
+metadata), which is how a second publish of the same content knows to do nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import click
+
+from . import __version__
+from .options import OptionError, bucket_name_problem
+from .stacks import STACKS
+
+__all__ = [
+    "CONTENT_TYPE",
+    "DEFAULT_PREFIX",
+    "LATEST",
+    "PublishError",
+    "PublishedObject",
+    "object_url",
+    "publish",
+    "template_key",
+]
+
+DEFAULT_PREFIX = "templates"
+LATEST = "latest"
+CONTENT_TYPE = "text/yaml; charset=utf-8"  # browsers show it, CloudFormation reads it
+_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$")
+
+Progress = Callable[[str], None]
+
+
+class PublishError(ValueError):
+    """Publishing refused; ``field`` names the bad argument, or is None (conflict, lint)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class PublishedObject:
+    """One S3 object of a publish, and what was (or, in a dry run, would be) done to it."""
+
+    template: str
+    version: str  # the version published, or "latest"
+    key: str
+    url: str
+    sha256: str
+    action: str  # "upload" or "unchanged"
+
+
+def template_key(prefix: str, version: str, template: str) -> str:
+    """``<prefix>/<version>/<template>.yaml`` (no leading slash; no prefix if it is empty)."""
+    return "/".join(part for part in (prefix.strip("/"), version, f"{template}.yaml") if part)
+
+
+def object_url(bucket: str, region: str, key: str) -> str:
+    """The HTTPS URL of an object (path style for dotted bucket names, whose virtual-host
+    name would not match S3's TLS certificate)."""
+    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    if "." in bucket:
+        return f"https://s3.{region}.{domain}/{bucket}/{quote(key)}"
+    return f"https://{bucket}.s3.{region}.{domain}/{quote(key)}"
+
+
+def check_location(bucket: str, prefix: str, version: str | None) -> None:
+    """Raise PublishError naming the argument if the bucket, prefix or version is malformed
+    (``version=None``: the ``latest`` alias, which can be read but not published)."""
+    problem = bucket_name_problem(bucket)
+    if problem:
+        raise PublishError(f"bucket: {bucket!r} is not an S3 bucket name: {problem}", "bucket")
+    if prefix.strip("/") and not _PREFIX.match(prefix.strip("/")):
+        raise PublishError(
+            f"prefix: {prefix!r} is not valid; expected path segments of letters, digits and "
+            "!_.*'()- separated by /",
+            "prefix",
+        )
+    if version is None:
+        return
+    if version == LATEST:
+        raise PublishError(f"version: {LATEST!r} is the moving alias, not a version", "version")
+    try:
+        STACKS["marketplace"].options(version=version)
+    except OptionError as error:
+        raise PublishError(str(error), "version") from None
+
+
+def build_versioned(version: str, progress: Progress) -> dict[str, str]:
+    """Template name -> YAML with ``version`` stamped in; PublishError on lint findings."""
+    from .render import lint, to_yaml
+
+    texts: dict[str, str] = {}
+    problems: list[str] = []
+    for target in STACKS.values():
+        text = to_yaml(target.build(target.options(version=version)))
+        findings = lint(text)
+        problems += [f"{target.name}.yaml: {finding}" for finding in findings]
+        progress(f"built {target.name}.yaml {version} ({len(text.encode())} bytes), linted")
+        texts[target.name] = text
+    if problems:
+        raise PublishError("cfn-lint found problems; nothing was uploaded:\n" + "\n".join(problems))
+    return texts
+
+
+def publish(
+    bucket: str,
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    version: str = __version__,
+    region: str | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    client: Any = None,
+) -> list[PublishedObject]:
+    """Publish every template as ``version`` (and as latest) to ``bucket``.
+
+    ``region`` is the bucket's (found with GetBucketLocation when None); ``client`` an S3
+    client to use instead of a new one. With ``dry_run`` the bucket is read, not written.
+    Raises PublishError for bad arguments, lint findings, or a version already published
+    with other content; botocore errors pass through.
+    """
+    say = progress or (lambda _message: None)
+    check_location(bucket, prefix, version)
+    texts = build_versioned(version, say)
+    if client is None:
+        import boto3
+
+        client = boto3.client("s3", region_name=region)
+    region = region or bucket_region(client, bucket)
+    plan: list[PublishedObject] = []
+    conflicts: list[str] = []
+    for name, text in texts.items():
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        for alias in (version, LATEST):
+            key = template_key(prefix, alias, name)
+            found = published_sha256(client, bucket, key)
+            if found is not None and found != digest and alias != LATEST:
+                conflicts.append(key)
+            action = "unchanged" if found == digest else "upload"
+            url = object_url(bucket, region, key)
+            plan.append(PublishedObject(name, alias, key, url, digest, action))
+    if conflicts:
+        raise PublishError(
+            f"version {version} is already published with different content "
+            f"({', '.join(conflicts)}); a published version never changes, so nothing was "
+            "uploaded. Publish a new version."
+        )
+    # Versioned keys first: if an upload fails, latest/ still points at a complete version.
+    for obj in sorted(plan, key=lambda o: o.version == LATEST):
+        if obj.action == "unchanged":
+            say(f"unchanged s3://{bucket}/{obj.key}")
+        elif dry_run:
+            say(f"would upload s3://{bucket}/{obj.key}")
+        else:
+            _upload(client, bucket, obj, texts[obj.template], version)
+            say(f"uploaded s3://{bucket}/{obj.key}")
+    return plan
+
+
+def _upload(client: Any, bucket: str, obj: PublishedObject, text: str, version: str) -> None:
+    body = text.encode()
+    latest = obj.version == LATEST
+    extra: dict[str, Any] = {} if latest else {"IfNoneMatch": "*"}  # S3 refuses a rewrite
+    client.put_object(
+        Bucket=bucket,
+        Key=obj.key,
+        Body=body,
+        ContentType=CONTENT_TYPE,
+        CacheControl="no-cache" if latest else "max-age=31536000, immutable",
+        ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
+        Metadata={"sha256": obj.sha256, "template-version": version},
+        **extra,
+    )
+
+
+def bucket_region(client: Any, bucket: str) -> str:
+    """The bucket's region (GetBucketLocation answers None for us-east-1, EU for eu-west-1)."""
+    location = client.get_bucket_location(Bucket=bucket).get("LocationConstraint") or ""
+    return {"": "us-east-1", "EU": "eu-west-1"}.get(location, str(location))
+
+
+def published_sha256(client: Any, bucket: str, key: str) -> str | None:
+    """SHA-256 (hex) of the object at ``key``, or None if there is none.
+
+    Read from the metadata this module writes, else S3's checksum, else the object itself.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    known = head.get("Metadata", {}).get("sha256")
+    if known:
+        return str(known)
+    checksum = head.get("ChecksumSHA256", "")
+    if checksum and "-" not in checksum:  # "-N": a checksum of parts, not of the object
+        return base64.b64decode(checksum).hex()
+    body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return hashlib.sha256(body).hexdigest()
+
+
+@click.command("publish")
+@click.option("--bucket", required=True, help="S3 bucket the templates are served from.")
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix.")
+@click.option("--version", default=__version__, show_default=True, help="Version to publish.")
+@click.option("--region", help="The bucket's region (default: asked from S3).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; upload nothing.")
+def publish_command(
+    bucket: str, prefix: str, version: str, region: str | None, dry_run: bool
+) -> None:
+    """Build, lint and upload every template to s3://BUCKET/PREFIX/VERSION/ and latest/."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        objects = publish(
+            bucket,
+            prefix=prefix,
+            version=version,
+            region=region,
+            dry_run=dry_run,
+            progress=lambda message: click.echo(message, err=True),
+        )
+    except PublishError as error:
+        if error.field:
+            raise click.BadParameter(str(error), param_hint=f"--{error.field}") from None
+        raise click.ClickException(str(error)) from None
+    except (BotoCoreError, ClientError) as error:
+        raise click.ClickException(f"S3: {error}") from None
+    for obj in objects:
+        label = "would upload" if dry_run and obj.action == "upload" else obj.action
+        click.echo(f"{label:<12} {obj.url}")

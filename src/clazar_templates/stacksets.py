@@ -1,0 +1,622 @@
+"""One template, many accounts: a service-managed CloudFormation StackSet.
+
+Sellers with AWS Organizations deploy a stack to every account of some organizational
+units (OUs) at once, and to accounts that join those OUs later (auto-deployment), with
+CloudFormation's own engine. :func:`stackset_plan` checks the request against the template
+this package builds and returns the exact ``CreateStackSet``/``CreateStackInstances``
+requests; :func:`apply_plan` sends them; :func:`stackset_status` reports every instance.
+
+Run it from the organization's management account or a delegated administrator for
+StackSets (``call_as="DELEGATED_ADMIN"``), after the one-time
+``EnableAWSOrganizationsAccess``. boto3 is imported only when AWS is called.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import click
+
+from .stacks import Stack, options_for
+from .stacks import stack as find_stack
+
+__all__ = [
+    "ApplyResult",
+    "InstanceStatus",
+    "StackSetError",
+    "StackSetPlan",
+    "apply_plan",
+    "secret_env_var",
+    "stackset_plan",
+    "stackset_status",
+]
+
+OU_ID = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
+STACK_SET_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
+TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts as TemplateBody
+CALL_AS = ("SELF", "DELEGATED_ADMIN")
+MASK = "****"
+DONE = {"SUCCEEDED", "FAILED", "STOPPED"}
+BAD = {"FAILED", "INOPERABLE", "CANCELLED", "FAILED_IMPORT"}
+# IAM names are global to an account: each instance in another region would reuse them.
+IAM_NAMES = {
+    "AWS::IAM::Role": "RoleName",
+    "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
+    "AWS::IAM::User": "UserName",
+    "AWS::IAM::Group": "GroupName",
+    "AWS::IAM::InstanceProfile": "InstanceProfileName",
+}
+
+
+class StackSetError(ValueError):
+    """A StackSet request that cannot work; ``field`` names the input (``--region``...)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
+
+
+@dataclass(frozen=True)
+class StackSetPlan:
+    """The two requests, exactly as boto3 takes them (NoEcho values masked when shown)."""
+
+    stack_set_name: str
+    create_stack_set: dict[str, Any]
+    create_stack_instances: dict[str, Any]
+    secrets: tuple[str, ...] = ()  # NoEcho parameters: never printed
+    unset: tuple[str, ...] = ()  # NoEcho parameters still without a value
+
+    def shown(self) -> dict[str, Any]:
+        """Both requests with NoEcho values replaced, safe to print or log."""
+        create = dict(self.create_stack_set)
+        create["Parameters"] = [
+            {**p, "ParameterValue": MASK} if p["ParameterKey"] in self.secrets else p
+            for p in create.get("Parameters", [])
+        ] + [
+            {"ParameterKey": name, "ParameterValue": f"<set {secret_env_var(name)}>"}
+            for name in self.unset
+        ]
+        if "TemplateBody" in create:
+            create["TemplateBody"] = f"<{len(create['TemplateBody'])} bytes of YAML>"
+        return {
+            "CreateStackSet": create,
+            "CreateStackInstances": self.create_stack_instances,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.shown(), indent=2) + "\n"
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    stack_set_id: str
+    operation_id: str
+    status: str  # the CreateStackInstances operation's status ("RUNNING" if not waited for)
+    created: bool  # False when the stack set existed and only instances were added
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    """One stack instance: where it is and how it went."""
+
+    account: str
+    region: str
+    status: str  # CURRENT, OUTDATED or INOPERABLE
+    detailed_status: str  # PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED, ...
+    reason: str
+    stack_id: str
+    org_unit: str
+
+    @property
+    def failed(self) -> bool:
+        return self.detailed_status in BAD or self.status == "INOPERABLE"
+
+
+def secret_env_var(parameter: str) -> str:
+    """The environment variable a NoEcho parameter is read from: ClazarSecretKey ->
+    CLAZAR_SECRET_KEY (a value on the command line would land in shell history)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", parameter).upper()
+
+
+# --- planning ---------------------------------------------------------------------------
+
+
+def stackset_plan(
+    stack: Stack | str,
+    *,
+    org_units: Iterable[str],
+    regions: Iterable[str],
+    params: Mapping[str, str] | None = None,
+    stack_set_name: str | None = None,
+    failure_tolerance: int | str = 0,
+    max_concurrent: int | str = 1,
+    region_concurrency: str = "SEQUENTIAL",
+    template_url: str | None = None,
+    template_body: str | None = None,
+    options: Any = None,
+    call_as: str = "SELF",
+    retain_stacks_on_account_removal: bool = False,
+) -> StackSetPlan:
+    """The requests that deploy ``stack`` to every account of ``org_units`` in ``regions``.
+
+    ``failure_tolerance`` and ``max_concurrent`` are account counts per region or
+    percentages (``"10%"``). ``params`` are checked against the template built with
+    ``options`` (names, AllowedValues, AllowedPattern, lengths); a NoEcho parameter left out
+    is listed in ``unset`` and must be given before :func:`apply_plan`. Raises
+    :class:`StackSetError` naming the bad input.
+    """
+    from .render import to_yaml
+
+    target = find_stack(stack) if isinstance(stack, str) else stack
+    built = target.build(options)
+    template = built.to_dict()
+    name = stack_set_name or target.name
+    if not STACK_SET_NAME.match(name):
+        raise StackSetError(
+            "--name", f"{name!r} is not a stack set name: a letter, then letters, digits and -"
+        )
+    ous = _org_units(org_units)
+    where = _regions(regions)
+    given = dict(params or {})
+    secrets, unset = _check_parameters(template, given)
+    _check_named_iam(template, given, secrets, where)
+    if call_as not in CALL_AS:
+        raise StackSetError("--call-as", f"{call_as!r}; expected one of {', '.join(CALL_AS)}")
+    source = _template_source(template_url, template_body or to_yaml(built))
+    preferences = {
+        "RegionConcurrencyType": _choice(
+            region_concurrency, ("SEQUENTIAL", "PARALLEL"), "--region-concurrency"
+        ),
+        **_amount("FailureTolerance", failure_tolerance, "--failure-tolerance", 0),
+        **_amount("MaxConcurrent", max_concurrent, "--max-concurrent", 1),
+    }
+    create_set = {
+        "StackSetName": name,
+        "Description": str(template.get("Description", name))[:1024],
+        **source,
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in given.items()],
+        "Capabilities": ["CAPABILITY_NAMED_IAM"],
+        "PermissionModel": "SERVICE_MANAGED",
+        "AutoDeployment": {
+            "Enabled": True,
+            "RetainStacksOnAccountRemoval": retain_stacks_on_account_removal,
+        },
+        "ManagedExecution": {"Active": True},  # queue conflicting operations, don't refuse
+        "CallAs": call_as,
+    }
+    create_instances = {
+        "StackSetName": name,
+        "DeploymentTargets": {"OrganizationalUnitIds": ous},
+        "Regions": where,
+        "OperationPreferences": preferences,
+        "CallAs": call_as,
+    }
+    return StackSetPlan(name, create_set, create_instances, secrets, unset)
+
+
+def _org_units(values: Iterable[str]) -> list[str]:
+    ous = list(dict.fromkeys(v.strip() for v in values if v.strip()))
+    if not ous:
+        raise StackSetError("--org-unit", "give at least one organizational unit or root ID")
+    for ou in ous:
+        if not OU_ID.match(ou):
+            raise StackSetError(
+                "--org-unit",
+                f"{ou!r} is not an organizational unit ID (ou-xxxx-xxxxxxxx: 'ou-', 4-32 "
+                "lowercase letters or digits, '-', 8-32 more) or a root ID (r-xxxx)",
+            )
+    return ous
+
+
+def _regions(values: Iterable[str]) -> list[str]:
+    import boto3
+
+    regions = list(dict.fromkeys(v.strip() for v in values if v.strip()))
+    if not regions:
+        raise StackSetError("--regions", "give at least one region")
+    session = boto3.session.Session()
+    known = {
+        region: partition
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("cloudformation", partition_name=partition)
+    }
+    for region in regions:
+        if region not in known:
+            raise StackSetError(
+                "--regions",
+                f"{region!r} is not a region where CloudFormation runs; expected one of "
+                + ", ".join(sorted(r for r, p in known.items() if p == "aws")),
+            )
+    partitions = {known[r] for r in regions}
+    if len(partitions) > 1:
+        raise StackSetError(
+            "--regions", f"regions of one partition only; these span {', '.join(partitions)}"
+        )
+    return regions
+
+
+def _check_parameters(
+    template: Mapping[str, Any], given: Mapping[str, str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    declared = template.get("Parameters", {})
+    for name, value in given.items():
+        spec = declared.get(name)
+        if spec is None:
+            raise StackSetError(
+                f"--param {name}",
+                "the template has no such parameter; it has " + ", ".join(declared),
+            )
+        problem = _parameter_problem(spec, value)
+        if problem:
+            raise StackSetError(f"--param {name}", f"{value!r} is not valid; expected {problem}")
+    secrets = tuple(n for n, s in declared.items() if s.get("NoEcho"))
+    missing = [n for n, s in declared.items() if "Default" not in s and n not in given]
+    required = [n for n in missing if n not in secrets]
+    if required:
+        raise StackSetError(
+            f"--param {required[0]}",
+            "required (no default); give --param " + " --param ".join(f"{n}=..." for n in required),
+        )
+    return secrets, tuple(n for n in missing if n in secrets)
+
+
+def _parameter_problem(spec: Mapping[str, Any], value: str) -> str | None:
+    allowed = spec.get("AllowedValues")
+    if allowed and value not in [str(a) for a in allowed]:
+        return "one of " + ", ".join(str(a) for a in allowed)
+    form = spec.get("ConstraintDescription", "")
+    pattern = spec.get("AllowedPattern")
+    if pattern and not re.fullmatch(pattern, value):
+        return form or f"a value matching {pattern}"
+    if len(value) < int(spec.get("MinLength", 0)) or len(value) > int(
+        spec.get("MaxLength", sys.maxsize)
+    ):
+        return form or "a value of the allowed length"
+    return None
+
+
+def _check_named_iam(
+    template: Mapping[str, Any],
+    given: Mapping[str, str],
+    secrets: tuple[str, ...],
+    regions: list[str],
+) -> None:
+    """Refuse a multi-region plan whose instances in one account would reuse an IAM name."""
+    from .resolve import resolve
+
+    if len(regions) < 2:
+        return
+    values = dict.fromkeys(secrets, "placeholder-value") | dict(given)
+    for region in regions:  # Conditions may depend on the region
+        for logical, resource in resolve(template, values, region=region)["Resources"].items():
+            prop = IAM_NAMES.get(resource.get("Type", ""))
+            name = resource.get("Properties", {}).get(prop) if prop else None
+            if not isinstance(name, str):
+                continue  # no name (CloudFormation makes one up) or one built from the region
+            raw = template["Resources"][logical]["Properties"][prop]
+            source = raw.get("Ref") if isinstance(raw, dict) else None
+            raise StackSetError(
+                f"--param {source}" if source else f"--regions ({logical})",
+                f"{logical} is named {name!r}, and IAM names are global to an account, so the "
+                f"instances of one account in {' and '.join(regions)} would collide; deploy "
+                "this stack set to one region",
+            )
+
+
+def _template_source(url: str | None, body: str) -> dict[str, str]:
+    if url is not None:
+        if not url.startswith("https://"):
+            raise StackSetError("--template-url", f"{url!r}; expected an https:// S3 URL")
+        return {"TemplateURL": url}
+    size = len(body.encode("utf-8"))
+    if size > TEMPLATE_BODY_LIMIT:
+        raise StackSetError(
+            "--template-url",
+            f"the template is {size} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT}-byte "
+            "TemplateBody limit; publish it to S3 and give its https:// URL",
+        )
+    return {"TemplateBody": body}
+
+
+def _amount(prefix: str, value: int | str, field: str, minimum: int) -> dict[str, int]:
+    """``{prefix}Count`` from 3, or ``{prefix}Percentage`` from "25%"."""
+    text = str(value).strip()
+    percent = text.endswith("%")
+    number = text.rstrip("%").strip()
+    top = 100 if percent else sys.maxsize
+    if not number.isdigit() or not minimum <= int(number) <= top:
+        form = f"a whole number >= {minimum}, or a percentage from {minimum}% to 100%"
+        raise StackSetError(field, f"{value!r}; expected {form}")
+    return {f"{prefix}{'Percentage' if percent else 'Count'}": int(number)}
+
+
+def _choice(value: str, allowed: tuple[str, ...], field: str) -> str:
+    if value.upper() not in allowed:
+        raise StackSetError(field, f"{value!r}; expected one of {', '.join(allowed)}")
+    return value.upper()
+
+
+# --- applying ---------------------------------------------------------------------------
+
+
+def apply_plan(
+    plan: StackSetPlan,
+    client: Any = None,
+    progress: Callable[[str], None] | None = None,
+    *,
+    wait: bool = True,
+    poll_seconds: float = 15.0,
+    timeout_seconds: float = 3600.0,
+) -> ApplyResult:
+    """Create the stack set (or reuse one of that name) and its instances.
+
+    An existing stack set keeps its template and parameters: only instances are added.
+    With ``wait``, polls the instances operation until it ends.
+    """
+    say = progress or (lambda _message: None)
+    if plan.unset:
+        name = plan.unset[0]
+        raise StackSetError(
+            f"--param {name}", f"NoEcho parameter without a value; set {secret_env_var(name)}"
+        )
+    cfn = client or _client()
+    call_as = plan.create_stack_set["CallAs"]
+    try:
+        set_id = cfn.create_stack_set(**plan.create_stack_set)["StackSetId"]
+        created = True
+        say(f"created stack set {plan.stack_set_name} ({set_id})")
+    except cfn.exceptions.NameAlreadyExistsException:
+        set_id = cfn.describe_stack_set(StackSetName=plan.stack_set_name, CallAs=call_as)[
+            "StackSet"
+        ]["StackSetId"]
+        created = False
+        say(
+            f"stack set {plan.stack_set_name} exists; adding instances only (its template and "
+            "parameters are left as they are)"
+        )
+    operation = cfn.create_stack_instances(**plan.create_stack_instances)["OperationId"]
+    targets = plan.create_stack_instances
+    say(
+        f"adding instances in {', '.join(targets['Regions'])} for "
+        f"{', '.join(targets['DeploymentTargets']['OrganizationalUnitIds'])}: operation {operation}"
+    )
+    status = "RUNNING"
+    deadline = time.monotonic() + timeout_seconds
+    while wait:
+        status = cfn.describe_stack_set_operation(
+            StackSetName=plan.stack_set_name, OperationId=operation, CallAs=call_as
+        )["StackSetOperation"]["Status"]
+        say(f"operation {operation}: {status}")
+        if status in DONE or time.monotonic() > deadline:
+            break
+        time.sleep(poll_seconds)
+    return ApplyResult(set_id, operation, status, created)
+
+
+def _client(region: str | None = None) -> Any:
+    import boto3
+
+    return boto3.client("cloudformation", region_name=region)
+
+
+# --- status -----------------------------------------------------------------------------
+
+
+def stackset_status(
+    name: str, client: Any = None, *, call_as: str = "SELF"
+) -> list[InstanceStatus]:
+    """Every instance of stack set ``name``: account, region, status and, if it failed, why."""
+    cfn = client or _client()
+    found: list[InstanceStatus] = []
+    reasons: dict[str, dict[tuple[str, str], str]] = {}
+    pages = cfn.get_paginator("list_stack_instances").paginate(StackSetName=name, CallAs=call_as)
+    for page in pages:
+        for item in page.get("Summaries", []):
+            account, region = item.get("Account", ""), item.get("Region", "")
+            detailed = item.get("StackInstanceStatus", {}).get("DetailedStatus", "")
+            reason = item.get("StatusReason", "")
+            operation = item.get("LastOperationId")
+            if not reason and detailed in BAD and operation:
+                if operation not in reasons:
+                    reasons[operation] = _operation_reasons(cfn, name, operation, call_as)
+                reason = reasons[operation].get((account, region), "")
+            found.append(
+                InstanceStatus(
+                    account,
+                    region,
+                    item.get("Status", ""),
+                    detailed,
+                    reason,
+                    item.get("StackId", ""),
+                    item.get("OrganizationalUnitId", ""),
+                )
+            )
+    return sorted(found, key=lambda i: (i.account, i.region))
+
+
+def _operation_reasons(
+    cfn: Any, name: str, operation: str, call_as: str
+) -> dict[tuple[str, str], str]:
+    pages = cfn.get_paginator("list_stack_set_operation_results").paginate(
+        StackSetName=name, OperationId=operation, CallAs=call_as
+    )
+    return {
+        (r.get("Account", ""), r.get("Region", "")): r.get("StatusReason", "")
+        for page in pages
+        for r in page.get("Summaries", [])
+    }
+
+
+# --- commands ---------------------------------------------------------------------------
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    return [part for value in values for part in value.split(",")]
+
+
+def _pairs(pairs: tuple[str, ...], hint: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint=hint)
+        values[name.strip()] = value
+    return values
+
+
+def _params(pairs: tuple[str, ...], secrets: Iterable[str]) -> dict[str, str]:
+    values = _pairs(pairs, "--param")
+    for name in values:
+        if name in secrets:
+            raise click.BadParameter(
+                f"{name} is NoEcho: a value on the command line lands in your shell history. "
+                f"Set {secret_env_var(name)} in the environment, or leave it out and answer "
+                "the hidden prompt of --apply.",
+                param_hint="--param",
+            )
+    return values
+
+
+@click.command("stackset-plan")
+@click.argument("stack_name", metavar="STACK")
+@click.option(
+    "--org-unit",
+    "--org-units",
+    "org_units",
+    multiple=True,
+    required=True,
+    metavar="OU",
+    help="Organizational unit (ou-...) or root (r-...) ID; repeatable or comma-separated.",
+)
+@click.option(
+    "--regions",
+    "--region",
+    "regions",
+    multiple=True,
+    required=True,
+    metavar="REGION",
+    help="Region of the instances; repeatable or comma-separated.",
+)
+@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Stack parameter.")
+@click.option("--set", "settings", multiple=True, metavar="OPTION=VALUE", help="Build option.")
+@click.option("--name", "stack_set_name", help="Stack set name (default: the template name).")
+@click.option("--failure-tolerance", default="0", show_default=True, help="Accounts or N%.")
+@click.option("--max-concurrent", default="1", show_default=True, help="Accounts or N%.")
+@click.option(
+    "--region-concurrency",
+    type=click.Choice(["sequential", "parallel"], case_sensitive=False),
+    default="sequential",
+    show_default=True,
+)
+@click.option("--template-url", help="https:// URL of the published template (over 51,200 B).")
+@click.option("--delegated-admin", is_flag=True, help="Run as a delegated administrator.")
+@click.option("--home-region", help="Region of the stack set itself (default: your profile's).")
+@click.option("--apply", "do_apply", is_flag=True, help="Send the requests (default: print).")
+def stackset_plan_command(
+    stack_name: str,
+    org_units: tuple[str, ...],
+    regions: tuple[str, ...],
+    pairs: tuple[str, ...],
+    settings: tuple[str, ...],
+    stack_set_name: str | None,
+    failure_tolerance: str,
+    max_concurrent: str,
+    region_concurrency: str,
+    template_url: str | None,
+    delegated_admin: bool,
+    home_region: str | None,
+    do_apply: bool,
+) -> None:
+    """Print (or --apply) the StackSet requests that deploy STACK to whole OUs.
+
+    NoEcho parameters (ClazarSecretKey) are read from the environment (CLAZAR_SECRET_KEY)
+    or, with --apply, a hidden prompt; never from --param.
+    """
+    from .options import OptionError
+
+    try:
+        target = find_stack(stack_name)
+    except KeyError as error:
+        raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
+    try:
+        options = options_for(target, _pairs(settings, "--set"))
+    except OptionError as error:
+        raise click.BadParameter(str(error), param_hint="--set") from None
+    declared = target.build(options).to_dict().get("Parameters", {})
+    secrets = [n for n, spec in declared.items() if spec.get("NoEcho")]
+    params = _params(pairs, secrets)
+    for name in secrets:
+        value = os.environ.get(secret_env_var(name))
+        if value is None and do_apply:
+            value = click.prompt(name, hide_input=True, err=True)
+        if value is not None:
+            params[name] = value
+    try:
+        plan = stackset_plan(
+            target,
+            org_units=_split(org_units),
+            regions=_split(regions),
+            params=params,
+            stack_set_name=stack_set_name,
+            failure_tolerance=failure_tolerance,
+            max_concurrent=max_concurrent,
+            region_concurrency=region_concurrency,
+            template_url=template_url,
+            options=options,
+            call_as="DELEGATED_ADMIN" if delegated_admin else "SELF",
+        )
+        if not do_apply:
+            click.echo(plan.to_json(), nl=False)
+            return
+        result = apply_plan(plan, _client(home_region), progress=lambda m: click.echo(m, err=True))
+    except StackSetError as error:
+        raise click.BadParameter(error.message, param_hint=error.field) from None
+    except Exception as error:  # botocore's ClientError and friends: say what AWS said
+        if type(error).__module__.startswith("botocore"):
+            raise click.ClickException(str(error)) from None
+        raise
+    click.echo(json.dumps(dataclasses.asdict(result)))
+    sys.exit(0 if result.status in ("SUCCEEDED", "RUNNING") else 1)
+
+
+@click.command("stackset-status")
+@click.argument("name")
+@click.option("--delegated-admin", is_flag=True, help="Run as a delegated administrator.")
+@click.option("--home-region", help="Region of the stack set (default: your profile's).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def stackset_status_command(
+    name: str, delegated_admin: bool, home_region: str | None, fmt: str
+) -> None:
+    """Every instance of stack set NAME with its status and reason; exit 1 if any failed."""
+    try:
+        found = stackset_status(
+            name,
+            _client(home_region),
+            call_as="DELEGATED_ADMIN" if delegated_admin else "SELF",
+        )
+    except Exception as error:
+        if type(error).__module__.startswith("botocore"):
+            raise click.ClickException(str(error)) from None
+        raise
+    if fmt == "json":
+        click.echo(json.dumps([dataclasses.asdict(i) for i in found], indent=2))
+    else:
+        click.echo("| account | region | status | detail | reason |")
+        click.echo("| --- | --- | --- | --- | --- |")
+        for i in found:
+            click.echo(
+                f"| {i.account} | {i.region} | {i.status} | {i.detailed_status} | "
+                f"{i.reason.replace('|', '/')} |"
+            )
+        if not found:
+            click.echo(f"stack set {name} has no instances", err=True)
+    sys.exit(1 if any(i.failed for i in found) else 0)

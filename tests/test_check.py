@@ -1,0 +1,332 @@
+"""``check`` against stacks deployed into moto's server: Connected, and broken setups as Error.
+
+A deployment takes a few hundred milliseconds, so tests break several things in one stack
+and expect exactly those failures.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from clazar_templates import build_cosell, build_marketplace, check, to_json, to_yaml
+from clazar_templates.checks import FAIL, OK, WARN, CheckReport, _load_template
+from clazar_templates.cli import cli
+from clazar_templates.resolve import resolve
+from moto_deploy import deploy, finish_what_moto_skips, reporter_in_process
+from support import DEPLOY_VALUES, EXTERNAL_ID, VENDOR
+
+pytest_plugins = ["moto_server"]  # the aws_endpoint fixture
+pytestmark = pytest.mark.slow
+
+STACK = "clazar"
+VENDOR_PROFILE = "vendor"  # defined in moto_server's AWS config
+
+
+@pytest.fixture(scope="module")
+def session() -> Any:
+    """One boto3 session for the module's library calls: a new one reloads every service
+    model. (The command-line tests use fresh sessions, as the command does.)"""
+    return boto3.Session()
+
+
+@pytest.fixture
+def reporter(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    with reporter_in_process(monkeypatch):
+        yield
+
+
+def deployed(build: Any = build_marketplace, **parameters: str) -> Any:
+    """Deploy as ``STACK``, finish what moto skips, and return the template."""
+    template = build()
+    stack = deploy(template, STACK, **parameters)
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    finish_what_moto_skips(template, stack, **parameters)
+    return template
+
+
+def statuses(report: CheckReport) -> dict[str, str]:
+    return {r.subject: r.status for r in report.results}
+
+
+def failures(report: CheckReport) -> list[str]:
+    return [f"{r.subject}: {r.detail}" for r in report.results if r.status == FAIL]
+
+
+def physical(logical: str) -> str:
+    found = boto3.client("cloudformation").list_stack_resources(StackName=STACK)
+    (resource,) = [r for r in found["StackResourceSummaries"] if r["LogicalResourceId"] == logical]
+    return str(resource["PhysicalResourceId"])
+
+
+def expected_subjects(template: Any, **parameters: str) -> set[str]:
+    """What ``check`` must report on for the deployed template, derived from it."""
+    data = template.to_dict()
+    values = {k: v for k, v in {**DEPLOY_VALUES, **parameters}.items() if k in data["Parameters"]}
+    subjects = {"stack", "outputs"}
+    for logical, res in resolve(data, values)["Resources"].items():
+        props = res.get("Properties", {})
+        if res["Type"] == "AWS::S3::Bucket":
+            subjects |= {f"bucket {physical(logical)} {w}" for w in ("encryption", "policy")}
+            subjects.add(f"bucket {physical(logical)} public access")
+        elif res["Type"] == "AWS::SNS::TopicPolicy":
+            subjects.add(f"topic {physical(props['Topics'][0]['Ref']).split(':')[-1]} policy")
+        elif res["Type"] == "AWS::SQS::QueuePolicy":
+            subjects.add(f"queue {physical(props['Queues'][0]['Ref']).split('/')[-1]} policy")
+        elif res["Type"] == "AWS::SNS::Subscription":
+            subjects.add(f"subscription {physical(props['TopicArn']['Ref']).split(':')[-1]}")
+    return subjects
+
+
+def test_a_complete_marketplace_stack_is_connected(reporter: None) -> None:
+    template = deployed(AllowMarketplaceAccess="true")
+    lines: list[str] = []
+    report = check(STACK, vendor_profile=VENDOR_PROFILE, progress=lines.append)
+    assert report.summary == "Connected", lines
+    assert lines == [str(r) for r in report.results]
+    found = statuses(report)
+    assert set(found.values()) == {OK}
+    assert expected_subjects(template, AllowMarketplaceAccess="true") <= set(found)
+    assert found["assume ClazarRole"] == OK
+    details = {r.subject: r.detail for r in report.results}
+    assert details["role ClazarRole trust"] == (
+        f"Clazar's account {VENDOR}, external ID {EXTERNAL_ID}"
+    )
+    attached = boto3.client("iam").list_role_policies(RoleName="ClazarRole")["PolicyNames"]
+    assert "ClazarMarketplaceAccessPolicy" in attached
+    assert set(details["role ClazarRole policies"].split(", ")) == set(attached)
+
+    without_vendor = check(STACK)
+    assert without_vendor.connected
+    assert [r.subject for r in without_vendor.results] == [
+        r.subject for r in report.results if not r.subject.startswith("assume ")
+    ]
+
+    command = CliRunner().invoke(cli, ["check", "--stack", STACK, "--vendor-profile", "vendor"])
+    assert command.exit_code == 0, command.output
+    assert command.stdout.splitlines() == [*lines, "Connected"]
+
+
+# --- breakages: each returns the failure it must cause ---------------------------------
+
+
+def delete_role_policy() -> str:
+    name = "ClazarKmsKeyAccessPolicy"
+    boto3.client("iam").delete_role_policy(RoleName="ClazarRole", PolicyName=name)
+    return f"role ClazarRole policies: policy {name} is missing"
+
+
+def drop_a_statement() -> str:
+    iam = boto3.client("iam")
+    name = "ClazarS3AccessPolicy"
+    document = iam.get_role_policy(RoleName="ClazarRole", PolicyName=name)["PolicyDocument"]
+    dropped, *kept = document["Statement"]
+    assert kept
+    document["Statement"] = kept
+    iam.put_role_policy(RoleName="ClazarRole", PolicyName=name, PolicyDocument=json.dumps(document))
+    return f"{name} lacks statement {dropped['Sid']}"
+
+
+def remove_queue_policy() -> str:
+    url = physical("ClazarSqsQueue")
+    boto3.client("sqs").set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+    return f"queue {url.rsplit('/', 1)[-1]} policy: no policy"
+
+
+def unsubscribe() -> str:
+    sns = boto3.client("sns")
+    (subscription,) = sns.list_subscriptions()["Subscriptions"]
+    sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+    topic = subscription["TopicArn"].rsplit(":", 1)[-1]
+    return (
+        f"subscription {topic}: SddsSnsSubscription: {subscription['Endpoint']} is not subscribed"
+    )
+
+
+def edit_trust(change: Callable[[dict[str, Any]], None]) -> None:
+    iam = boto3.client("iam")
+    trust = iam.get_role(RoleName="ClazarRole")["Role"]["AssumeRolePolicyDocument"]
+    change(trust["Statement"][0])
+    iam.update_assume_role_policy(RoleName="ClazarRole", PolicyDocument=json.dumps(trust))
+
+
+def change_external_id() -> str:
+    edit_trust(lambda st: st["Condition"]["StringEquals"].update({"sts:ExternalId": "other"}))
+    return f"role ClazarRole trust: external ID is 'other', expected '{EXTERNAL_ID}'"
+
+
+def trust_another_account() -> str:
+    edit_trust(lambda st: st.update(Principal={"AWS": "arn:aws:iam::123456789012:root"}))
+    return f"role ClazarRole trust: does not let Clazar's account {VENDOR} assume it"
+
+
+def delete_bucket_policy() -> str:
+    s3 = boto3.client("s3")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    s3.delete_bucket_policy(Bucket=bucket)
+    return f"bucket {bucket} policy: no bucket policy (NoSuchBucketPolicy)"
+
+
+def open_the_bucket() -> str:
+    s3 = boto3.client("s3")
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    s3.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration={**block, "RestrictPublicBuckets": False}
+    )
+    return f"bucket {bucket} public access: not blocked: RestrictPublicBuckets"
+
+
+def drop_topic_statement() -> str:
+    sns = boto3.client("sns")
+    (topic,) = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    policy = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
+    policy["Statement"] = [s for s in policy["Statement"] if s["Sid"] != "DenyInsecureTransport"]
+    sns.set_topic_attributes(
+        TopicArn=topic, AttributeName="Policy", AttributeValue=json.dumps(policy)
+    )
+    return f"topic {topic.rsplit(':', 1)[-1]} policy: missing statements DenyInsecureTransport"
+
+
+def test_every_breakage_is_reported_and_nothing_else(reporter: None, session: Any) -> None:
+    deployed()
+    role_policies = [delete_role_policy(), drop_a_statement()]
+    reasons = [
+        change_external_id(),
+        "; ".join(role_policies),
+        remove_queue_policy(),
+        drop_topic_statement(),
+        delete_bucket_policy(),
+        open_the_bucket(),
+    ]
+    report = check(STACK, session=session)
+    (queue_gone,) = [f for f in failures(report) if f.startswith("subscription ")]
+    assert queue_gone.endswith(": no queue policy lets this topic deliver")
+    assert sorted(failures(report)) == sorted([*reasons, queue_gone])
+    first = failures(report)[0]
+    assert report.summary == f"Error: {first} (and {len(reasons)} more)"
+
+    command = CliRunner().invoke(cli, ["check", "--stack", STACK, "--region", "us-east-1"])
+    assert command.exit_code == 1
+    assert command.stdout.splitlines()[-1] == report.summary
+    assert sum(line.startswith("FAIL ") for line in command.stdout.splitlines()) == len(
+        failures(report)
+    )
+
+
+@pytest.mark.parametrize(("first", "second"), [(unsubscribe, trust_another_account)])
+def test_one_breakage_is_the_reason(
+    reporter: None, session: Any, first: Callable[[], str], second: Callable[[], str]
+) -> None:
+    deployed()
+    reason = first()
+    assert check(STACK, session=session).summary == f"Error: {reason}"
+    other = second()
+    assert sorted(failures(check(STACK, session=session))) == sorted([reason, other])
+
+
+def test_a_missing_stack_is_an_error(aws_endpoint: str, session: Any) -> None:
+    report = check("no-such-stack", session=session)
+    assert [r.status for r in report.results] == [FAIL]
+    assert report.summary.startswith("Error: stack: no-such-stack in us-east-1: ")
+    assert "does not exist" in report.summary
+
+
+def test_buckets_the_seller_brought_only_warn(reporter: None, session: Any) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="old-sdds-bucket")  # no policy, no public access block
+    deployed(SddsBucketName="old-sdds-bucket")
+    report = check(STACK, session=session)
+    assert report.connected, report.reason
+    found = statuses(report)
+    assert found["bucket old-sdds-bucket policy"] == WARN
+    assert found["bucket old-sdds-bucket public access"] == WARN
+    assert not [s for s in found if s.startswith("bucket ") and "old-sdds" not in s]
+
+    s3.put_bucket_policy(
+        Bucket="old-sdds-bucket",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "reports.marketplace.amazonaws.com"},
+                        "Action": "s3:PutObject",
+                        "Resource": "arn:aws:s3:::old-sdds-bucket/*",
+                    }
+                ],
+            }
+        ),
+    )
+    assert statuses(check(STACK, session=session))["bucket old-sdds-bucket policy"] == OK
+
+
+def test_a_cosell_stack_is_connected_until_a_managed_policy_goes(
+    reporter: None, session: Any
+) -> None:
+    deployed(build=build_cosell)
+    report = check(STACK, session=session, vendor_session=session)
+    assert report.summary == "Connected", report.results
+    assert sum(r.subject.endswith(" trust") for r in report.results) == 2
+    assert sum(r.subject.startswith("assume ") for r in report.results) == 2
+    policies = [r.detail for r in report.results if r.subject.endswith(" policies")]
+    assert sorted(policies) == [
+        "StayInCatalog, AWSPartnerCentralOpportunityManagement",
+        "StayInCatalog, AWSPartnerCentralSandboxFullAccess",
+    ]
+
+    iam = boto3.client("iam")
+    role = physical("SandboxRole")
+    (attached,) = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
+    assert check(STACK, session=session).summary == (
+        f"Error: role {role} policies: AWS managed policy "
+        "AWSPartnerCentralSandboxFullAccess is not attached"
+    )
+
+
+def test_a_reused_cosell_role_is_checked_for_trust(reporter: None, session: Any) -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{VENDOR}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
+            }
+        ],
+    }
+    iam = boto3.client("iam")
+    iam.create_role(RoleName="MySandbox", AssumeRolePolicyDocument=json.dumps(trust))
+    deployed(build=build_cosell, ExistingSandboxRole="MySandbox")
+    report = check(STACK, session=session)
+    assert report.connected, report.reason
+    found = {r.subject: r for r in report.results}
+    assert found["role MySandbox trust"].status == OK
+    assert found["role MySandbox"].detail == "reused (not created by this stack)"
+
+    del trust["Statement"][0]["Condition"]
+    iam.update_assume_role_policy(RoleName="MySandbox", PolicyDocument=json.dumps(trust))
+    assert check(STACK, session=session).summary == (
+        f"Error: role MySandbox trust: trusts {VENDOR} without requiring the external ID"
+    )
+
+
+def test_command_refuses_an_unknown_vendor_profile(aws_endpoint: str) -> None:
+    result = CliRunner().invoke(cli, ["check", "--stack", STACK, "--vendor-profile", "nobody"])
+    assert result.exit_code == 2
+    assert "--vendor-profile" in result.output
+    assert "nobody" in result.output
+
+
+def test_a_yaml_template_body_reads_as_the_template() -> None:
+    """Stacks launched from the published YAML return it as text, short forms and all."""
+    template = build_marketplace()
+    assert _load_template(to_yaml(template)) == json.loads(to_json(template))
