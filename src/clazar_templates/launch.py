@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 
 import click
 
+from .parameters import value_problem
 from .publishing import (
     DEFAULT_PREFIX,
     LATEST,
@@ -51,17 +52,7 @@ def parameter_problem(spec: Mapping[str, Any], value: str) -> str | None:
             "it is NoEcho (a secret): a link would leave it in browser history and logs, so "
             "it cannot be pre-filled; the seller types it into the console form"
         )
-    allowed = [str(v) for v in spec.get("AllowedValues", [])]
-    if allowed and value not in allowed:
-        return "expected one of " + ", ".join(allowed)
-    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
-        return f"expected at least {spec['MinLength']} characters"
-    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
-        return f"expected at most {spec['MaxLength']} characters"
-    pattern = spec.get("AllowedPattern")
-    if pattern and not re.fullmatch(pattern, value):
-        return str(spec.get("ConstraintDescription", f"expected to match {pattern}"))
-    return None
+    return value_problem(spec, value)
 
 
 def _stack(name: str) -> Stack:

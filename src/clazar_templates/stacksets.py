@@ -25,6 +25,7 @@ from typing import Any
 
 import click
 
+from .parameters import value_problem
 from .stacks import Stack, options_for
 from .stacks import stack as find_stack
 
@@ -255,9 +256,9 @@ def _check_parameters(
                 f"--param {name}",
                 "the template has no such parameter; it has " + ", ".join(declared),
             )
-        problem = _parameter_problem(spec, value)
+        problem = value_problem(spec, value)
         if problem:
-            raise StackSetError(f"--param {name}", f"{value!r} is not valid; expected {problem}")
+            raise StackSetError(f"--param {name}", f"{value!r} is not valid: {problem}")
     secrets = tuple(n for n, s in declared.items() if s.get("NoEcho"))
     missing = [n for n, s in declared.items() if "Default" not in s and n not in given]
     required = [n for n in missing if n not in secrets]
@@ -267,21 +268,6 @@ def _check_parameters(
             "required (no default); give --param " + " --param ".join(f"{n}=..." for n in required),
         )
     return secrets, tuple(n for n in missing if n in secrets)
-
-
-def _parameter_problem(spec: Mapping[str, Any], value: str) -> str | None:
-    allowed = spec.get("AllowedValues")
-    if allowed and value not in [str(a) for a in allowed]:
-        return "one of " + ", ".join(str(a) for a in allowed)
-    form = spec.get("ConstraintDescription", "")
-    pattern = spec.get("AllowedPattern")
-    if pattern and not re.fullmatch(pattern, value):
-        return form or f"a value matching {pattern}"
-    if len(value) < int(spec.get("MinLength", 0)) or len(value) > int(
-        spec.get("MaxLength", sys.maxsize)
-    ):
-        return form or "a value of the allowed length"
-    return None
 
 
 def _check_named_iam(
