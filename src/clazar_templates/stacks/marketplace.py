@@ -61,7 +61,7 @@ def build_marketplace(options: MarketplaceOptions | None = None) -> Template:
     for feed in (cas, sdds):
         feed_bucket(b, feed)
         feed_topic(b, feed)
-    policies += feed_access(b, cas, sdds, key)
+    policies += feed_access(b, cas, sdds)
     for feed in (cas, sdds):
         feed_subscription(b, feed)
     rules = event_rules_flag(b)
@@ -322,11 +322,11 @@ def feed_topic(b: StackBuilder, feed: Feed) -> None:
     )
 
 
-def feed_access(b: StackBuilder, cas: Feed, sdds: Feed, key: Flag) -> list[Any]:
+def feed_access(b: StackBuilder, cas: Feed, sdds: Feed) -> list[Any]:
     """The role's policies on the feeds in use; their Refs, for the reporter."""
     feeds = [f for f in (cas, sdds) if f.enabled is not False]
     return present(
-        generate_cas_policy(b, cas, key),
+        generate_cas_policy(b, cas),
         inline_policy(
             b,
             "ClazarAnalyticsSnsAccessPolicy",
@@ -342,10 +342,10 @@ def feed_access(b: StackBuilder, cas: Feed, sdds: Feed, key: Flag) -> list[Any]:
     )
 
 
-def generate_cas_policy(b: StackBuilder, cas: Feed, key: Flag) -> Any:
+def generate_cas_policy(b: StackBuilder, cas: Feed) -> Any:
     if cas.enabled is False:
         return None
-    key_in_use = b.all("CasUsesKmsKey", cas.enabled, key)
+    key_in_use = b.any("CasUsesKmsKey", cas.create_bucket, cas.create_topic)  # CAS's own
     return inline_policy(
         b,
         "ClazarGenerateCasPolicy",
