@@ -17,14 +17,16 @@ from .options import OptionError
 from .stacks import STACKS, Stack, options_for, stack
 
 
-def _settings(pairs: tuple[str, ...]) -> dict[str, str]:
-    settings: dict[str, str] = {}
+def name_values(pairs: tuple[str, ...], hint: str = "--set") -> dict[str, str]:
+    """``NAME=VALUE`` arguments (``--set``, ``--param``) as a dict; exit 2 on a malformed one."""
+    values: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{pair!r} is not OPTION=VALUE", param_hint="--set")
-        settings[name.strip()] = value
-    return settings
+        if not sep or not name.strip():
+            form = "OPTION=VALUE" if hint == "--set" else "NAME=VALUE"
+            raise click.BadParameter(f"{pair!r} is not {form}", param_hint=hint)
+        values[name.strip()] = value
+    return values
 
 
 def _stacks(names: tuple[str, ...]) -> list[Stack]:
@@ -34,8 +36,10 @@ def _stacks(names: tuple[str, ...]) -> list[Stack]:
         raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
 
 
-def _options(targets: list[Stack], pairs: tuple[str, ...]) -> dict[str, Any]:
-    settings = _settings(pairs)
+def build_options(targets: list[Stack], pairs: tuple[str, ...]) -> dict[str, Any]:
+    """Each target's options from ``--set`` pairs (template name -> options); exit 2 on a
+    bad name or value, naming the option and the accepted form."""
+    settings = name_values(pairs)
     try:
         return {t.name: options_for(t, settings) for t in targets}
     except OptionError as error:
@@ -111,7 +115,7 @@ def build(
     from .render import lint, to_json, to_yaml, write_all
 
     targets = _stacks(stacks)
-    options = _options(targets, pairs)
+    options = build_options(targets, pairs)
     files: dict[Path, str] = {}
     failed = False
     for target in targets:

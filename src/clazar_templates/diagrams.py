@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from .stacks import Stack, options_for
+from .stacks import Stack
 from .stacks import stack as find_stack
 
 __all__ = ["diagram", "mermaid", "references"]
@@ -503,21 +503,12 @@ def _render(graph: Graph, roles: dict[str, str]) -> str:
 @click.option("--fenced", is_flag=True, help="Wrap in a ```mermaid block (for Markdown).")
 def diagram_command(stack_name: str, pairs: tuple[str, ...], fenced: bool) -> None:
     """Print STACK's template as a Mermaid flowchart (what it creates, who reaches what)."""
-    from .options import OptionError
 
     try:
         target = find_stack(stack_name)
     except KeyError as error:
         raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
-    settings: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{pair!r} is not OPTION=VALUE", param_hint="--set")
-        settings[name.strip()] = value
-    try:
-        options = options_for(target, settings)
-    except OptionError as error:
-        raise click.BadParameter(str(error), param_hint="--set") from None
-    text = diagram(target, options)
+    from .cli import build_options
+
+    text = diagram(target, build_options([target], pairs)[target.name])
     click.echo(fenced_block(text) if fenced else text, nl=False)

@@ -118,16 +118,6 @@ def launch_url(
     return f"{console}/cloudformation/home?region={region}#{fragment}"
 
 
-def _params(pairs: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint="--param")
-        out[key] = value
-    return out
-
-
 @click.command("launch-url")
 @click.argument("stack_arg", metavar="STACK")
 @click.option("--bucket", required=True, help="Bucket the templates are published in.")
@@ -148,6 +138,8 @@ def launch_url_command(
     region: str | None,
 ) -> None:
     """Print the CloudFormation quick-create link for STACK, with parameters pre-filled."""
+    from .cli import name_values
+
     try:
         url = launch_url(
             stack_arg,
@@ -155,7 +147,7 @@ def launch_url_command(
             prefix=prefix,
             version=version,
             bucket_region=bucket_region,
-            params=_params(pairs),
+            params=name_values(pairs, "--param"),
             stack_name=stack_name,
             region=region,
         )

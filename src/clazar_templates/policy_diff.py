@@ -531,14 +531,10 @@ def diff_command(
 
     Exit status: 0 unchanged or narrowed, 1 permissions grew, 2 bad input.
     """
+    from .cli import name_values
     from .stacks import STACKS, stack
 
-    parameters: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            _fail(f"--param: {pair!r} is not NAME=VALUE")
-        parameters[name.strip()] = value
+    parameters = name_values(pairs, "--param")
     if bucket:
         try:
             names = [stack(s).name for s in stacks] if stacks else [s.name for s in STACKS.values()]

@@ -26,7 +26,7 @@ from typing import Any
 import click
 
 from .parameters import value_problem
-from .stacks import Stack, options_for
+from .stacks import Stack
 from .stacks import stack as find_stack
 
 __all__ = [
@@ -449,18 +449,10 @@ def _split(values: tuple[str, ...]) -> list[str]:
     return [part for value in values for part in value.split(",")]
 
 
-def _pairs(pairs: tuple[str, ...], hint: str) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{pair!r} is not NAME=VALUE", param_hint=hint)
-        values[name.strip()] = value
-    return values
-
-
 def _params(pairs: tuple[str, ...], secrets: Iterable[str]) -> dict[str, str]:
-    values = _pairs(pairs, "--param")
+    from .cli import name_values
+
+    values = name_values(pairs, "--param")
     for name in values:
         if name in secrets:
             raise click.BadParameter(
@@ -527,16 +519,14 @@ def stackset_plan_command(
     NoEcho parameters (ClazarSecretKey) are read from the environment (CLAZAR_SECRET_KEY)
     or, with --apply, a hidden prompt; never from --param.
     """
-    from .options import OptionError
 
     try:
         target = find_stack(stack_name)
     except KeyError as error:
         raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
-    try:
-        options = options_for(target, _pairs(settings, "--set"))
-    except OptionError as error:
-        raise click.BadParameter(str(error), param_hint="--set") from None
+    from .cli import build_options
+
+    options = build_options([target], settings)[target.name]
     declared = target.build(options).to_dict().get("Parameters", {})
     secrets = [n for n, spec in declared.items() if spec.get("NoEcho")]
     params = _params(pairs, secrets)
