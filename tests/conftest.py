@@ -1,14 +1,13 @@
 """Shared fixtures: moto's CloudFormation with the real reporter handler run in-process.
 
-moto runs a custom resource's Lambda only through Docker. Here its ``invoke`` runs the
-shipped handler in this process instead, against a local fake of Clazar's API, and hands the
-handler's answer back to moto, as CloudFormation would.
+moto runs a custom resource's Lambda only through Docker; ``moto_deploy.reporter_in_process``
+runs the shipped handler in this process instead, against a local fake of Clazar's API, and
+hands the handler's answer back to moto, as CloudFormation would.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import time
 from collections.abc import Iterator
@@ -19,27 +18,28 @@ from unittest import mock
 import pytest
 
 from clazar_templates import to_json
-from clazar_templates.reporter import handler as reporter
-from reporter_support import API_PATH, FakeContext, FakeServer
+from moto_deploy import reporter_in_process
+from reporter_support import FakeServer
 from support import ACCOUNT, DEPLOY_VALUES, EXTERNAL_ID, UID, VENDOR
 
 REGION = "us-east-1"
 
 
+ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "MOTO_ACCOUNT_ID": ACCOUNT,
+}
+
+
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def aws() -> Iterator[None]:
     """moto for every AWS call, in the seller's account."""
     from moto import mock_aws
 
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "MOTO_ACCOUNT_ID": ACCOUNT,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
+    with mock.patch.dict(os.environ, ENVIRONMENT), mock_aws():
         yield
 
 
@@ -85,104 +85,30 @@ class Deployment:
         return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
 
-@pytest.fixture
-def cloudformation(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
-    import boto3
-    from moto.awslambda.models import LambdaFunction
-    from moto.cloudformation import cloudformation_backends, parsing
-
-    clean_json = parsing.clean_json
-
-    def drop_novalue_items(resource_json: Any, resources_map: Any) -> Any:
-        # moto turns {"Ref": "AWS::NoValue"} inside a list into None; CloudFormation drops it.
-        cleaned = clean_json(resource_json, resources_map)
-        if isinstance(resource_json, list) and isinstance(cleaned, list):
-            return [item for item in cleaned if item is not None]
-        return cleaned
-
-    monkeypatch.setattr(parsing, "clean_json", drop_novalue_items)
-
-    with FakeServer() as api, FakeServer() as responses:
-
-        def invoke(self: Any, body: str, *args: Any, **kwargs: Any) -> str:
-            event = json.loads(body)
-            event["ResponseURL"] = responses.base_url + "/cfn-response"
-            event["ResourceProperties"]["ApiUrl"] = api.base_url + API_PATH
-            reporter.handler(event, FakeContext(30))
-            answer = next(
-                r.json()
-                for r in reversed(responses.requests)
-                if r.json()["RequestId"] == event["RequestId"]
-            )
-            if answer["Status"] == "SUCCESS":
-                stack = cloudformation_backends[ACCOUNT][REGION].get_stack(event["StackId"])
-                stack.get_custom_resource(event["LogicalResourceId"]).set_data(
-                    answer.get("Data") or {}
-                )
-                stack.verify_readiness()
-            return ""
-
-        monkeypatch.setattr(LambdaFunction, "invoke", invoke)
-        yield Deployment(api, responses, boto3.client("cloudformation", region_name=REGION))
-
-
 @contextlib.contextmanager
 def moto_cloudformation() -> Iterator[Deployment]:
     """A fresh, empty moto account with CloudFormation and the in-process reporter.
 
-    The ``cloudformation`` fixture's setup as a context manager, for tests that deploy many
-    times in one test function (hypothesis runs every example inside one call, where
-    function-scoped fixtures would be shared). Entering ``mock_aws`` resets every moto
-    backend, so each ``with`` starts from nothing.
+    Entering ``mock_aws`` resets every moto backend, so each ``with`` starts from nothing:
+    tests that deploy many times in one function (hypothesis examples) use it directly.
     """
     import boto3
     from moto import mock_aws
-    from moto.awslambda.models import LambdaFunction
-    from moto.cloudformation import cloudformation_backends, parsing
 
-    clean_json = parsing.clean_json
+    with (
+        mock.patch.dict(os.environ, ENVIRONMENT),
+        mock_aws(),
+        reporter_in_process() as fakes,
+    ):
+        client = boto3.client("cloudformation", region_name=REGION)
+        yield Deployment(fakes.api, fakes.responses, client)
 
-    def drop_novalue_items(resource_json: Any, resources_map: Any) -> Any:
-        # moto turns {"Ref": "AWS::NoValue"} inside a list into None; CloudFormation drops it.
-        cleaned = clean_json(resource_json, resources_map)
-        if isinstance(resource_json, list) and isinstance(cleaned, list):
-            return [item for item in cleaned if item is not None]
-        return cleaned
 
-    environment = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "MOTO_ACCOUNT_ID": ACCOUNT,
-    }
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(mock.patch.dict(os.environ, environment))
-        stack.enter_context(mock_aws())
-        api = stack.enter_context(FakeServer())
-        responses = stack.enter_context(FakeServer())
-
-        def invoke(self: Any, body: str, *args: Any, **kwargs: Any) -> str:
-            event = json.loads(body)
-            event["ResponseURL"] = responses.base_url + "/cfn-response"
-            event["ResourceProperties"]["ApiUrl"] = api.base_url + API_PATH
-            reporter.handler(event, FakeContext(30))
-            answer = next(
-                r.json()
-                for r in reversed(responses.requests)
-                if r.json()["RequestId"] == event["RequestId"]
-            )
-            if answer["Status"] == "SUCCESS":
-                found = cloudformation_backends[ACCOUNT][REGION].get_stack(event["StackId"])
-                found.get_custom_resource(event["LogicalResourceId"]).set_data(
-                    answer.get("Data") or {}
-                )
-                found.verify_readiness()
-            return ""
-
-        stack.enter_context(mock.patch.object(parsing, "clean_json", drop_novalue_items))
-        stack.enter_context(mock.patch.object(LambdaFunction, "invoke", invoke))
-        yield Deployment(api, responses, boto3.client("cloudformation", region_name=REGION))
+@pytest.fixture
+def cloudformation() -> Iterator[Deployment]:
+    """moto's CloudFormation in the seller's account, with the in-process reporter."""
+    with moto_cloudformation() as deployment:
+        yield deployment
 
 
 def valid_value(spec: Any) -> Any:

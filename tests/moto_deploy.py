@@ -18,10 +18,11 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+from unittest import mock
 
 import boto3
-import pytest
 
 from clazar_templates import to_json
 from clazar_templates.reporter import handler as reporter
@@ -30,23 +31,30 @@ from reporter_support import API_PATH, FakeContext, FakeServer
 from support import DEPLOY_VALUES
 
 
+@dataclass
+class Reporter:
+    """The fakes the in-process reporter talks to: Clazar's API (``api.requests`` are the
+    reports sent) and CloudFormation's response URL (``responses.requests`` its answers)."""
+
+    api: FakeServer
+    responses: FakeServer
+
+
 @contextmanager
-def reporter_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
-    """Run the reporter in-process for every custom resource moto creates; yields the fake
-    Clazar API (its ``requests`` are the reports sent)."""
+def reporter_in_process() -> Iterator[Reporter]:
+    """Run the reporter in-process for every custom resource moto creates, and drop the
+    ``AWS::NoValue`` items moto leaves in lists (as None; CloudFormation drops them)."""
     from moto.awslambda.models import LambdaFunction
     from moto.cloudformation import cloudformation_backends, parsing
 
     clean_json = parsing.clean_json
 
     def drop_novalue_items(resource_json: Any, resources_map: Any) -> Any:
-        # moto turns {"Ref": "AWS::NoValue"} inside a list into None; CloudFormation drops it.
         cleaned = clean_json(resource_json, resources_map)
         if isinstance(resource_json, list) and isinstance(cleaned, list):
             return [item for item in cleaned if item is not None]
         return cleaned
 
-    monkeypatch.setattr(parsing, "clean_json", drop_novalue_items)
     with FakeServer() as api, FakeServer() as responses:
 
         def invoke(self: Any, body: str, *args: Any, **kwargs: Any) -> str:
@@ -59,7 +67,7 @@ def reporter_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]
                 for r in reversed(responses.requests)
                 if r.json()["RequestId"] == event["RequestId"]
             )
-            if answer["Status"] == "SUCCESS":
+            if answer["Status"] == "SUCCESS":  # moto ignores FAILED: the stack stays pending
                 _, _, _, region, account, _ = event["StackId"].split(":", 5)
                 stack = cloudformation_backends[account][region].get_stack(event["StackId"])
                 stack.get_custom_resource(event["LogicalResourceId"]).set_data(
@@ -68,8 +76,11 @@ def reporter_in_process(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]
                 stack.verify_readiness()
             return ""
 
-        monkeypatch.setattr(LambdaFunction, "invoke", invoke)
-        yield api
+        with (
+            mock.patch.object(parsing, "clean_json", drop_novalue_items),
+            mock.patch.object(LambdaFunction, "invoke", invoke),
+        ):
+            yield Reporter(api, responses)
 
 
 def deploy(template: Any, name: str = "clazar", **parameters: str) -> dict[str, Any]:

@@ -37,7 +37,7 @@ def session() -> Any:
 
 @pytest.fixture
 def reporter(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    with reporter_in_process(monkeypatch):
+    with reporter_in_process():
         yield
 
 

@@ -21,7 +21,6 @@ from click.testing import CliRunner
 from clazar_templates import to_yaml
 from clazar_templates.cli import cli
 from clazar_templates.policies import MARKETPLACE_ACCOUNT, MARKETPLACE_REGION
-from clazar_templates.reporter import handler as reporter
 from clazar_templates.reporter import verify_signature
 from clazar_templates.resolve import resolve
 from clazar_templates.stacks import STACKS, stack
@@ -34,7 +33,8 @@ from clazar_templates.stacksets import (
     stackset_plan,
     stackset_status,
 )
-from reporter_support import API_PATH, FakeContext, FakeServer
+from moto_deploy import reporter_in_process
+from reporter_support import FakeServer
 from support import DEPLOY_VALUES, SECRET
 
 OU = "ou-ab12-abcdefgh"
@@ -341,23 +341,13 @@ def org(aws: None) -> tuple[str, list[str]]:
 def api(org: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
     """Run each instance's reporter in-process against a fake Clazar API.
 
-    moto keeps a service-managed instance's stack out of its backend, where its
-    custom-resource code looks the stack up: register it first. The NoValue patch is the
-    one conftest's ``cloudformation`` fixture applies; a stack set takes the YAML template
-    (the JSON one is over the TemplateBody limit), which moto's loader reads wrongly
-    (``!Condition``), so cfn-lint's decoder reads it instead.
+    On top of ``moto_deploy.reporter_in_process``: moto keeps a service-managed instance's
+    stack out of its backend, where its custom-resource code looks the stack up, so register
+    it first; and a stack set takes the YAML template (the JSON one is over the TemplateBody
+    limit), which moto's loader reads wrongly (``!Condition``), so cfn-lint's decoder reads it.
     """
     from cfnlint.decode import decode_str
-    from moto.awslambda.models import LambdaFunction
-    from moto.cloudformation import models, parsing
-
-    clean_json = parsing.clean_json
-
-    def drop_novalue_items(resource_json: Any, resources_map: Any) -> Any:
-        cleaned = clean_json(resource_json, resources_map)
-        if isinstance(resource_json, list) and isinstance(cleaned, list):
-            return [item for item in cleaned if item is not None]
-        return cleaned
+    from moto.cloudformation import models
 
     create_resources = models.Stack.create_resources
 
@@ -371,23 +361,10 @@ def api(org: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
         assert not problems, problems
         return dict(json.loads(json.dumps(template)))
 
-    monkeypatch.setattr(parsing, "clean_json", drop_novalue_items)
     monkeypatch.setattr(models.Stack, "parse_template", staticmethod(parse_template))
     monkeypatch.setattr(models.Stack, "create_resources", registered)
-    with FakeServer() as server, FakeServer() as responses:
-
-        def invoke(self: Any, body: str, *args: Any, **kwargs: Any) -> str:
-            event = json.loads(body)
-            event["ResponseURL"] = responses.base_url + "/cfn-response"
-            event["ResourceProperties"]["ApiUrl"] = server.base_url + API_PATH
-            reporter.handler(event, FakeContext(30))
-            _, _, _, region, account, _ = event["StackId"].split(":", 5)
-            found = models.cloudformation_backends[account][region].get_stack(event["StackId"])
-            found.get_custom_resource(event["LogicalResourceId"]).set_data({})
-            return ""
-
-        monkeypatch.setattr(LambdaFunction, "invoke", invoke)
-        yield server
+    with reporter_in_process() as fakes:
+        yield fakes.api
 
 
 def reports(api: FakeServer, count: int) -> list[dict[str, Any]]:
