@@ -2,7 +2,13 @@
 
 checkov lives in its own virtual environment (it pins old boto3), so it runs as a separate
 process on a directory of rendered templates. A failed check fails the run; a suppression
-is accepted only if it is written on the resource with a comment saying why.
+is accepted only if it is written on the resource (``Metadata: checkov: skip``) with a
+comment saying why. checkov runs from an empty directory (no ``.checkov.yaml`` can skip
+checks), and must report parsing every resource of every template, or the run fails.
+
+The spread: every template with all options at deploy time; one option at a time at each
+of its values (flags true/false, optional options "" or a value); and every flag true or
+false with every optional option "" or given. ``make sweep`` checks every combination.
 
     python scripts/checkov_templates.py --checkov .venv-checkov/bin/checkov
 """
@@ -10,7 +16,6 @@ is accepted only if it is written on the resource with a comment saying why.
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import subprocess
 import sys
@@ -19,33 +24,92 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clazar_templates import CosellOptions, MarketplaceOptions, build_cosell, build_marketplace
+from clazar_templates import options as o
 from clazar_templates.render import to_yaml
+from clazar_templates.stacks import STACKS
+from sweep import VALUES, choices
 
-MARKETPLACE = {
-    "allow_marketplace_access": [None, True, False],
-    "enable_cas": [None, True, False],
-    "cas_bucket_name": ["", "old-cas-bucket"],
-    "sdds_sns_topic_arn": ["", "arn:aws:sns:us-east-1:111122223333:old-sdds"],
-    "sdds_bucket_name": ["", "old-sdds-bucket"],
-}
-COSELL = {
-    "existing_sandbox_role": [None, "", "SellerSandbox"],
-    "existing_production_role": [None, "", "arn:aws:iam::111122223333:role/p/Prod"],
-}
+MIN_REASON = 20  # characters: "why", not a placeholder
 
 
-def variants() -> dict[str, str]:
-    """File name -> template text, for every combination above."""
-    out = {}
-    for stack, options, build, choices in (
-        ("marketplace", MarketplaceOptions, build_marketplace, MARKETPLACE),
-        ("cosell", CosellOptions, build_cosell, COSELL),
-    ):
-        for i, values in enumerate(itertools.product(*choices.values())):
-            chosen = dict(zip(choices, values, strict=True))
-            out[f"{stack}-{i:03d}.yaml"] = to_yaml(build(options(**chosen)))
+def spread(short: str) -> list[dict[str, Any]]:
+    """Option settings for ``short``: see the module docstring."""
+    specs = dict(o.option_fields(STACKS[short].options))
+    out: list[dict[str, Any]] = [{}]
+    for name, spec in specs.items():
+        out += [{name: value} for value in choices(spec)[1:]]
+    for flag in (True, False):
+        for given in (True, False):
+            settings = {}
+            for name, spec in specs.items():
+                if spec.kind.is_flag:
+                    settings[name] = flag
+                else:
+                    settings[name] = (
+                        VALUES[spec.kind][-1] if given or not spec.kind.optional else ""
+                    )
+            out.append(settings)
     return out
+
+
+def templates() -> dict[str, dict[str, Any]]:
+    """File name -> template dict, for every distinct template of the spread."""
+    out: dict[str, dict[str, Any]] = {}
+    seen: set[str] = set()
+    for short, target in STACKS.items():
+        for i, settings in enumerate(spread(short)):
+            template = target.build(target.options(**settings)).to_dict()
+            text = json.dumps(template, sort_keys=True)
+            if text not in seen:
+                seen.add(text)
+                out[f"{short}-{i:03d}.yaml"] = template
+    return out
+
+
+def unjustified(template: dict[str, Any]) -> list[str]:
+    """The template's checkov suppressions that do not say why."""
+    return [
+        f"{logical} {skip.get('id')}: {skip.get('comment')!r}"
+        for logical, resource in template["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+        if len(str(skip.get("comment") or "").strip()) < MIN_REASON
+    ]
+
+
+def checkov_directory(checkov: str, directory: Path, resources: int) -> list[str]:
+    """Findings of checkov on every template in ``directory`` (which hold ``resources``
+    resources in all): failed checks, files it could not parse, resources it did not see."""
+    result = subprocess.run(
+        [
+            checkov,
+            *("-d", str(directory), "--framework", "cloudformation"),
+            *("--skip-download", "--output", "json", "--quiet", "--compact"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=directory,  # no configuration file of the project's can skip checks
+    )
+    try:
+        reports = json.loads(result.stdout or "[]")
+    except json.JSONDecodeError:
+        reports = []
+    reports = reports if isinstance(reports, list) else [reports]
+    if result.returncode not in (0, 1) or not reports:
+        return [f"{directory.name}: checkov did not run: {result.stderr.strip()[-2000:]}"]
+    found: list[str] = []
+    seen = 0
+    for report in reports:
+        summary = report.get("summary", {})
+        seen += summary.get("resource_count", 0)
+        if summary.get("parsing_errors"):
+            found.append(f"{directory.name}: checkov could not parse {summary['parsing_errors']}")
+        for check in report.get("results", {}).get("failed_checks", []):
+            name = check["file_path"].lstrip("/")
+            found.append(f"{name}: {check['check_id']} {check['resource']}")
+    if seen != resources:
+        found.append(f"{directory.name}: checkov saw {seen} resources of {resources}")
+    return found
 
 
 def main() -> int:
@@ -53,49 +117,22 @@ def main() -> int:
     parser.add_argument("--checkov", default="checkov", help="the checkov executable")
     args = parser.parse_args()
     started = time.perf_counter()
+    rendered = templates()
+    problems = [
+        f"{n}: suppression without a reason: {u}"
+        for n, t in rendered.items()
+        for u in unjustified(t)
+    ]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, text in variants().items():
-            (Path(tmp) / name).write_text(text, encoding="utf-8")
-        result = subprocess.run(
-            [
-                args.checkov,
-                "-d",
-                tmp,
-                "--framework",
-                "cloudformation",
-                "--skip-download",
-                "--output",
-                "json",
-                "--quiet",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        count = len(list(Path(tmp).iterdir()))
-    reports = json.loads(result.stdout or "[]")
-    reports = reports if isinstance(reports, list) else [reports]
-    failed: list[str] = []
-    unjustified: list[str] = []
-    for report in reports:
-        results: dict[str, Any] = report.get("results", {})
-        for check in results.get("failed_checks", []):
-            failed.append(f"{check['file_path']}: {check['check_id']} {check['resource']}")
-        for check in results.get("skipped_checks", []):
-            comment = (check.get("check_result") or {}).get("suppress_comment") or ""
-            if len(comment.strip()) < 20:
-                unjustified.append(f"{check['check_id']} {check['resource']}: {comment!r}")
-    if result.returncode not in (0, 1) or not reports:
-        print(result.stderr, file=sys.stderr)
-        return 2
-    for line in failed + [f"suppression without a reason: {u}" for u in unjustified]:
+        for name, template in rendered.items():
+            (Path(tmp) / name).write_text(to_yaml(template), encoding="utf-8")
+        resources = sum(len(t["Resources"]) for t in rendered.values())
+        problems += checkov_directory(args.checkov, Path(tmp), resources)
+    for line in problems:
         print(line, file=sys.stderr)
     elapsed = time.perf_counter() - started
-    print(
-        f"checkov: {count} templates, {len(failed)} failed checks, "
-        f"{len(unjustified)} unjustified suppressions ({elapsed:.1f} s)"
-    )
-    return 1 if failed or unjustified else 0
+    print(f"checkov: {len(rendered)} templates, {len(problems)} findings ({elapsed:.1f} s)")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import Deployment
-from support import as_dict, deployed
 
 from clazar_templates import CosellOptions, MarketplaceOptions, build_cosell, build_marketplace
+from conftest import Deployment
+from support import as_dict, deployed
 
 MARKETPLACE_RULES = {
     "ClazarAgreementEventsRule": "aws.agreement-marketplace",

@@ -48,7 +48,12 @@ class OptionError(ValueError):
         self.field = field_name
         self.value = value
         self.form = form
-        super().__init__(f"{field_name}: {value!r} is not valid; expected {form}")
+        shown = (
+            repr(value)
+            if len(repr(value)) <= 80
+            else f"{repr(value)[:60]}... ({len(str(value))} characters)"
+        )
+        super().__init__(f"{field_name}: {shown} is not valid; expected {form}")
 
 
 # --- Accepted forms ---------------------------------------------------------------------

@@ -32,6 +32,7 @@ SECTIONS = (
     "Description",
     "Metadata",
     "Parameters",
+    "Rules",
     "Mappings",
     "Conditions",
     "Transform",

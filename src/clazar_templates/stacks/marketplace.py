@@ -345,7 +345,8 @@ def feed_access(b: StackBuilder, cas: Feed, sdds: Feed) -> list[Any]:
 def generate_cas_policy(b: StackBuilder, cas: Feed) -> Any:
     if cas.enabled is False:
         return None
-    key_in_use = b.any("CasUsesKmsKey", cas.create_bucket, cas.create_topic)  # CAS's own
+    own = [within(cas.enabled, made) for made in (cas.create_bucket, cas.create_topic)]
+    key_in_use = b.any("CasUsesKmsKey", *own)  # CAS's own bucket or topic uses the key
     return inline_policy(
         b,
         "ClazarGenerateCasPolicy",
