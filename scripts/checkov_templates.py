@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -112,9 +114,20 @@ def checkov_directory(checkov: str, directory: Path, resources: int) -> list[str
     return found
 
 
+def executable(name: str) -> str:
+    """``name``'s absolute path: checkov runs from another directory, so a relative path
+    such as ``.venv-checkov/bin/checkov`` would not be found there."""
+    found = shutil.which(name)
+    if found is None:
+        raise argparse.ArgumentTypeError(f"{name}: no such executable")
+    return os.path.abspath(found)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkov", default="checkov", help="the checkov executable")
+    parser.add_argument(
+        "--checkov", default="checkov", type=executable, help="the checkov executable"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     rendered = templates()

@@ -86,8 +86,12 @@ def check(text: str) -> list[str]:
 
 
 def main() -> int:
+    from checkov_templates import executable  # it imports this module: not at the top
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkov", help="the checkov executable (omit to skip checkov)")
+    parser.add_argument(
+        "--checkov", type=executable, help="the checkov executable (omit to skip checkov)"
+    )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--both", action="store_true", help="value options in both modes")
     args = parser.parse_args()
