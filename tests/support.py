@@ -20,6 +20,18 @@ DEPLOY_VALUES = {
     "ClazarSecretKey": SECRET,
 }
 
+# The Role & Access role's policies that exist whatever the options (the documents' list).
+ALWAYS_POLICIES = frozenset(
+    {
+        "ClazarRolePolicyAccess",
+        "ClazarSqsAccess",
+        "ClazarMarketplaceSnsAccessPolicy",
+        "ClazarAnalyticsSnsAccessPolicy",
+        "ClazarS3AccessPolicy",
+        "ClazarKmsKeyAccessPolicy",
+    }
+)
+
 
 def as_dict(template: Any) -> dict[str, Any]:
     return template.to_dict() if hasattr(template, "to_dict") else template

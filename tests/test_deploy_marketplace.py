@@ -11,16 +11,7 @@ import pytest
 from clazar_templates import MarketplaceOptions, build_marketplace
 from clazar_templates.reporter import verify_signature
 from conftest import Deployment
-from support import EXTERNAL_ID, VENDOR
-
-ALWAYS_POLICIES = {
-    "ClazarRolePolicyAccess",
-    "ClazarSqsAccess",
-    "ClazarMarketplaceSnsAccessPolicy",
-    "ClazarAnalyticsSnsAccessPolicy",
-    "ClazarS3AccessPolicy",
-    "ClazarKmsKeyAccessPolicy",
-}
+from support import ALWAYS_POLICIES, EXTERNAL_ID, VENDOR
 
 
 def inventory(role: str = "ClazarRole") -> dict[str, Any]:

@@ -30,7 +30,7 @@ from clazar_templates import options as o
 from clazar_templates.render import lint, to_yaml
 from clazar_templates.stacks import STACKS, Stack
 from conftest import REGION, moto_cloudformation
-from support import ACCOUNT, DEPLOY_VALUES, deployed
+from support import ACCOUNT, ALWAYS_POLICIES, DEPLOY_VALUES, deployed
 
 STACK = "props"  # the test stack's name; moto names unnamed resources <stack>-<logical>-<id>
 # About 0.4 s a deployment (two per example), 0.2-0.7 s a lint: this file takes ~50 s.
@@ -150,14 +150,6 @@ def examples(draw: st.DrawFn, short: str) -> Example:
 
 # --- What the options imply (the rule, written independently of the builders) -----------
 
-MARKETPLACE_ROLE_POLICIES = {
-    "ClazarRolePolicyAccess",
-    "ClazarSqsAccess",
-    "ClazarMarketplaceSnsAccessPolicy",
-    "ClazarAnalyticsSnsAccessPolicy",
-    "ClazarS3AccessPolicy",
-    "ClazarKmsKeyAccessPolicy",
-}
 REPORTER_POLICIES = frozenset({"ReporterPermissions"})
 MANAGED = "arn:${AWS::Partition}:iam::aws:policy/"
 
@@ -198,7 +190,7 @@ def expected_marketplace(e: Example) -> Inventory:
         topics.add(f"clazar-cas-{STACK}")
     if cas and e.value("cas_bucket_name") == "":
         buckets.add("casbucket")
-    policies = set(MARKETPLACE_ROLE_POLICIES)
+    policies = set(ALWAYS_POLICIES)
     if e.value("allow_marketplace_access"):
         policies.add("ClazarMarketplaceAccessPolicy")
     if cas:
