@@ -15,8 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from clazar_templates import build_cosell, build_marketplace, check, to_json, to_yaml
-from clazar_templates.checks import FAIL, OK, WARN, CheckReport, _load_template
+from clazar_templates.checks import FAIL, OK, WARN, CheckReport
 from clazar_templates.cli import cli
+from clazar_templates.render import load_template
 from clazar_templates.resolve import resolve
 from moto_deploy import deploy, finish_what_moto_skips, reporter_in_process
 from support import DEPLOY_VALUES, EXTERNAL_ID, VENDOR
@@ -329,4 +330,4 @@ def test_command_refuses_an_unknown_vendor_profile(aws_endpoint: str) -> None:
 def test_a_yaml_template_body_reads_as_the_template() -> None:
     """Stacks launched from the published YAML return it as text, short forms and all."""
     template = build_marketplace()
-    assert _load_template(to_yaml(template)) == json.loads(to_json(template))
+    assert load_template(to_yaml(template)) == json.loads(to_json(template))

@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 import click
 
+from .render import load_template
 from .resolve import resolve
 
 __all__ = ["CheckReport", "CheckResult", "check"]
@@ -186,7 +187,7 @@ class _Checker:
         """The stack's template resolved with its parameters; records physical IDs."""
         name = stack["StackName"]
         body = cfn.get_template(StackName=name)["TemplateBody"]
-        template = body if isinstance(body, dict) else _load_template(body)
+        template = body if isinstance(body, dict) else load_template(body)
         declared = template.get("Parameters", {})
         values = {
             p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue", ""))
@@ -463,16 +464,6 @@ def _bucket_findings(
         yield OK, "policy", f"{MARKETPLACE_REPORTS} may deliver"
     else:
         yield FAIL, "policy", f"does not let {MARKETPLACE_REPORTS} s3:PutObject"
-
-
-def _load_template(text: str) -> dict[str, Any]:
-    """A YAML or JSON template body (short-form intrinsics included) as a dict."""
-    from cfnlint.decode.decode import decode_str
-
-    template, errors = decode_str(text)
-    if errors or template is None:
-        raise ValueError(f"cannot read the stack's template: {errors}")
-    return dict(json.loads(json.dumps(template)))
 
 
 def check(

@@ -27,6 +27,8 @@ from typing import Any, NoReturn
 
 import click
 
+from . import render
+
 __all__ = ["Change", "DiffError", "PermissionDiff", "SubjectDiff", "diff", "load_template"]
 
 Clause = tuple[str, str, frozenset[str]]  # (operator, key lower-cased, values)
@@ -130,14 +132,11 @@ def _cell(values: tuple[str, ...]) -> str:
 
 
 def load_template(text: str, label: str = "template") -> dict[str, Any]:
-    """A YAML or JSON template as plain data, short-form intrinsics (``!Sub``) expanded."""
-    from cfnlint.decode import decode_str
-
-    template, problems = decode_str(text)
-    if problems or not isinstance(template, dict) or "Resources" not in template:
-        why = problems[0].message if problems else "no Resources section"
-        raise DiffError(f"{label}: not a CloudFormation template ({why})")
-    return dict(json.loads(json.dumps(template)))
+    """A YAML or JSON template as plain data; DiffError naming ``label`` if it is not one."""
+    try:
+        return render.load_template(text)
+    except ValueError as why:
+        raise DiffError(f"{label}: not a CloudFormation template ({why})") from None
 
 
 def _values(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
