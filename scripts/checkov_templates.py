@@ -29,9 +29,32 @@ from typing import Any
 from clazar_templates import options as o
 from clazar_templates.render import to_yaml
 from clazar_templates.stacks import STACKS
-from sweep import VALUES, choices
 
 MIN_REASON = 20  # characters: "why", not a placeholder
+
+# Shared with sweep.py, which tries every combination of these values.
+SELLER = "111122223333"
+VALUES: dict[o.Kind, list[Any]] = {
+    # Valid build-time values of each kind of option ("" and None are added for optional).
+    o.ACCOUNT: ["999988887777"],
+    o.EXTERNAL: ["clazar-external-id-0001"],
+    o.ACCOUNT_REF: ["acct_12345"],
+    o.ROLE: ["SellerClazarRole"],
+    o.EXISTING_TOPIC: [f"arn:aws:sns:us-west-2:{SELLER}:seller-feed"],
+    o.EXISTING_BUCKET: ["seller-feed-bucket"],
+    o.EXISTING_ROLE: ["SellerRole", f"arn:aws:iam::{SELLER}:role/partner/SellerRole"],
+}
+
+
+def choices(spec: o.Option) -> list[Any]:
+    """Every value tried for one option: None (deploy time) first."""
+    if spec.kind.is_flag:
+        return [None, True, False]
+    if spec.kind not in VALUES:
+        raise SystemExit(
+            f"no valid value for {spec.parameter}; add its kind to VALUES in {__file__}"
+        )
+    return [None, *([""] if spec.kind.optional else []), *VALUES[spec.kind]]
 
 
 def spread(short: str) -> list[dict[str, Any]]:
@@ -42,7 +65,7 @@ def spread(short: str) -> list[dict[str, Any]]:
         out += [{name: value} for value in choices(spec)[1:]]
     for flag in (True, False):
         for given in (True, False):
-            settings = {}
+            settings: dict[str, Any] = {}
             for name, spec in specs.items():
                 if spec.kind.is_flag:
                     settings[name] = flag

@@ -30,31 +30,12 @@ from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
 
+from checkov_templates import VALUES, checkov_directory, choices, executable, unjustified
 from clazar_templates import options as o
 from clazar_templates.render import lint, to_yaml
 from clazar_templates.stacks import STACKS
 
-SELLER = "111122223333"
-VALUES: dict[o.Kind, list[Any]] = {
-    # Valid build-time values of each kind of option ("" and None are added for optional).
-    o.ACCOUNT: ["999988887777"],
-    o.EXTERNAL: ["clazar-external-id-0001"],
-    o.ACCOUNT_REF: ["acct_12345"],
-    o.ROLE: ["SellerClazarRole"],
-    o.EXISTING_TOPIC: [f"arn:aws:sns:us-west-2:{SELLER}:seller-feed"],
-    o.EXISTING_BUCKET: ["seller-feed-bucket"],
-    o.EXISTING_ROLE: ["SellerRole", f"arn:aws:iam::{SELLER}:role/partner/SellerRole"],
-}
 Combination = tuple[str, tuple[tuple[str, Any], ...]]  # (stack, ((field, value), ...))
-
-
-def choices(spec: o.Option) -> list[Any]:
-    """Every value tried for one option: None (deploy time) first."""
-    if spec.kind.is_flag:
-        return [None, True, False]
-    if spec.kind not in VALUES:
-        raise SystemExit(f"sweep: no valid value for {spec.parameter}; add its kind to VALUES")
-    return [None, *([""] if spec.kind.optional else []), *VALUES[spec.kind]]
 
 
 def combinations(both: bool = False) -> Iterator[Combination]:
@@ -74,8 +55,6 @@ def combinations(both: bool = False) -> Iterator[Combination]:
 
 def render(combination: Combination) -> tuple[str, int, list[str]]:
     """The template text, its resource count, and its checkov suppressions lacking a reason."""
-    from checkov_templates import unjustified
-
     short, settings = combination
     template = STACKS[short].build(STACKS[short].options(**dict(settings))).to_dict()
     return to_yaml(template), len(template["Resources"]), unjustified(template)
@@ -86,8 +65,6 @@ def check(text: str) -> list[str]:
 
 
 def main() -> int:
-    from checkov_templates import executable  # it imports this module: not at the top
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--checkov", type=executable, help="the checkov executable (omit to skip checkov)"
@@ -156,8 +133,6 @@ def run_checkov(
 ) -> list[str]:
     """checkov on every named text: one process per chunk of at most 200, ``jobs`` at once.
     Findings start with the file name."""
-    from checkov_templates import checkov_directory
-
     started = time.perf_counter()
     names = list(named)
     size = max(1, min(200, -(-len(names) // jobs)))
