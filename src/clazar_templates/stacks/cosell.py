@@ -53,7 +53,7 @@ def build_cosell(options: CosellOptions | None = None) -> Template:
     """The Co-Sell template for ``options`` (all left to deploy time by default)."""
     b = StackBuilder(options or CosellOptions(), NAME, DESCRIPTION)
     roles = {logical: cosell_role(b, logical) for logical in ROLES}
-    events = cosell_events(b)
+    events, queue_arns = cosell_events(b)
     report = {
         "ExternalId": b.value("external_id"),
         **{
@@ -75,7 +75,7 @@ def build_cosell(options: CosellOptions | None = None) -> Template:
             "ExternalId": b.value("external_id"),
         },
     )
-    events_queue_policy(b, events)
+    events_queue_policy(b, events, queue_arns)
     outputs(b, events)
     return b.finish()
 
@@ -99,21 +99,21 @@ def cosell_role(b: StackBuilder, logical: str) -> tuple[Flag, Any]:
     return create, pick(create, GetAtt(logical, "Arn"), given)
 
 
-def cosell_events(b: StackBuilder) -> Flag:
-    """With EnableEventBridge=true (in us-east-1): a queue and a rule for co-sell events."""
+def cosell_events(b: StackBuilder) -> tuple[Flag, list[Any]]:
+    """With EnableEventBridge=true (in us-east-1): a queue for co-sell events. Returns whether
+    it exists and the ARNs of the queue and its dead-letter queue."""
     rules = event_rules_flag(b)
-    if rules is not False:
-        add_queue(b, EVENTS_QUEUE, rules)
-    return rules
+    if rules is False:
+        return False, []
+    return rules, list(add_queue(b, EVENTS_QUEUE, rules))
 
 
-def events_queue_policy(b: StackBuilder, rules: Flag) -> None:
-    """Who may use the events queue: the rule sends; the co-sell roles, as resolved by the
-    reporter (so a reused role's real ARN, path included), read."""
+def events_queue_policy(b: StackBuilder, rules: Flag, queue_arns: list[Any]) -> None:
+    """The rule for co-sell events, and who may use their queue: the rule sends; the co-sell
+    roles, as resolved by the reporter (so a reused role's real ARN, path included), read."""
     if rules is False:
         return
     rule_arns = add_rules(b, EVENT_RULES, EVENTS_QUEUE, rules)
-    queue_arns = [GetAtt(EVENTS_QUEUE, "Arn"), GetAtt("ClazarCosellEventsDeadLetterQueue", "Arn")]
     readers = [GetAtt(REPORTER, f"{logical}Arn") for logical in ROLES]
     b.add(
         sqs.QueuePolicy(
