@@ -24,6 +24,7 @@ from typing import Any
 
 import click
 
+from .resolve import as_text as _text
 from .stacks import Stack
 from .stacks import stack as find_stack
 
@@ -386,15 +387,6 @@ def _listed(value: Any) -> list[Any]:
     if isinstance(value, dict) and "Fn::If" in value:
         return [x for b in value["Fn::If"][1:] for x in _listed(b) if x != {"Ref": "AWS::NoValue"}]
     return value if isinstance(value, list) else [value]
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, dict) and "Fn::Sub" in value:
-        arg = value["Fn::Sub"]
-        return str(arg[0] if isinstance(arg, list) else arg)
-    if isinstance(value, dict) and "Ref" in value:
-        return "${" + str(value["Ref"]) + "}"
-    return str(value)
 
 
 def _summary(actions: list[str]) -> str:

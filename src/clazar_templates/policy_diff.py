@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 import click
 
 from . import render
+from .resolve import as_text as _text
 
 __all__ = ["Change", "DiffError", "PermissionDiff", "SubjectDiff", "diff", "load_template"]
 
@@ -288,28 +289,6 @@ def _name(value: Any) -> str:
         target = value["Fn::GetAtt"]
         return str(target[0] if isinstance(target, list) else target.split(".")[0])
     return _text(value)
-
-
-def _text(value: Any) -> str:
-    """A value as text: ``${Logical}`` for Ref, ``${Logical.Attr}`` for GetAtt, Sub filled."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if not isinstance(value, dict):
-        return str(value)
-    if len(value) == 1:
-        ((key, arg),) = value.items()
-        if key == "Ref":
-            return "${" + str(arg) + "}"
-        if key == "Fn::GetAtt":
-            return "${" + (".".join(arg) if isinstance(arg, list) else str(arg)) + "}"
-        if key == "Fn::Sub":
-            text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
-            for name, var in variables.items():
-                text = text.replace("${" + name + "}", _text(var))
-            return str(text)
-        if key == "Fn::Join" and isinstance(arg, list) and isinstance(arg[1], list):
-            return str(arg[0]).join(_text(v) for v in arg[1])
-    return json.dumps(value, sort_keys=True)
 
 
 # --- comparing --------------------------------------------------------------------------

@@ -10,11 +10,12 @@ values compare equal exactly when they deploy the same thing.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["ResolveError", "resolve"]
+__all__ = ["ResolveError", "as_text", "resolve"]
 
 _NO_VALUE = object()
 _VAR = re.compile(r"\$\{([^}!][^}]*)\}")
@@ -192,3 +193,25 @@ _FUNCTIONS: dict[str, Callable[[Any, Mapping[str, str], Any], Any]] = {
     "Fn::Not": _not,
     "Condition": _condition,
 }
+
+
+def as_text(value: Any) -> str:
+    """A value as text: ``${Logical}`` for Ref, ``${Logical.Attr}`` for GetAtt, Sub filled."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if not isinstance(value, dict):
+        return str(value)
+    if len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return "${" + str(arg) + "}"
+        if key == "Fn::GetAtt":
+            return "${" + (".".join(arg) if isinstance(arg, list) else str(arg)) + "}"
+        if key == "Fn::Sub":
+            text, variables = (arg[0], arg[1]) if isinstance(arg, list) else (arg, {})
+            for name, var in variables.items():
+                text = text.replace("${" + name + "}", as_text(var))
+            return str(text)
+        if key == "Fn::Join" and isinstance(arg, list) and isinstance(arg[1], list):
+            return str(arg[0]).join(as_text(v) for v in arg[1])
+    return json.dumps(value, sort_keys=True)
