@@ -186,3 +186,21 @@ def test_same_picture_whatever_the_hash_seed() -> None:
         for seed in ("1", "2")
     }
     assert outputs == {diagram("marketplace")}
+
+
+@pytest.mark.parametrize("enable_cas", [None, True])
+def test_given_resources_are_drawn_by_their_arn_even_when_conditional(
+    enable_cas: bool | None,
+) -> None:
+    """A seller's existing topic or bucket fixed at build time, with CAS left to deploy time,
+    sits in the policies as a conditional list item: it is drawn as the resource, not as the
+    intrinsic function around it."""
+    topic = "arn:aws:sns:us-west-2:111122223333:seller-feed"
+    options = STACKS["marketplace"].options(
+        enable_cas=enable_cas, cas_sns_topic_arn=topic, cas_bucket_name="seller-feed-bucket"
+    )
+    text = diagram("marketplace", options)
+    labels = [line for line in text.splitlines() if NODE.match(line) and not EDGE.match(line)]
+    assert not [line for line in labels if "Fn::" in line or "quot;" in line]
+    assert any(topic in line for line in labels)
+    assert any("seller-feed-bucket/*" in line for line in labels)

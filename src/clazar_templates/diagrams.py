@@ -382,11 +382,15 @@ def _find(node: Any, key: str) -> Any:
 
 
 def _listed(value: Any) -> list[Any]:
-    if value is None:
+    """``value`` as a list of items, both branches of every ``Fn::If`` (of the whole value or
+    of one item) included, ``AWS::NoValue`` left out."""
+    if value is None or value == {"Ref": "AWS::NoValue"}:
         return []
     if isinstance(value, dict) and "Fn::If" in value:
-        return [x for b in value["Fn::If"][1:] for x in _listed(b) if x != {"Ref": "AWS::NoValue"}]
-    return value if isinstance(value, list) else [value]
+        return [x for branch in value["Fn::If"][1:] for x in _listed(branch)]
+    if isinstance(value, list):
+        return [x for item in value for x in _listed(item)]
+    return [value]
 
 
 def _summary(actions: list[str]) -> str:
