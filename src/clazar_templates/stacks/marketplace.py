@@ -343,6 +343,8 @@ def feed_access(b: StackBuilder, cas: Feed, sdds: Feed) -> list[Any]:
 
 
 def generate_cas_policy(b: StackBuilder, cas: Feed) -> Any:
+    """With EnableCas=true: generate CAS data sets into the CAS bucket and topic in use, and
+    encrypt them with the stack's key only where CAS's own bucket or topic uses it."""
     if cas.enabled is False:
         return None
     own = [within(cas.enabled, made) for made in (cas.create_bucket, cas.create_topic)]
