@@ -25,9 +25,8 @@ from unittest import mock
 import boto3
 
 from clazar_templates import to_json
-from clazar_templates.reporter import handler as reporter
 from clazar_templates.resolve import resolve
-from reporter_support import API_PATH, FakeContext, FakeServer
+from reporter_support import API_PATH, FakeContext, FakeServer, shipped_handler
 from support import DEPLOY_VALUES
 
 
@@ -61,7 +60,7 @@ def reporter_in_process() -> Iterator[Reporter]:
             event = json.loads(body)
             event["ResponseURL"] = responses.base_url + "/cfn-response"
             event["ResourceProperties"]["ApiUrl"] = api.base_url + API_PATH
-            reporter.handler(event, FakeContext(30))
+            shipped_handler().handler(event, FakeContext(30))
             answer = next(
                 r.json()
                 for r in reversed(responses.requests)

@@ -7,12 +7,16 @@ request they get.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
+import types
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from clazar_templates import reporter
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -176,3 +180,14 @@ def make_event(
     if request_type == "Update":
         event["OldResourceProperties"] = dict(properties)
     return event
+
+
+@functools.cache
+def shipped_handler() -> types.ModuleType:
+    """The reporter exactly as the templates ship it (``reporter.source()``, without comments
+    and docstrings), loaded on its own as module ``index``, the way Lambda loads it. Every
+    handler test runs this, so the code tested is the code in the templates."""
+    module = types.ModuleType("index")
+    module.__file__ = "index.py"
+    exec(compile(reporter.source(), "index.py", "exec"), module.__dict__)
+    return module

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import logging
 import socket
 import sys
 import time
+import tokenize
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +22,6 @@ import pytest
 from moto import mock_aws
 
 from clazar_templates import reporter
-from clazar_templates.reporter import handler as h
 from clazar_templates.reporter import verify_signature
 from reporter_support import (
     ACCOUNT,
@@ -39,10 +40,12 @@ from reporter_support import (
     Recorded,
     Reply,
     make_event,
+    shipped_handler,
 )
 
 PHYSICAL_ID = f"clazar-reporter-{STACK_NAME}-ClazarReporter"
-HANDLER_FILE = Path(h.__file__)
+h = shipped_handler()
+HANDLER_FILE = Path(reporter.__file__).with_name("handler.py")
 
 MakeApi = Callable[..., FakeServer]
 
@@ -861,10 +864,45 @@ def test_sign_is_hmac_sha256_of_timestamp_dot_body() -> None:
 # --- the source the templates inline ------------------------------------------------------
 
 
-def test_source_is_the_handler_file() -> None:
-    text = reporter.source()
-    assert text.encode("utf-8") == HANDLER_FILE.read_bytes()
-    compile(text, "index.py", "exec")
+def _without_docstrings(text: str) -> str:
+    """The AST of ``text`` with every docstring taken out (a body left empty gets ``pass``)."""
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0]
+            docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+            if docstring and isinstance(first.value.value, str):
+                node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def test_source_is_the_handler_file_without_comments_and_docstrings() -> None:
+    """What ships means exactly what handler.py says: the same syntax tree once docstrings
+    are set aside, every line a line of the file, and no comment or docstring left."""
+    shipped = reporter.source()
+    written = HANDLER_FILE.read_text(encoding="utf-8")
+    assert _without_docstrings(shipped) == _without_docstrings(written)
+    assert ast.get_docstring(ast.parse(shipped)) is None
+    header, *code_lines = shipped.splitlines()
+    assert header.startswith("# clazar_templates/reporter/handler.py")
+    remaining = iter(written.splitlines())  # each line, in order, begins a line of the file
+    for line in code_lines:
+        if line and line.strip() != "pass":
+            assert any(w.startswith(line) for w in remaining), line
+    comments = [
+        t
+        for t in tokenize.generate_tokens(io.StringIO(shipped).readline)
+        if t.type == tokenize.COMMENT
+    ]
+    assert len(comments) == 1
+    assert len(shipped) < 0.95 * len(written)
+
+
+def test_stripping_keeps_strings_and_fills_empty_bodies() -> None:
+    text = 'class A:\n    """Doc."""\n\n\nX = """\n\n# not a comment\n"""  # a comment\n'
+    assert reporter.strip_comments_and_docstrings(text) == (
+        'class A:\n    pass\n\nX = """\n\n# not a comment\n"""\n'
+    )
 
 
 def test_source_is_embeddable_and_self_contained() -> None:

@@ -1,15 +1,19 @@
 """The stack reporter: the Lambda source the templates inline, and the vendor-side helpers.
 
-``handler.py`` is the function CloudFormation runs (inlined verbatim as ``index.py``, see
-:func:`source`); this module is what the other side of the protocol needs: the same
-:func:`sign` and a :func:`verify_signature` for Clazar's API. The protocol is described in
-``docs/reporter-protocol.md``.
+``handler.py`` is the function CloudFormation runs, inlined as ``index.py`` without its
+comments and docstrings (see :func:`source`); this module is what the other side of the
+protocol needs: the same :func:`sign` and a :func:`verify_signature` for Clazar's API. The
+protocol is described in ``docs/reporter-protocol.md``.
 """
 
+import ast
+import functools
 import hmac
 import importlib
+import io
 import re
 import time
+import tokenize
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,9 +56,69 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def source() -> str:
-    """The exact text of ``handler.py``, for the template's ``Code.ZipFile``."""
+SHIPPED_HEADER = (
+    "# clazar_templates/reporter/handler.py, without its comments and docstrings "
+    "(docs/reporter-protocol.md)\n"
+)
+
+
+def handler_text() -> str:
+    """The text of ``handler.py`` as written (with its comments and docstrings)."""
     return Path(__file__).with_name("handler.py").read_bytes().decode("utf-8")
+
+
+@functools.cache
+def source() -> str:
+    """The code the templates inline as ``Code.ZipFile``: ``handler.py`` with its comments,
+    docstrings and repeated blank lines removed, and nothing else changed.
+
+    It is made with :mod:`tokenize` and :mod:`ast` positions, not ``ast.unparse``, so every
+    remaining line is byte for byte a line of ``handler.py`` whatever Python builds it. The
+    tests load and run this text, so the code they test is the code that ships.
+    """
+    return SHIPPED_HEADER + strip_comments_and_docstrings(handler_text())
+
+
+def strip_comments_and_docstrings(text: str) -> str:
+    """``text`` (Python source) without comments, docstrings and runs of blank lines; a body
+    left empty gets ``pass``."""
+    lines = text.splitlines()
+    dropped: set[int] = set()
+    replaced: dict[int, str] = {}
+    for node in ast.walk(ast.parse(text)):
+        if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        first = node.body[0]
+        if not (
+            isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+            and isinstance(first.value.value, str)
+        ):
+            continue
+        dropped.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+        if len(node.body) == 1:
+            replaced[first.lineno] = lines[first.lineno - 1][: first.col_offset] + "pass"
+    comments: dict[int, int] = {}
+    in_strings: set[int] = set()  # lines inside a multi-line string: kept as they are
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.COMMENT:
+            comments[token.start[0]] = token.start[1]
+        elif token.type == tokenize.STRING and token.end[0] > token.start[0]:
+            in_strings.update(range(token.start[0] + 1, token.end[0] + 1))
+    kept: list[str] = []
+    for row, line in enumerate(lines, start=1):
+        if row in replaced:
+            kept.append(replaced[row])
+            continue
+        if row in dropped:
+            continue
+        code = line[: comments[row]].rstrip() if row in comments else line
+        if row in comments and not code:
+            continue  # a line that was only a comment
+        if not code.strip() and row not in in_strings and (not kept or not kept[-1].strip()):
+            continue
+        kept.append(code)
+    return "\n".join(kept).strip("\n") + "\n"
 
 
 def verify_signature(

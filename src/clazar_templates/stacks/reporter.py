@@ -1,7 +1,7 @@
 """The reporter: a Lambda-backed custom resource that tells Clazar, once, what a stack made.
 
 Both stacks end with it. The function's source is ``clazar_templates/reporter/handler.py``,
-inlined verbatim; what it sends and how Clazar verifies it is in docs/reporter-protocol.md.
+inlined without its comments and docstrings; what it sends and how Clazar verifies it is in docs/reporter-protocol.md.
 """
 
 from __future__ import annotations
