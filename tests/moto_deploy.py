@@ -1,7 +1,8 @@
 """Deploy a template into moto (server mode) as CloudFormation would, and finish what moto skips.
 
 moto runs a custom resource's Lambda only through Docker: :func:`reporter_in_process` runs
-the shipped reporter handler in this process instead (moto's server thread shares it),
+the reporter code inlined in the deployed template (its function's ``index.py``) in this
+process instead (moto's server thread shares it),
 against a local fake of Clazar's API, and hands its answer back to moto. moto also skips
 bucket, queue and topic policies and SNS subscriptions, ignores a bucket's public access
 block and a role's ManagedPolicyArns, and keeps a role's inline Policies as Python repr
@@ -12,10 +13,12 @@ definitions resolved with the stack's parameters.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import os
 import re
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +29,7 @@ import boto3
 
 from clazar_templates import to_json
 from clazar_templates.resolve import resolve
-from reporter_support import API_PATH, FakeContext, FakeServer, shipped_handler
+from reporter_support import API_PATH, FakeContext, FakeServer, load_index
 from support import DEPLOY_VALUES
 
 
@@ -60,7 +63,7 @@ def reporter_in_process() -> Iterator[Reporter]:
             event = json.loads(body)
             event["ResponseURL"] = responses.base_url + "/cfn-response"
             event["ResourceProperties"]["ApiUrl"] = api.base_url + API_PATH
-            shipped_handler().handler(event, FakeContext(30))
+            deployed_code(self.code_bytes).handler(event, FakeContext(30))
             answer = next(
                 r.json()
                 for r in reversed(responses.requests)
@@ -80,6 +83,13 @@ def reporter_in_process() -> Iterator[Reporter]:
             mock.patch.object(LambdaFunction, "invoke", invoke),
         ):
             yield Reporter(api, responses)
+
+
+@functools.cache
+def deployed_code(zipped: bytes) -> Any:
+    """The ``index.py`` the stack's own template put in the function, as a module."""
+    with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+        return load_index(archive.read("index.py").decode("utf-8"))
 
 
 def deploy(template: Any, name: str = "clazar", **parameters: str) -> dict[str, Any]:

@@ -183,11 +183,17 @@ def make_event(
 
 
 @functools.cache
-def shipped_handler() -> types.ModuleType:
-    """The reporter exactly as the templates ship it (``reporter.source()``, without comments
-    and docstrings), loaded on its own as module ``index``, the way Lambda loads it. Every
-    handler test runs this, so the code tested is the code in the templates."""
+def shipped_handler(verify_roles: bool = True) -> types.ModuleType:
+    """The reporter exactly as a template ships it (``reporter.source()``, without comments
+    and docstrings; the co-sell form, with role checks, by default), loaded on its own as
+    module ``index``, the way Lambda loads it. The handler tests run this, so the code
+    tested is the code in the templates."""
+    return load_index(reporter.source(verify_roles))
+
+
+def load_index(code: str) -> types.ModuleType:
+    """``code`` run as a fresh module named ``index`` (Lambda's ``index.handler``)."""
     module = types.ModuleType("index")
     module.__file__ = "index.py"
-    exec(compile(reporter.source(), "index.py", "exec"), module.__dict__)
+    exec(compile(code, "index.py", "exec"), module.__dict__)
     return module

@@ -876,11 +876,15 @@ def _without_docstrings(text: str) -> str:
     return ast.dump(tree)
 
 
-def test_source_is_the_handler_file_without_comments_and_docstrings() -> None:
+@pytest.mark.parametrize("verify_roles", [True, False], ids=["cosell", "marketplace"])
+def test_source_is_the_handler_file_without_comments_and_docstrings(verify_roles: bool) -> None:
     """What ships means exactly what handler.py says: the same syntax tree once docstrings
-    are set aside, every line a line of the file, and no comment or docstring left."""
-    shipped = reporter.source()
+    are set aside (up to the co-sell part, for the Role & Access stack), every line a line
+    of the file, and no comment or docstring left."""
+    shipped = reporter.source(verify_roles)
     written = HANDLER_FILE.read_text(encoding="utf-8")
+    if not verify_roles:
+        written = written[: written.index(reporter.ROLE_CHECKS_MARKER)]
     assert _without_docstrings(shipped) == _without_docstrings(written)
     assert ast.get_docstring(ast.parse(shipped)) is None
     header, *code_lines = shipped.splitlines()
@@ -898,6 +902,31 @@ def test_source_is_the_handler_file_without_comments_and_docstrings() -> None:
     assert len(shipped) < 0.95 * len(written)
 
 
+def test_role_checks_ship_only_where_the_role_may_read_roles() -> None:
+    assert "get_role" in reporter.source(verify_roles=True)
+    assert "get_role" not in reporter.source(verify_roles=False)
+    assert h.VERIFY_ROLES is not None
+    assert shipped_handler(verify_roles=False).VERIFY_ROLES is None
+
+
+def test_a_reporter_without_role_checks_refuses_roles_to_check(
+    api_server: MakeApi, cfn: FakeServer
+) -> None:
+    """Asked to verify roles it cannot read, the Role & Access reporter fails, reporting
+    nothing, instead of reporting roles as checked."""
+    marketplace = shipped_handler(verify_roles=False)
+    api = api_server()
+    event = make_event(api, cfn)
+    event["ResourceProperties"].update(
+        VerifyRoles={"SandboxRole": "SandboxRole"}, VendorAccountId=VENDOR, ExternalId="x-1"
+    )
+    marketplace.handler(event, FakeContext())
+    answer = cfn.requests[0].json()
+    assert answer["Status"] == "FAILED"
+    assert "does not verify roles" in answer["Reason"]
+    assert api.requests == []
+
+
 def test_stripping_keeps_strings_and_fills_empty_bodies() -> None:
     text = 'class A:\n    """Doc."""\n\n\nX = """\n\n# not a comment\n"""  # a comment\n'
     assert reporter.strip_comments_and_docstrings(text) == (
@@ -905,8 +934,9 @@ def test_stripping_keeps_strings_and_fills_empty_bodies() -> None:
     )
 
 
-def test_source_is_embeddable_and_self_contained() -> None:
-    text = reporter.source()
+@pytest.mark.parametrize("verify_roles", [True, False], ids=["cosell", "marketplace"])
+def test_source_is_embeddable_and_self_contained(verify_roles: bool) -> None:
+    text = reporter.source(verify_roles)
     assert "\t" not in text
     assert all(line == line.rstrip() for line in text.splitlines())
     assert len(text.encode()) < 16_000
@@ -922,7 +952,7 @@ def test_source_is_embeddable_and_self_contained() -> None:
 def test_source_runs_as_index_py(api_server: MakeApi, cfn: FakeServer) -> None:
     """Loaded on its own, as Lambda does, the handler works without the package."""
     namespace: dict[str, Any] = {"__name__": "index"}
-    exec(compile(reporter.source(), "index.py", "exec"), namespace)
+    exec(compile(reporter.source(verify_roles=False), "index.py", "exec"), namespace)
     namespace.update(BACKOFF_BASE_SECONDS=0.01, SAFETY_MARGIN_SECONDS=0.5)
     api = api_server()
     assert namespace["handler"](make_event(api, cfn), FakeContext()) is None

@@ -56,10 +56,8 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-SHIPPED_HEADER = (
-    "# clazar_templates/reporter/handler.py, without its comments and docstrings "
-    "(docs/reporter-protocol.md)\n"
-)
+ROLE_CHECKS_MARKER = "# --- shipped in the co-sell template only"
+"""The line of ``handler.py`` after which comes the co-sell stack's check of reused roles."""
 
 
 def handler_text() -> str:
@@ -68,15 +66,24 @@ def handler_text() -> str:
 
 
 @functools.cache
-def source() -> str:
-    """The code the templates inline as ``Code.ZipFile``: ``handler.py`` with its comments,
-    docstrings and repeated blank lines removed, and nothing else changed.
+def source(verify_roles: bool = False) -> str:
+    """The code a template inlines as ``Code.ZipFile``: ``handler.py`` with its comments,
+    docstrings and repeated blank lines removed, and nothing else changed. Without
+    ``verify_roles`` (the Role & Access stack, whose reporter has no ``iam:GetRole``) the
+    file stops before its co-sell part, the check of reused roles.
 
     It is made with :mod:`tokenize` and :mod:`ast` positions, not ``ast.unparse``, so every
     remaining line is byte for byte a line of ``handler.py`` whatever Python builds it. The
     tests load and run this text, so the code they test is the code that ships.
     """
-    return SHIPPED_HEADER + strip_comments_and_docstrings(handler_text())
+    text = handler_text()
+    if not verify_roles:
+        text = text[: text.index(ROLE_CHECKS_MARKER)]
+    what = "comments and docstrings" + ("" if verify_roles else ", and its co-sell role checks")
+    header = (
+        f"# clazar_templates/reporter/handler.py without its {what} (docs/reporter-protocol.md)\n"
+    )
+    return header + strip_comments_and_docstrings(text)
 
 
 def strip_comments_and_docstrings(text: str) -> str:

@@ -33,6 +33,7 @@ STACK_ARN = re.compile(r"arn:([\w-]+):cloudformation:([\w-]+):(\d{12}):stack/([^
 ROLE_ARN = re.compile(r"arn:[\w-]+:iam::(\d{12}):role/(?:[^/]+/)*([^/]+)")
 LOG = logging.getLogger("clazar.reporter")
 LOG.setLevel(logging.INFO)
+VERIFY_ROLES: Any = None  # set by the co-sell part at the end of this file
 
 
 class Failure(Exception):
@@ -146,7 +147,9 @@ def _run(event: dict[str, Any], deadline: float) -> tuple[str, dict[str, Any]]:
             return "the stack never connected; nothing to tell Clazar", {}
         code, note = post("DELETED", report)
         return f"Clazar {'was' if 200 <= code < 300 else 'was not'} notified ({note})", {}
-    data, errors = _verify_roles(props, partition, account)
+    if props.get("VerifyRoles") and VERIFY_ROLES is None:
+        raise Failure("malformed event: this reporter does not verify roles")
+    data, errors = VERIFY_ROLES(props, partition, account) if VERIFY_ROLES else ({}, [])
     resources = {**report, **{k: v for k, v in data.items() if v}}
     if errors:
         post("ERROR", resources, "; ".join(errors))
@@ -212,6 +215,43 @@ def _send(method: str, url: str, body: bytes, headers: Any, timeout: float) -> t
         return err.code, note, str(err.headers.get("Retry-After"))
     except Exception as err:
         return 0, (str(getattr(err, "reason", None) or err) or type(err).__name__)[:100], ""
+
+
+def _answer(event: dict[str, Any], url: str, status: str, reason: str, data: Any) -> None:
+    """PUT the response to CloudFormation's pre-signed URL; on failure log, never raise."""
+    try:
+        pid = event.get("PhysicalResourceId")
+        if event.get("RequestType") == "Create" or not isinstance(pid, str) or not pid:
+            stack = STACK_ARN.fullmatch(str(event.get("StackId")))
+            name = f"{stack[4] if stack else 'stack'}-{event.get('LogicalResourceId')}"[:1000]
+            pid = f"clazar-reporter-{name}{NOT_CONNECTED if status == 'FAILED' else ''}"
+        doc = {"Status": status, "Reason": reason, "PhysicalResourceId": pid}
+        doc.update(
+            {k: str(event.get(k) or "") for k in ("StackId", "RequestId", "LogicalResourceId")}
+        )
+        doc.update({"Data": data} if data else {})
+        body = json.dumps(doc).encode()
+        if len(body) > MAX_RESPONSE_BYTES:  # keep the longest prefix of Reason that fits
+            room = MAX_RESPONSE_BYTES - len(json.dumps({**doc, "Reason": "..."}))
+            sizes = itertools.accumulate(len(json.dumps(c)) - 2 for c in reason)
+            doc["Reason"] = reason[: sum(size <= room for size in sizes)] + "..."
+            body = json.dumps(doc).encode()
+    except Exception as exc:
+        LOG.error("could not build the response: %s", type(exc).__name__)
+        return
+    for attempt in range(1, CFN_ATTEMPTS + 1):
+        code, note, _ = _send("PUT", url, body, {"Content-Type": ""}, SHORT_TIMEOUT_SECONDS)
+        LOG.info(
+            "answering CloudFormation, attempt %d: %s", attempt, f"HTTP {code}" if code else note
+        )
+        if 200 <= code < 300:
+            return
+        time.sleep(BACKOFF_BASE_SECONDS * attempt if attempt < CFN_ATTEMPTS else 0)
+    LOG.error("could not answer CloudFormation after %d attempts", CFN_ATTEMPTS)
+
+
+# --- shipped in the co-sell template only (reporter.source(verify_roles=True)) ---
+# The Role & Access reporter has no iam:GetRole, so it does not carry the code that calls it.
 
 
 def _verify_roles(props: dict[str, Any], partition: str, account: str) -> tuple[Any, list[str]]:
@@ -281,34 +321,4 @@ def _external_ids(statement: dict[str, Any]) -> Any:
     return next((v for k, v in equals.items() if k.lower() == "sts:externalid"), None)
 
 
-def _answer(event: dict[str, Any], url: str, status: str, reason: str, data: Any) -> None:
-    """PUT the response to CloudFormation's pre-signed URL; on failure log, never raise."""
-    try:
-        pid = event.get("PhysicalResourceId")
-        if event.get("RequestType") == "Create" or not isinstance(pid, str) or not pid:
-            stack = STACK_ARN.fullmatch(str(event.get("StackId")))
-            name = f"{stack[4] if stack else 'stack'}-{event.get('LogicalResourceId')}"[:1000]
-            pid = f"clazar-reporter-{name}{NOT_CONNECTED if status == 'FAILED' else ''}"
-        doc = {"Status": status, "Reason": reason, "PhysicalResourceId": pid}
-        doc.update(
-            {k: str(event.get(k) or "") for k in ("StackId", "RequestId", "LogicalResourceId")}
-        )
-        doc.update({"Data": data} if data else {})
-        body = json.dumps(doc).encode()
-        if len(body) > MAX_RESPONSE_BYTES:  # keep the longest prefix of Reason that fits
-            room = MAX_RESPONSE_BYTES - len(json.dumps({**doc, "Reason": "..."}))
-            sizes = itertools.accumulate(len(json.dumps(c)) - 2 for c in reason)
-            doc["Reason"] = reason[: sum(size <= room for size in sizes)] + "..."
-            body = json.dumps(doc).encode()
-    except Exception as exc:
-        LOG.error("could not build the response: %s", type(exc).__name__)
-        return
-    for attempt in range(1, CFN_ATTEMPTS + 1):
-        code, note, _ = _send("PUT", url, body, {"Content-Type": ""}, SHORT_TIMEOUT_SECONDS)
-        LOG.info(
-            "answering CloudFormation, attempt %d: %s", attempt, f"HTTP {code}" if code else note
-        )
-        if 200 <= code < 300:
-            return
-        time.sleep(BACKOFF_BASE_SECONDS * attempt if attempt < CFN_ATTEMPTS else 0)
-    LOG.error("could not answer CloudFormation after %d attempts", CFN_ATTEMPTS)
+VERIFY_ROLES = _verify_roles
