@@ -9,7 +9,6 @@ chat messages, so a secret in it is no longer a secret.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -17,6 +16,7 @@ from urllib.parse import quote, urlencode
 import click
 
 from .parameters import value_problem
+from .patterns import REGION, STACK_NAME, fullmatch
 from .publishing import (
     DEFAULT_PREFIX,
     LATEST,
@@ -29,8 +29,6 @@ from .stacks import Stack, stack
 
 __all__ = ["LaunchError", "launch_url", "parameter_problem"]
 
-STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 CONSOLES = {
     "cn-": "https://console.amazonaws.cn",
     "us-gov-": "https://console.amazonaws-us-gov.com",
@@ -85,10 +83,10 @@ def launch_url(
     given = dict(params or {})
     region = region or bucket_region
     for label, value in (("bucket_region", bucket_region), ("region", region)):
-        if not REGION.match(value):
+        if not fullmatch(REGION, value):
             raise LaunchError(f"{label}: {value!r} is not an AWS region name", label)
     name = stack_name or target.name
-    if not STACK_NAME.match(name):
+    if not fullmatch(STACK_NAME, name):
         raise LaunchError(
             f"stack_name: {name!r} is not valid; expected 1-128 letters, digits and hyphens, "
             "starting with a letter",

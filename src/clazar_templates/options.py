@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +32,7 @@ __all__ = [
 ]
 
 from . import __version__ as TEMPLATE_VERSION
+from .patterns import fullmatch
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f")
 API_ENDPOINTS = {
@@ -75,7 +75,7 @@ def _optional(pattern: str) -> str:
 
 def bucket_name_problem(name: str) -> str | None:
     """Why ``name`` is not a valid S3 general purpose bucket name, or None."""
-    if not re.match(BUCKET_NAME, name):
+    if not fullmatch(BUCKET_NAME, name):
         return "3-63 lowercase letters, digits, dots and hyphens, starting and ending alnum"
     if ".." in name or ".-" in name or "-." in name:
         return "no adjacent dots, and no dot next to a hyphen"
@@ -117,7 +117,7 @@ class Kind:
             return None
         if self.check:  # a check says precisely what is wrong (it covers the pattern too)
             return self.check(value, partition)
-        if self.pattern and not re.match(self.pattern, value):
+        if self.pattern and not fullmatch(self.pattern, value):
             return self.form
         return None
 
@@ -136,10 +136,10 @@ def _role_ref(value: str, partition: str) -> str | None:
             return "an IAM role ARN (arn:<partition>:iam::<account>:role/<path/>name), not " + (
                 f"an ARN of {parts[2]!r}" if len(parts) > 2 else "a malformed ARN"
             )
-        if not re.match(ROLE_ARN, value):
+        if not fullmatch(ROLE_ARN, value):
             return "an IAM role ARN: arn:<partition>:iam::<12-digit account>:role/<path/>name"
         return _arn_partition(value, partition)
-    if not re.match(ROLE_NAME, value):
+    if not fullmatch(ROLE_NAME, value):
         return "an IAM role name (1-64 characters of letters, digits and _+=,.@-) or role ARN"
     return None
 
@@ -150,7 +150,7 @@ def _topic_arn(value: str, partition: str) -> str | None:
     service = value.split(":")[2]
     if service != "sns":
         return f"an SNS topic ARN, not an ARN of {service!r}"
-    if not re.match(TOPIC_ARN, value):
+    if not fullmatch(TOPIC_ARN, value):
         return "an SNS topic ARN: arn:<partition>:sns:<region>:<12-digit account>:<name>"
     return _arn_partition(value, partition)
 
@@ -235,14 +235,10 @@ def _validate(options: Any) -> None:
     partition = options.partition
     if partition not in PARTITIONS:
         raise OptionError("partition", partition, "one of " + ", ".join(PARTITIONS))
-    if not isinstance(options.version, str) or not re.match(
-        r"^[0-9A-Za-z.+_-]{1,64}$", options.version
-    ):
+    if not fullmatch(r"[0-9A-Za-z.+_-]{1,64}", options.version):
         raise OptionError("version", options.version, "1-64 characters of letters, digits and .+_-")
     url = options.api_url
-    if not isinstance(url, str) or not re.match(
-        r"^https://[a-z0-9.-]+(:[0-9]+)?(/[\w./-]*)?$", url
-    ):
+    if not fullmatch(r"https://[a-z0-9.-]+(:[0-9]+)?(/[\w./-]*)?", url):
         raise OptionError("api_url", url, "an https:// URL of the Clazar API endpoint")
     for name, spec in option_fields(options):
         value = getattr(options, name)

@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 import click
 
 from . import render
+from .patterns import fullmatch
 from .resolve import as_text as _text
 
 __all__ = ["Change", "DiffError", "PermissionDiff", "SubjectDiff", "diff", "load_template"]
@@ -249,7 +250,7 @@ def _either(st: Mapping[str, Any], key: str, negated: str, fold: Any) -> set[str
     return {fold(_text(v)) for v in _listed(st.get(key))}
 
 
-_ROOT = re.compile(r"^arn:(?:\$\{AWS::Partition\}|[^:]+):iam::([^:]+):root$")
+_ROOT = re.compile(r"arn:(?:\$\{AWS::Partition\}|[^:]+):iam::([^:]+):root")
 
 
 def _principals(st: Mapping[str, Any]) -> set[str]:
@@ -262,7 +263,7 @@ def _principals(st: Mapping[str, Any]) -> set[str]:
         for kind, items in value.items():
             for item in _listed(items):
                 text = _text(item)
-                root = _ROOT.match(text)
+                root = fullmatch(_ROOT, text)
                 found.add("*" if text == "*" else f"{kind}:{root.group(1) if root else text}")
     return {f"not {','.join(sorted(found))}"} if negated else found
 
@@ -473,17 +474,18 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)  # 1 means "permissions grew"
 
 
-def _fetch(bucket: str, prefix: str, version: str, name: str) -> str:
-    import boto3
+def _fetch(bucket: str, prefix: str, version: str, name: str | None) -> str:
+    """The published template ``name`` (None: only check the location); exit 2 if it
+    cannot be read."""
+    from .publishing import LATEST, PublishError, check_location, read_published, template_key
 
-    from .publishing import template_key  # the layout `clazar-templates publish` writes
-
-    key = template_key(prefix, version, name)
     try:
-        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    except Exception as error:  # botocore ClientError, NoCredentialsError, ...
-        _fail(f"cannot read s3://{bucket}/{key}: {error}")
-    return str(body.decode("utf-8"))
+        check_location(bucket, prefix, None if version == LATEST else version)
+        return "" if name is None else read_published(bucket, prefix, version, name)
+    except PublishError as error:
+        _fail(str(error))
+    except Exception as error:  # botocore ClientError, NoCredentialsError, not UTF-8 ...
+        _fail(f"cannot read s3://{bucket}/{template_key(prefix, version, str(name))}: {error}")
 
 
 @click.command("diff")
@@ -518,6 +520,8 @@ def diff_command(
             names = [stack(s).name for s in stacks] if stacks else [s.name for s in STACKS.values()]
         except KeyError as error:
             _fail(f"--stack: {error.args[0]}")
+        for version in (old, new):  # both, before anything is read
+            _fetch(bucket, prefix, version, None)
         pairs_of_text = [
             (_fetch(bucket, prefix, old, n), _fetch(bucket, prefix, new, n)) for n in names
         ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ import click
 
 from . import __version__
 from .options import OptionError, bucket_name_problem
+from .patterns import fullmatch
 from .stacks import STACKS
 
 __all__ = [
@@ -32,13 +32,15 @@ __all__ = [
     "PublishedObject",
     "object_url",
     "publish",
+    "read_published",
     "template_key",
 ]
 
 DEFAULT_PREFIX = "templates"
 LATEST = "latest"
 CONTENT_TYPE = "text/yaml; charset=utf-8"  # browsers show it, CloudFormation reads it
-_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$")
+_PREFIX = r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*"
+DOT_SEGMENTS = (".", "..")  # a URL resolves them, so the key's URL would name another key
 
 Progress = Callable[[str], None]
 
@@ -83,16 +85,19 @@ def check_location(bucket: str, prefix: str, version: str | None) -> None:
     problem = bucket_name_problem(bucket)
     if problem:
         raise PublishError(f"bucket: {bucket!r} is not an S3 bucket name: {problem}", "bucket")
-    if prefix.strip("/") and not _PREFIX.match(prefix.strip("/")):
+    path = prefix.strip("/")
+    if path and (not fullmatch(_PREFIX, path) or set(path.split("/")) & set(DOT_SEGMENTS)):
         raise PublishError(
             f"prefix: {prefix!r} is not valid; expected path segments of letters, digits and "
-            "!_.*'()- separated by /",
+            "!_.*'()- separated by /, none of them . or ..",
             "prefix",
         )
     if version is None:
         return
     if version == LATEST:
         raise PublishError(f"version: {LATEST!r} is the moving alias, not a version", "version")
+    if version in DOT_SEGMENTS:
+        raise PublishError(f"version: {version!r} is a path segment, not a version", "version")
     try:
         STACKS["marketplace"].options(version=version)
     except OptionError as error:
@@ -187,6 +192,24 @@ def _upload(client: Any, bucket: str, obj: PublishedObject, text: str, version: 
     )
 
 
+def read_published(
+    bucket: str, prefix: str, version: str, template: str, *, client: Any = None
+) -> str:
+    """The text of ``template`` (``clazar-marketplace``) published as ``version`` (or
+    ``latest``) in the layout :func:`publish` writes.
+
+    Raises PublishError naming a malformed bucket, prefix or version (before any call);
+    botocore errors (no such key, access denied) and UnicodeDecodeError pass through.
+    """
+    check_location(bucket, prefix, None if version == LATEST else version)
+    if client is None:
+        import boto3
+
+        client = boto3.client("s3")
+    key = template_key(prefix, version, template)
+    return str(client.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8"))
+
+
 def bucket_region(client: Any, bucket: str) -> str:
     """The bucket's region (GetBucketLocation answers None for us-east-1, EU for eu-west-1)."""
     location = client.get_bucket_location(Bucket=bucket).get("LocationConstraint") or ""
@@ -239,7 +262,8 @@ def publish_command(
         )
     except PublishError as error:
         if error.field:
-            raise click.BadParameter(str(error), param_hint=f"--{error.field}") from None
+            message = str(error).removeprefix(f"{error.field}: ")
+            raise click.BadParameter(message, param_hint=f"--{error.field}") from None
         raise click.ClickException(str(error)) from None
     except (BotoCoreError, ClientError) as error:
         raise click.ClickException(f"S3: {error}") from None

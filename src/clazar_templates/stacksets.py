@@ -26,6 +26,7 @@ from typing import Any
 import click
 
 from .parameters import value_problem
+from .patterns import STACK_NAME, fullmatch
 from .stacks import Stack
 from .stacks import stack as find_stack
 
@@ -40,8 +41,7 @@ __all__ = [
     "stackset_status",
 ]
 
-OU_ID = re.compile(r"^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$")
-STACK_SET_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]{0,127}$")
+OU_ID = r"ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32}"
 TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts as TemplateBody
 CALL_AS = ("SELF", "DELEGATED_ADMIN")
 MASK = "****"
@@ -161,7 +161,7 @@ def stackset_plan(
     built = target.build(options)
     template = built.to_dict()
     name = stack_set_name or target.name
-    if not STACK_SET_NAME.match(name):
+    if not fullmatch(STACK_NAME, name):  # stack sets are named like stacks
         raise StackSetError(
             "--name", f"{name!r} is not a stack set name: a letter, then letters, digits and -"
         )
@@ -209,7 +209,7 @@ def _org_units(values: Iterable[str]) -> list[str]:
     if not ous:
         raise StackSetError("--org-unit", "give at least one organizational unit or root ID")
     for ou in ous:
-        if not OU_ID.match(ou):
+        if not fullmatch(OU_ID, ou):
             raise StackSetError(
                 "--org-unit",
                 f"{ou!r} is not an organizational unit ID (ou-xxxx-xxxxxxxx: 'ou-', 4-32 "
@@ -319,7 +319,7 @@ def _amount(prefix: str, value: int | str, field: str, minimum: int) -> dict[str
     percent = text.endswith("%")
     number = text.rstrip("%").strip()
     top = 100 if percent else sys.maxsize
-    if not number.isdigit() or not minimum <= int(number) <= top:
+    if not fullmatch("[0-9]+", number) or not minimum <= int(number) <= top:  # ASCII only
         form = f"a whole number >= {minimum}, or a percentage from {minimum}% to 100%"
         raise StackSetError(field, f"{value!r}; expected {form}")
     return {f"{prefix}{'Percentage' if percent else 'Count'}": int(number)}

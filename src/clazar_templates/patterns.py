@@ -1,0 +1,22 @@
+"""How a value is checked against a pattern: always against the whole value.
+
+A match of ``^...$`` that is not a full match accepts ``value + "\\n"``: ``$`` also matches
+before a final newline. A name, region or version with a newline ends up in URLs, S3 keys
+and API calls, so every check here is a full match, whatever anchors the pattern was written
+with (the patterns double as CloudFormation ``AllowedPattern``, where they keep ``^...$``).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["REGION", "STACK_NAME", "fullmatch"]
+
+REGION = r"[a-z]{2}(-[a-z]+)+-[0-9]+"
+STACK_NAME = r"[A-Za-z][A-Za-z0-9-]{0,127}"
+
+
+def fullmatch(pattern: str | re.Pattern[str], value: object) -> re.Match[str] | None:
+    """The match of ``pattern`` over all of ``value``, from its first character to its last
+    (a trailing newline included), or None; None for a value that is not a string."""
+    return re.fullmatch(pattern, value) if isinstance(value, str) else None
