@@ -7,20 +7,27 @@ Nothing here waits on a real network: every endpoint is 127.0.0.1 and calls fail
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import re
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from click.testing import CliRunner
 
-from clazar_templates import launch_url, options
+from clazar_templates import launch_url, options, publish, render, to_yaml
 from clazar_templates.cli import cli
 from clazar_templates.launch import LaunchError
-from clazar_templates.publishing import PublishError, check_location
-from clazar_templates.stacks import STACKS
+from clazar_templates.publishing import PublishError, check_location, stored_sha256
+from clazar_templates.stacks import STACKS, stack
 from clazar_templates.stacksets import StackSetError, stackset_plan
 from support import DEPLOY_VALUES
+
+pytest_plugins = ["moto_server"]  # the aws_endpoint fixture
 
 # --- item 12: a trailing newline or a dot segment is never accepted -------------------
 
@@ -156,3 +163,214 @@ def test_no_partial_match_is_left_in_the_source() -> None:
         if partial.search(line)
     ]
     assert found == []
+
+
+# --- items 10 and 11: publish under S3 failures, and objects overwritten behind its back -
+
+BUCKET = "clazar-templates-faults"
+
+
+@pytest.fixture
+def s3(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """moto's S3 with an empty bucket; cfn-lint stubbed (publish lints every text, 0.6 s
+    each, and lint findings are tested in test_publish)."""
+    monkeypatch.setattr(render, "lint", lambda text, *args: [])
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    return client
+
+
+def text_of(version: str, template: str) -> bytes:
+    target = stack(template)
+    return to_yaml(target.build(target.options(version=version))).encode()
+
+
+def latest(s3: Any) -> dict[str, bytes]:
+    """Template name -> bytes of every object under latest/."""
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="templates/latest/").get("Contents", [])
+    return {
+        o["Key"].rsplit("/", 1)[-1].removesuffix(".yaml"): s3.get_object(
+            Bucket=BUCKET, Key=o["Key"]
+        )["Body"].read()
+        for o in listed
+    }
+
+
+def version_of_latest(s3: Any) -> set[str]:
+    """The versions latest/ holds, judged by content: one element when it is whole."""
+    found = latest(s3)
+    return {
+        next((v for v in ("1.0.0", "1.1.0") if body == text_of(v, name)), "other")
+        for name, body in found.items()
+    } | ({"incomplete"} if found and set(found) != NAMES else set())
+
+
+NAMES = {target.name for target in STACKS.values()}
+UPLOADS = 2 * len(STACKS)  # each template under its version, then under latest/
+
+
+def failing(client: Any, operation: str, calls: set[int]) -> list[str]:
+    """Make the ``calls``-th (1-based) ``operation`` of ``client`` fail as a dropped
+    connection does, before anything is sent; returns the keys of every attempt."""
+    attempts: list[str] = []
+
+    def fail(params: dict[str, Any], **_: Any) -> None:
+        attempts.append(params["Key"])
+        if len(attempts) in calls:
+            raise EndpointConnectionError(endpoint_url=f"https://{BUCKET}.s3.amazonaws.com")
+
+    client.meta.events.register(f"before-parameter-build.s3.{operation}", fail)
+    return attempts
+
+
+@pytest.mark.parametrize("nth", range(1, UPLOADS + 1))
+def test_a_failed_upload_never_leaves_latest_mixed(s3: Any, nth: int) -> None:
+    publish(BUCKET, version="1.0.0")
+    client = boto3.client("s3")
+    attempts = failing(client, "PutObject", {nth})
+    with pytest.raises(PublishError, match="failed") as raised:
+        publish(BUCKET, version="1.1.0", client=client)
+    assert "run publish again" in str(raised.value)
+    assert version_of_latest(s3) == {"1.0.0"}, attempts
+    assert latest(s3).keys() == NAMES
+    publish(BUCKET, version="1.1.0")  # the rerun finishes the switch
+    assert version_of_latest(s3) == {"1.1.0"}
+
+
+@pytest.mark.parametrize("nth", range(len(STACKS) + 1, UPLOADS + 1))
+def test_a_failed_first_publish_leaves_latest_empty(s3: Any, nth: int) -> None:
+    failing(client := boto3.client("s3"), "PutObject", {nth})
+    with pytest.raises(PublishError, match="put back"):
+        publish(BUCKET, version="1.0.0", client=client)
+    assert latest(s3) == {}
+    versioned = s3.list_objects_v2(Bucket=BUCKET, Prefix="templates/1.0.0/")["Contents"]
+    assert len(versioned) == len(STACKS)  # kept: a published version never changes
+
+
+def test_a_failed_rollback_says_latest_is_mixed_and_the_rerun_mends_it(s3: Any) -> None:
+    publish(BUCKET, version="1.0.0")
+    client = boto3.client("s3")
+    failing(client, "PutObject", {UPLOADS, UPLOADS + 1})  # the last upload, then its undo
+    with pytest.raises(PublishError) as raised:
+        publish(BUCKET, version="1.1.0", client=client)
+    message = str(raised.value)
+    assert "latest/ is now mixed" in message
+    first = sorted(STACKS.values(), key=lambda t: t.name != "clazar-marketplace")[0].name
+    assert f"templates/latest/{first}.yaml" in message
+    assert version_of_latest(s3) == {"1.0.0", "1.1.0"}  # what the message says
+    publish(BUCKET, version="1.1.0")
+    assert version_of_latest(s3) == {"1.1.0"}
+
+
+def test_latest_changed_by_someone_else_during_the_switch_is_reported(s3: Any) -> None:
+    publish(BUCKET, version="1.0.0")
+    client = boto3.client("s3")
+    keys = failing(client, "PutObject", set())  # records, fails nothing
+
+    def overwrite_after_the_last(**_: Any) -> None:
+        if len(keys) == UPLOADS:  # another publisher writes between our writes and checks
+            s3.put_object(Bucket=BUCKET, Key=keys[len(STACKS)], Body=b"another publish")
+
+    client.meta.events.register("after-call.s3.PutObject", overwrite_after_the_last)
+    with pytest.raises(PublishError, match="changed while this publish switched it") as raised:
+        publish(BUCKET, version="1.1.0", client=client)
+    assert keys[len(STACKS)] in str(raised.value)
+
+
+def test_the_command_reports_a_failed_switch_in_one_line(
+    s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publish(BUCKET, version="1.0.0")
+    real = boto3.client
+
+    def client(*args: Any, **kwargs: Any) -> Any:
+        made = real(*args, **kwargs)
+        failing(made, "PutObject", {UPLOADS})
+        return made
+
+    monkeypatch.setattr(boto3, "client", client)
+    result = CliRunner().invoke(cli, ["publish", "--bucket", BUCKET, "--version", "1.1.0"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1
+    assert "latest/ was put back" in errors[0]
+    assert version_of_latest(s3) == {"1.0.0"}
+
+
+def overwrite_keeping_metadata(s3: Any, key: str, body: bytes) -> None:
+    """What anyone with write access can do: other bytes, the old object's metadata."""
+    old = s3.head_object(Bucket=BUCKET, Key=key)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=body, Metadata=old["Metadata"])
+    assert s3.head_object(Bucket=BUCKET, Key=key)["Metadata"] == old["Metadata"]
+
+
+def test_a_version_overwritten_with_copied_metadata_is_a_conflict(s3: Any) -> None:
+    publish(BUCKET, version="1.0.0")
+    key = "templates/1.0.0/clazar-cosell.yaml"
+    overwrite_keeping_metadata(s3, key, b"Resources: {}\n")
+    with pytest.raises(PublishError, match="already published with different content") as raised:
+        publish(BUCKET, version="1.0.0")
+    assert key in str(raised.value)
+
+
+def test_latest_overwritten_with_copied_metadata_is_uploaded_again(s3: Any) -> None:
+    publish(BUCKET, version="1.0.0")
+    key = "templates/latest/clazar-marketplace.yaml"
+    overwrite_keeping_metadata(s3, key, b"Resources: {}\n")
+    actions = {o.key: o.action for o in publish(BUCKET, version="1.0.0")}
+    assert actions[key] == "upload"
+    assert version_of_latest(s3) == {"1.0.0"}
+
+
+def test_same_bytes_with_any_metadata_are_unchanged(s3: Any) -> None:
+    """Content decides, both ways: the same bytes under foreign metadata are left alone."""
+    key = "templates/1.0.0/clazar-cosell.yaml"
+    s3.put_object(
+        Bucket=BUCKET, Key=key, Body=text_of("1.0.0", "cosell"), Metadata={"sha256": "0" * 64}
+    )
+    assert {o.key: o.action for o in publish(BUCKET, version="1.0.0")}[key] == "unchanged"
+
+
+class HeadOnly:
+    """An S3 client that answers HeadObject with ``head`` and GetObject with ``body``,
+    counting the GetObjects (moto keeps no SHA-256 checksum, so real S3's answer is
+    played here)."""
+
+    def __init__(self, head: dict[str, Any], body: bytes) -> None:
+        self.head, self.body, self.gets = head, body, 0
+
+    def head_object(self, **_: Any) -> dict[str, Any]:
+        return self.head
+
+    def get_object(self, **_: Any) -> dict[str, Any]:
+        self.gets += 1
+        return {"Body": io.BytesIO(self.body)}
+
+
+def sha256_b64(body: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(body).digest()).decode()
+
+
+def test_s3s_full_object_checksum_is_trusted_over_metadata() -> None:
+    body = b"Resources: {}\n"
+    client = HeadOnly(
+        {"ChecksumSHA256": sha256_b64(body), "Metadata": {"sha256": "0" * 64}}, b"unread"
+    )
+    assert stored_sha256(client, BUCKET, "k") == hashlib.sha256(body).hexdigest()
+    assert client.gets == 0
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        {"ChecksumSHA256": sha256_b64(b"part") + "-3", "ChecksumType": "COMPOSITE"},
+        {"ChecksumCRC32": "NSRBwg=="},  # S3's default checksum for uploads without one
+        {"Metadata": {"sha256": hashlib.sha256(b"copied").hexdigest()}},
+    ],
+    ids=["multipart", "crc32-only", "metadata-only"],
+)
+def test_without_a_full_object_sha256_the_bytes_decide(head: dict[str, Any]) -> None:
+    client = HeadOnly(head, b"the bytes")
+    assert stored_sha256(client, BUCKET, "k") == hashlib.sha256(b"the bytes").hexdigest()
+    assert client.gets == 1

@@ -4,8 +4,9 @@ Each template goes to ``<prefix>/<version>/<name>.yaml`` (immutable: republishin
 with other content is refused) and ``<prefix>/latest/<name>.yaml`` (overwritten). Every
 template is built with the version stamped in it and linted, and every versioned key is
 compared with what is already in the bucket, before anything is uploaded, so a refused
-publish changes nothing. Objects carry their SHA-256 (checked by S3 on upload, and kept in
-metadata), which is how a second publish of the same content knows to do nothing.
+publish changes nothing. Content is compared by S3's own SHA-256 checksum (sent with each
+upload, verified and kept by S3) or the bytes, never by metadata, which anyone with write
+access can copy onto other bytes. ``latest/`` switches as one: see :func:`_switch_latest`.
 """
 
 from __future__ import annotations
@@ -135,8 +136,9 @@ def publish(
 
     ``region`` is the bucket's (found with GetBucketLocation when None); ``client`` an S3
     client to use instead of a new one. With ``dry_run`` the bucket is read, not written.
-    Raises PublishError for bad arguments, lint findings, or a version already published
-    with other content; botocore errors pass through.
+    Raises PublishError for bad arguments, lint findings, a version already published with
+    other content, or an upload that failed (saying what latest/ holds after it); botocore
+    errors while reading the bucket pass through.
     """
     say = progress or (lambda _message: None)
     check_location(bucket, prefix, version)
@@ -146,34 +148,152 @@ def publish(
 
         client = boto3.client("s3", region_name=region)
     region = region or bucket_region(client, bucket)
-    plan: list[PublishedObject] = []
-    conflicts: list[str] = []
-    for name, text in texts.items():
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        for alias in (version, LATEST):
-            key = template_key(prefix, alias, name)
-            found = published_sha256(client, bucket, key)
-            if found is not None and found != digest and alias != LATEST:
-                conflicts.append(key)
-            action = "unchanged" if found == digest else "upload"
-            url = object_url(bucket, region, key)
-            plan.append(PublishedObject(name, alias, key, url, digest, action))
+    plan, before = _plan(client, bucket, region, prefix, version, texts)
+    conflicts = [o.key for o in plan if o.action == "conflict"]
     if conflicts:
         raise PublishError(
             f"version {version} is already published with different content "
             f"({', '.join(conflicts)}); a published version never changes, so nothing was "
             "uploaded. Publish a new version."
         )
-    # Versioned keys first: if an upload fails, latest/ still points at a complete version.
-    for obj in sorted(plan, key=lambda o: o.version == LATEST):
+    for obj in plan:
         if obj.action == "unchanged":
             say(f"unchanged s3://{bucket}/{obj.key}")
         elif dry_run:
             say(f"would upload s3://{bucket}/{obj.key}")
-        else:
-            _upload(client, bucket, obj, texts[obj.template], version)
-            say(f"uploaded s3://{bucket}/{obj.key}")
+    if not dry_run:
+        versioned = [o for o in plan if o.version != LATEST]
+        _upload_version(client, bucket, versioned, texts, version, say)
+        latest = [o for o in plan if o.version == LATEST]
+        _switch_latest(client, bucket, latest, texts, version, before, say)
     return plan
+
+
+def _plan(
+    client: Any, bucket: str, region: str, prefix: str, version: str, texts: dict[str, str]
+) -> tuple[list[PublishedObject], dict[str, Stored | None]]:
+    """Each object to upload, leave "unchanged", or refuse ("conflict": a versioned key that
+    holds other content); and latest/ as found, which a failed switch puts back."""
+    plan: list[PublishedObject] = []
+    before: dict[str, Stored | None] = {}
+    for name, text in texts.items():
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        for alias in (version, LATEST):
+            key = template_key(prefix, alias, name)
+            if alias == LATEST:
+                old = before[key] = stored(client, bucket, key)
+                found = hashlib.sha256(old.body).hexdigest() if old else None
+            else:
+                found = stored_sha256(client, bucket, key)
+            action = "unchanged" if found == digest else "upload"
+            if found is not None and found != digest and alias != LATEST:
+                action = "conflict"
+            plan.append(
+                PublishedObject(name, alias, key, object_url(bucket, region, key), digest, action)
+            )
+    return plan, before
+
+
+def _upload_version(
+    client: Any,
+    bucket: str,
+    objects: list[PublishedObject],
+    texts: dict[str, str],
+    version: str,
+    say: Progress,
+) -> None:
+    """Upload the versioned keys; on a failure latest/ has not been touched yet."""
+    for obj in objects:
+        if obj.action != "upload":
+            continue
+        try:
+            _upload(client, bucket, obj, texts[obj.template], version)
+        except aws_errors() as error:
+            raise PublishError(
+                f"uploading s3://{bucket}/{obj.key} failed ({error}); latest/ was not touched "
+                f"and what was uploaded of {version} is kept (a version never changes): run "
+                "publish again to finish it"
+            ) from error
+        say(f"uploaded s3://{bucket}/{obj.key}")
+
+
+def _switch_latest(
+    client: Any,
+    bucket: str,
+    objects: list[PublishedObject],
+    texts: dict[str, str],
+    version: str,
+    before: dict[str, Stored | None],
+    say: Progress,
+) -> None:
+    """Move every latest/ object to the new version, or none of them.
+
+    S3 cannot write several objects at once, and CloudFormation's launch links must name a
+    template itself (no manifest can be followed), so latest/ switches by write, verify
+    and roll back: after a failed upload, the objects already moved get back the bytes
+    (and headers) they had before this publish, or are deleted if they did not exist, so
+    latest/ is one version, never a mix. Last, every latest/ object is read back by S3's
+    own checksum: another writer in between is reported, not overwritten again.
+    """
+    written: list[str] = []
+    for obj in objects:
+        if obj.action != "upload":
+            continue
+        try:
+            _upload(client, bucket, obj, texts[obj.template], version)
+        except aws_errors() as error:
+            stuck = _restore(client, bucket, written, before)
+            raise PublishError(_switch_failed(bucket, obj.key, error, written, stuck)) from error
+        written.append(obj.key)
+        say(f"uploaded s3://{bucket}/{obj.key}")
+    moved = [o.key for o in objects if stored_sha256(client, bucket, o.key) != o.sha256]
+    if moved:
+        raise PublishError(
+            f"latest/ changed while this publish switched it ({', '.join(moved)} now hold "
+            "other content: another publish at the same time?); run publish again"
+        )
+
+
+def _restore(
+    client: Any, bucket: str, keys: list[str], before: dict[str, Stored | None]
+) -> list[str]:
+    """Put ``keys`` back as they were; the keys that could not be (none, normally)."""
+    stuck = []
+    for key in reversed(keys):
+        old = before.get(key)
+        try:
+            if old is None:
+                client.delete_object(Bucket=bucket, Key=key)
+            else:
+                client.put_object(
+                    Bucket=bucket,
+                    Key=key,
+                    Body=old.body,
+                    ContentType=old.content_type,
+                    CacheControl=old.cache_control,
+                    Metadata=old.metadata,
+                    ChecksumSHA256=_checksum(old.body),
+                )
+        except aws_errors():
+            stuck.append(key)
+    return stuck
+
+
+def _switch_failed(
+    bucket: str, key: str, error: Exception, written: list[str], stuck: list[str]
+) -> str:
+    failed = f"uploading s3://{bucket}/{key} failed ({error})"
+    if not stuck:
+        undone = f" ({', '.join(written)} undone)" if written else ""
+        return (
+            f"{failed}; latest/ was put back as it was before this publish{undone}, so it is "
+            "one version, not a mix: run publish again"
+        )
+    return (
+        f"{failed}, and putting latest/ back failed too: latest/ is now mixed ("
+        f"{', '.join(stuck)} hold the new version, the rest the old one): run publish again "
+        "to finish the switch"
+    )
 
 
 def _upload(client: Any, bucket: str, obj: PublishedObject, text: str, version: str) -> None:
@@ -186,10 +306,14 @@ def _upload(client: Any, bucket: str, obj: PublishedObject, text: str, version: 
         Body=body,
         ContentType=CONTENT_TYPE,
         CacheControl="no-cache" if latest else "max-age=31536000, immutable",
-        ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
-        Metadata={"sha256": obj.sha256, "template-version": version},
+        ChecksumSHA256=_checksum(body),  # S3 verifies it, and keeps it: see stored_sha256
+        Metadata={"template-version": version},
         **extra,
     )
+
+
+def _checksum(body: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(body).digest()).decode()
 
 
 def read_published(
@@ -216,27 +340,63 @@ def bucket_region(client: Any, bucket: str) -> str:
     return {"": "us-east-1", "EU": "eu-west-1"}.get(location, str(location))
 
 
-def published_sha256(client: Any, bucket: str, key: str) -> str | None:
-    """SHA-256 (hex) of the object at ``key``, or None if there is none.
+@dataclass(frozen=True)
+class Stored:
+    """An object as S3 holds it: its bytes, and the headers a restore writes back."""
 
-    Read from the metadata this module writes, else S3's checksum, else the object itself.
-    """
-    from botocore.exceptions import ClientError
+    body: bytes
+    content_type: str
+    cache_control: str
+    metadata: dict[str, str]
 
+
+def stored(client: Any, bucket: str, key: str) -> Stored | None:
+    """The object at ``key``, or None if there is none."""
     try:
-        head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        got = client.get_object(Bucket=bucket, Key=key)
+    except aws_errors() as error:
+        if _missing(error):
             return None
         raise
-    known = head.get("Metadata", {}).get("sha256")
-    if known:
-        return str(known)
+    return Stored(
+        got["Body"].read(),
+        got.get("ContentType", CONTENT_TYPE),
+        got.get("CacheControl", "no-cache"),
+        dict(got.get("Metadata", {})),
+    )
+
+
+def stored_sha256(client: Any, bucket: str, key: str) -> str | None:
+    """SHA-256 (hex) of the object at ``key``, or None if there is none.
+
+    S3's own ``ChecksumSHA256`` (which S3 computes or verifies from the bytes on upload)
+    when the object has a full-object one, else the bytes themselves. Never user metadata:
+    anyone who can write the object can copy that onto other bytes.
+    """
+    try:
+        head = client.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+    except aws_errors() as error:
+        if _missing(error):
+            return None
+        raise
     checksum = head.get("ChecksumSHA256", "")
-    if checksum and "-" not in checksum:  # "-N": a checksum of parts, not of the object
+    whole = head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT"
+    if checksum and whole and "-" not in checksum:  # "-N": a checksum of N parts
         return base64.b64decode(checksum).hex()
     body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
     return hashlib.sha256(body).hexdigest()
+
+
+def _missing(error: Exception) -> bool:
+    code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
+def aws_errors() -> tuple[type[Exception], ...]:
+    """What boto3 raises for a refused or failed call (imported late: startup stays fast)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (BotoCoreError, ClientError)
 
 
 @click.command("publish")
