@@ -18,9 +18,10 @@ import pytest
 from botocore.stub import Stubber
 from click.testing import CliRunner
 
-from clazar_templates import to_yaml
+from clazar_templates import __version__, to_yaml
 from clazar_templates.cli import cli
 from clazar_templates.policies import MARKETPLACE_ACCOUNT, MARKETPLACE_REGION
+from clazar_templates.publishing import template_key
 from clazar_templates.reporter import verify_signature
 from clazar_templates.resolve import resolve
 from clazar_templates.stacks import STACKS, stack
@@ -38,7 +39,8 @@ from reporter_support import FakeServer
 from support import DEPLOY_VALUES, SECRET
 
 OU = "ou-ab12-abcdefgh"
-URL = "https://example-bucket.s3.amazonaws.com/clazar/1.0.0/clazar-marketplace.yaml"
+BUCKET = "clazar-templates"
+PUBLISHED = {"bucket": BUCKET, "prefix": "clazar"}  # where publish() puts this version
 REQUIRED = {k: v for k, v in DEPLOY_VALUES.items() if k != "ClazarSecretKey"}
 
 
@@ -47,7 +49,7 @@ def plan_for(short: str = "marketplace", **overrides: Any) -> Any:
         "org_units": [OU],
         "regions": ["us-east-1"],
         "params": {**REQUIRED, "ClazarSecretKey": SECRET},
-        "template_url": None if fits(short) else URL,
+        **({} if fits(short) else PUBLISHED),
     }
     return stackset_plan(short, **{**arguments, **overrides})
 
@@ -58,14 +60,12 @@ def fits(short: str) -> bool:
 
 
 def publish(short: str) -> list[str]:
-    """``--template-url`` of ``short`` in moto's S3, if it is too big for TemplateBody."""
-    if fits(short):
-        return []
+    """``--bucket`` and ``--prefix`` of ``short`` published in moto's S3."""
     s3 = boto3.client("s3")
-    s3.create_bucket(Bucket="clazar-templates")
-    key = f"clazar/1.0.0/{stack(short).name}.yaml"
-    s3.put_object(Bucket="clazar-templates", Key=key, Body=to_yaml(stack(short).build()).encode())
-    return ["--template-url", f"https://clazar-templates.s3.amazonaws.com/{key}"]
+    s3.create_bucket(Bucket=BUCKET)
+    key = template_key(PUBLISHED["prefix"], __version__, stack(short).name)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=to_yaml(stack(short).build()).encode())
+    return ["--bucket", BUCKET, "--prefix", PUBLISHED["prefix"]]
 
 
 def fixed_iam_names(short: str) -> dict[str, str]:
@@ -113,18 +113,50 @@ def test_printed_plan_never_shows_the_secret() -> None:
     assert shown["ClazarAccountId"] == REQUIRED["ClazarAccountId"]
 
 
-def test_template_url_replaces_the_body() -> None:
-    create = plan_for(template_url=URL).create_stack_set
-    assert create["TemplateURL"] == URL
+def test_a_bucket_sends_the_published_template_url_instead_of_the_body() -> None:
+    create = plan_for(bucket=BUCKET, prefix="cfn/prod", bucket_region="eu-west-1").create_stack_set
+    assert create["TemplateURL"] == (
+        f"https://{BUCKET}.s3.eu-west-1.amazonaws.com/cfn/prod/{__version__}/"
+        "clazar-marketplace.yaml"
+    )
     assert "TemplateBody" not in create
 
 
-def test_a_template_over_the_body_limit_needs_a_url() -> None:
+def test_without_a_bucket_the_body_is_sent_and_refused_over_the_limit() -> None:
+    create = plan_for("cosell").create_stack_set
+    assert create["TemplateBody"] == to_yaml(stack("cosell").build())
+    assert "TemplateURL" not in create
     big = "#" * (TEMPLATE_BODY_LIMIT + 1)
     with pytest.raises(StackSetError) as raised:
-        plan_for(template_url=None, template_body=big)
-    assert raised.value.field == "--template-url"
+        plan_for(bucket=None, template_body=big)
+    assert raised.value.field == "--bucket"
     assert str(TEMPLATE_BODY_LIMIT) in str(raised.value)
+    assert "pass --bucket" in str(raised.value)
+
+
+def test_build_options_cannot_name_a_published_template() -> None:
+    options = stack("marketplace").options(enable_cas=True)
+    with pytest.raises(StackSetError) as raised:
+        plan_for(bucket=BUCKET, options=options)
+    assert raised.value.field == "--set"
+    body = plan_for("cosell", options=stack("cosell").options(enable_event_bridge=True))
+    assert "EnableEventBridge" not in body.create_stack_set["TemplateBody"]
+
+
+@pytest.mark.slow
+def test_another_versions_parameters_are_checked_against_its_published_text(aws: None) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=BUCKET)
+    older = to_yaml(stack("cosell").build(stack("cosell").options(version="0.9.0")))
+    older = older.replace("ExistingSandboxRole", "OldSandboxRole")  # what 0.9.0 declared
+    s3.put_object(Bucket=BUCKET, Key="clazar/0.9.0/clazar-cosell.yaml", Body=older.encode())
+    plan = plan_for("cosell", **PUBLISHED, version="0.9.0", params=REQUIRED)
+    assert plan.create_stack_set["TemplateURL"].endswith("/clazar/0.9.0/clazar-cosell.yaml")
+    with pytest.raises(StackSetError, match="OldSandboxRole"):
+        plan_for("cosell", **PUBLISHED, version="0.9.0", params={**REQUIRED, "X": "y"})
+    with pytest.raises(StackSetError, match="cannot read") as raised:
+        plan_for("cosell", **PUBLISHED, version="0.8.0")
+    assert raised.value.field == "--version"
 
 
 @pytest.mark.parametrize("short", sorted(STACKS))
@@ -178,7 +210,9 @@ BAD_INPUT = [
     ({"failure_tolerance": "120%"}, "--failure-tolerance", "percentage"),
     ({"max_concurrent": 0}, "--max-concurrent", "whole number >= 1"),
     ({"stack_set_name": "1-bad_name"}, "--name", "stack set name"),
-    ({"template_url": "http://x/t.yaml"}, "--template-url", "https://"),
+    ({"bucket": "Not_A_Bucket"}, "--bucket", "not an S3 bucket name"),
+    ({"bucket": BUCKET, "prefix": ".."}, "--prefix", "none of them . or .."),
+    ({"bucket": BUCKET, "bucket_region": "eu west 1"}, "--bucket-region", "region"),
     ({"region_concurrency": "diagonal"}, "--region-concurrency", "SEQUENTIAL"),
 ]
 
@@ -212,7 +246,7 @@ def test_secret_from_the_environment_is_used_but_not_printed(
 ) -> None:
     monkeypatch.setenv("CLAZAR_SECRET_KEY", SECRET)
     args = ["stackset-plan", "cosell", "--org-unit", OU, "--regions", "us-east-1"]
-    args += [] if fits("cosell") else ["--template-url", URL]
+    args += [] if fits("cosell") else ["--bucket", BUCKET]
     result = CliRunner().invoke(cli, args + [f"--param={k}={v}" for k, v in REQUIRED.items()])
     assert result.exit_code == 0, result.output
     shown = json.loads(result.stdout)["CreateStackSet"]["Parameters"]
@@ -386,7 +420,7 @@ def test_cli_applies_to_two_accounts_and_reports_each(
     ou, accounts = org
     runner = CliRunner()
     args = ["stackset-plan", "marketplace", "--org-unit", ou, "--regions", "us-east-1", "--apply"]
-    args += publish("marketplace")
+    args += publish("marketplace")  # as TemplateURL (the body is tested in the next test)
     params = [f"--param={k}={v}" for k, v in REQUIRED.items()]
     applied = runner.invoke(cli, [*args, *params], input=SECRET + "\n")  # the hidden prompt
     assert applied.exit_code == 0, applied.output
@@ -422,10 +456,13 @@ def test_instances_in_two_regions_report_apart(org: tuple[str, list[str]], api: 
     regions = ["us-east-1", "eu-west-1"]
     if fixed_iam_names("cosell"):
         pytest.skip("the co-sell template names IAM resources now; one region only")
-    url = publish("cosell")
+    source: dict[str, str] = {}
+    if not fits("cosell"):
+        publish("cosell")
+        source = PUBLISHED
     plan = stackset_plan(
         "cosell",
-        template_url=url[1] if url else None,
+        **source,
         org_units=[ou],
         regions=regions,
         params={**REQUIRED, "ClazarSecretKey": SECRET},

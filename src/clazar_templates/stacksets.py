@@ -25,8 +25,10 @@ from typing import Any
 
 import click
 
+from . import __version__
 from .parameters import value_problem
 from .patterns import STACK_NAME, fullmatch
+from .publishing import DEFAULT_PREFIX, LATEST, template_key
 from .stacks import Stack
 from .stacks import stack as find_stack
 
@@ -141,7 +143,10 @@ def stackset_plan(
     failure_tolerance: int | str = 0,
     max_concurrent: int | str = 1,
     region_concurrency: str = "SEQUENTIAL",
-    template_url: str | None = None,
+    bucket: str | None = None,
+    prefix: str = DEFAULT_PREFIX,
+    version: str = __version__,
+    bucket_region: str = "us-east-1",
     template_body: str | None = None,
     options: Any = None,
     call_as: str = "SELF",
@@ -149,17 +154,26 @@ def stackset_plan(
 ) -> StackSetPlan:
     """The requests that deploy ``stack`` to every account of ``org_units`` in ``regions``.
 
-    ``failure_tolerance`` and ``max_concurrent`` are account counts per region or
-    percentages (``"10%"``). ``params`` are checked against the template built with
-    ``options`` (names, AllowedValues, AllowedPattern, lengths); a NoEcho parameter left out
-    is listed in ``unset`` and must be given before :func:`apply_plan`. Raises
+    Given a ``bucket``, the stack set takes the template published there (``prefix``,
+    ``version``, in ``bucket_region``: the layout ``publish`` writes) by its ``TemplateURL``;
+    otherwise the body built with ``options`` (or ``template_body``), which CloudFormation
+    takes up to 51,200 bytes. ``failure_tolerance`` and ``max_concurrent`` are account
+    counts per region or percentages (``"10%"``). ``params`` are checked against the
+    template sent (names, AllowedValues, AllowedPattern, lengths): this package's build for
+    its own version, else the published text, read from S3. A NoEcho parameter left out is
+    listed in ``unset`` and must be given before :func:`apply_plan`. Raises
     :class:`StackSetError` naming the bad input.
     """
     from .render import to_yaml
 
     target = find_stack(stack) if isinstance(stack, str) else stack
-    built = target.build(options)
-    template = built.to_dict()
+    if bucket is None:
+        built = target.build(options)
+        template = built.to_dict()
+        source = _template_body(template_body or to_yaml(built))
+    else:
+        template, url = _published(target, options, bucket, prefix, version, bucket_region)
+        source = {"TemplateURL": url}
     name = stack_set_name or target.name
     if not fullmatch(STACK_NAME, name):  # stack sets are named like stacks
         raise StackSetError(
@@ -172,7 +186,6 @@ def stackset_plan(
     _check_named_iam(template, given, secrets, where)
     if call_as not in CALL_AS:
         raise StackSetError("--call-as", f"{call_as!r}; expected one of {', '.join(CALL_AS)}")
-    source = _template_source(template_url, template_body or to_yaml(built))
     preferences = {
         "RegionConcurrencyType": _choice(
             region_concurrency, ("SEQUENTIAL", "PARALLEL"), "--region-concurrency"
@@ -298,19 +311,55 @@ def _check_named_iam(
             )
 
 
-def _template_source(url: str | None, body: str) -> dict[str, str]:
-    if url is not None:
-        if not url.startswith("https://"):
-            raise StackSetError("--template-url", f"{url!r}; expected an https:// S3 URL")
-        return {"TemplateURL": url}
+def _template_body(body: str) -> dict[str, str]:
     size = len(body.encode("utf-8"))
     if size > TEMPLATE_BODY_LIMIT:
         raise StackSetError(
-            "--template-url",
+            "--bucket",
             f"the template is {size} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT}-byte "
-            "TemplateBody limit; publish it to S3 and give its https:// URL",
+            "TemplateBody limit; publish it and pass --bucket (with --prefix and --version) "
+            "to send its TemplateURL instead",
         )
     return {"TemplateBody": body}
+
+
+def _published(
+    target: Stack, options: Any, bucket: str, prefix: str, version: str, region: str
+) -> tuple[dict[str, Any], str]:
+    """The template published as ``version`` in ``bucket`` (as data) and its URL.
+
+    Published templates are built with every option left to deploy time, so build-time
+    ``options`` cannot describe them. The template is this package's own build for its
+    version (no call), else the published text.
+    """
+    from .patterns import REGION
+    from .publishing import PublishError, check_location, object_url, read_published
+    from .render import load_template
+
+    if options is not None and options != target.options():
+        raise StackSetError(
+            "--set",
+            "published templates leave every option to deploy time; give these values as "
+            "--param, or drop --bucket to send the template built with --set as its body",
+        )
+    if not fullmatch(REGION, region):
+        raise StackSetError("--bucket-region", f"{region!r} is not an AWS region name")
+    try:
+        check_location(bucket, prefix, None if version == LATEST else version)
+    except PublishError as error:
+        raise StackSetError(f"--{error.field}", str(error)) from None
+    url = object_url(bucket, region, template_key(prefix, version, target.name))
+    if version == __version__:
+        return target.build().to_dict(), url
+    try:
+        text = read_published(bucket, prefix, version, target.name, client=_s3(region))
+        return load_template(text), url
+    except Exception as error:  # botocore's errors, a body that is not a template
+        raise StackSetError(
+            "--version",
+            f"cannot read {url} to check the parameters against it ({error}); pass the "
+            "--bucket, --prefix and --bucket-region it is published with",
+        ) from None
 
 
 def _amount(prefix: str, value: int | str, field: str, minimum: int) -> dict[str, int]:
@@ -392,6 +441,12 @@ def _client(region: str | None = None) -> Any:
     import boto3
 
     return boto3.client("cloudformation", region_name=region)
+
+
+def _s3(region: str) -> Any:
+    import boto3
+
+    return boto3.client("s3", region_name=region)
 
 
 # --- status -----------------------------------------------------------------------------
@@ -495,7 +550,10 @@ def _params(pairs: tuple[str, ...], secrets: Iterable[str]) -> dict[str, str]:
     default="sequential",
     show_default=True,
 )
-@click.option("--template-url", help="https:// URL of the published template (over 51,200 B).")
+@click.option("--bucket", help="Send the TemplateURL of the template published in this bucket.")
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="With --bucket.")
+@click.option("--version", default=__version__, show_default=True, help="With --bucket.")
+@click.option("--bucket-region", default="us-east-1", show_default=True, help="With --bucket.")
 @click.option("--delegated-admin", is_flag=True, help="Run as a delegated administrator.")
 @click.option("--home-region", help="Region of the stack set itself (default: your profile's).")
 @click.option("--apply", "do_apply", is_flag=True, help="Send the requests (default: print).")
@@ -509,15 +567,19 @@ def stackset_plan_command(
     failure_tolerance: str,
     max_concurrent: str,
     region_concurrency: str,
-    template_url: str | None,
+    bucket: str | None,
+    prefix: str,
+    version: str,
+    bucket_region: str,
     delegated_admin: bool,
     home_region: str | None,
     do_apply: bool,
 ) -> None:
     """Print (or --apply) the StackSet requests that deploy STACK to whole OUs.
 
-    NoEcho parameters (ClazarSecretKey) are read from the environment (CLAZAR_SECRET_KEY)
-    or, with --apply, a hidden prompt; never from --param.
+    With --bucket the stack set takes the published template's URL; without, the template
+    body (at most 51,200 bytes). NoEcho parameters (ClazarSecretKey) are read from the
+    environment (CLAZAR_SECRET_KEY) or, with --apply, a hidden prompt; never from --param.
     """
 
     try:
@@ -546,7 +608,10 @@ def stackset_plan_command(
             failure_tolerance=failure_tolerance,
             max_concurrent=max_concurrent,
             region_concurrency=region_concurrency,
-            template_url=template_url,
+            bucket=bucket,
+            prefix=prefix,
+            version=version,
+            bucket_region=bucket_region,
             options=options,
             call_as="DELEGATED_ADMIN" if delegated_admin else "SELF",
         )
