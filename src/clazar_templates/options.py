@@ -27,6 +27,7 @@ __all__ = [
     "MarketplaceOptions",
     "Option",
     "OptionError",
+    "fixed_options",
     "option_fields",
     "parse_value",
 ]
@@ -419,6 +420,17 @@ DEPLOY = "deploy"
 def field_names(options_class: type[Any]) -> list[str]:
     """Every field an options class accepts, in declaration order."""
     return [f.name for f in dataclasses.fields(options_class)]
+
+
+def fixed_options(options: Any) -> dict[str, Any]:
+    """The options fixed at build time (field name -> value), ``version`` aside: every field
+    whose value is not its default. ``type(options)(**fixed_options(options),
+    version=options.version) == options``; ``{}`` for the all-deploy-time templates."""
+    return {
+        f.name: getattr(options, f.name)
+        for f in dataclasses.fields(options)
+        if f.name != "version" and getattr(options, f.name) != f.default
+    }
 
 
 def parse_value(options_class: type[Any], name: str, text: str) -> Any:

@@ -29,7 +29,7 @@ from troposphere import (
 )
 from troposphere import Or as _Or
 
-from ..options import Option, option_fields
+from ..options import Option, fixed_options, option_fields
 
 Flag = bool | str
 """True/False when decided at build time, else the name of a Condition."""
@@ -47,7 +47,9 @@ class StackBuilder:
         self.name = name
         self.template = Template(Description=f"{description} ({name} {options.version})")
         self.template.set_version("2010-09-09")
-        self.template.set_metadata({"Clazar": {"Template": name, "Version": options.version}})
+        clazar = {"Template": name, "Version": options.version}
+        fixed = fixed_options(options)  # what `check` needs to rebuild exactly this variant
+        self.template.set_metadata({"Clazar": {**clazar, **({"Options": fixed} if fixed else {})}})
         self._specs = dict(option_fields(options))
         self._extra: dict[str, Option] = {}
 
