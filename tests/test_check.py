@@ -14,11 +14,26 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from clazar_templates import build_cosell, build_marketplace, check, to_json, to_yaml
+from clazar_templates import (
+    MarketplaceOptions,
+    __version__,
+    build_cosell,
+    build_marketplace,
+    check,
+    publish,
+    render,
+    to_json,
+    to_yaml,
+)
 from clazar_templates.checks import FAIL, OK, WARN, CheckReport
 from clazar_templates.cli import cli
+from clazar_templates.drift import statement_changes
+from clazar_templates.options import API_ENDPOINTS, option_fields
+from clazar_templates.recognise import identify, reference
 from clazar_templates.render import load_template
 from clazar_templates.resolve import resolve
+from clazar_templates.stacks import STACKS
+from conftest import valid_value
 from moto_deploy import deploy, finish_what_moto_skips, reporter_in_process
 from support import DEPLOY_VALUES, EXTERNAL_ID, VENDOR
 
@@ -119,7 +134,7 @@ def test_a_complete_marketplace_stack_is_connected(reporter: None) -> None:
 def delete_role_policy() -> str:
     name = "ClazarKmsKeyAccessPolicy"
     boto3.client("iam").delete_role_policy(RoleName="ClazarRole", PolicyName=name)
-    return f"role ClazarRole policies: policy {name} is missing"
+    return f"role ClazarRole policy {name}: is missing"
 
 
 def drop_a_statement() -> str:
@@ -130,7 +145,10 @@ def drop_a_statement() -> str:
     assert kept
     document["Statement"] = kept
     iam.put_role_policy(RoleName="ClazarRole", PolicyName=name, PolicyDocument=json.dumps(document))
-    return f"{name} lacks statement {dropped['Sid']}"
+    return (
+        f"role ClazarRole policy {name}: differs from the template: "
+        f"statement {dropped['Sid']} is missing"
+    )
 
 
 def remove_queue_policy() -> str:
@@ -196,10 +214,10 @@ def drop_topic_statement() -> str:
 
 def test_every_breakage_is_reported_and_nothing_else(reporter: None, session: Any) -> None:
     deployed()
-    role_policies = [delete_role_policy(), drop_a_statement()]
     reasons = [
         change_external_id(),
-        "; ".join(role_policies),
+        delete_role_policy(),
+        drop_a_statement(),
         remove_queue_policy(),
         drop_topic_statement(),
         delete_bucket_policy(),
@@ -234,8 +252,7 @@ def test_one_breakage_is_the_reason(
 def test_a_missing_stack_is_an_error(aws_endpoint: str, session: Any) -> None:
     report = check("no-such-stack", session=session)
     assert [r.status for r in report.results] == [FAIL]
-    assert report.summary.startswith("Error: stack: no-such-stack in us-east-1: ")
-    assert "does not exist" in report.summary
+    assert report.summary == "Error: stack: no stack named no-such-stack exists in us-east-1"
 
 
 def test_buckets_the_seller_brought_only_warn(reporter: None, session: Any) -> None:
@@ -255,12 +272,18 @@ def test_buckets_the_seller_brought_only_warn(reporter: None, session: Any) -> N
             {
                 "Version": "2012-10-17",
                 "Statement": [
+                    {  # "*", not a map: a seller's own policy may say anything
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": "arn:aws:s3:::old-sdds-bucket/public/*",
+                    },
                     {
                         "Effect": "Allow",
                         "Principal": {"Service": "reports.marketplace.amazonaws.com"},
                         "Action": "s3:PutObject",
                         "Resource": "arn:aws:s3:::old-sdds-bucket/*",
-                    }
+                    },
                 ],
             }
         ),
@@ -287,8 +310,8 @@ def test_a_cosell_stack_is_connected_until_a_managed_policy_goes(
     (attached,) = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
     iam.detach_role_policy(RoleName=role, PolicyArn=attached["PolicyArn"])
     assert check(STACK, session=session).summary == (
-        f"Error: role {role} policies: AWS managed policy "
-        "AWSPartnerCentralSandboxFullAccess is not attached"
+        f"Error: role {role} policy AWSPartnerCentralSandboxFullAccess: "
+        f"{attached['PolicyArn']} is not attached"
     )
 
 
@@ -331,3 +354,252 @@ def test_a_yaml_template_body_reads_as_the_template() -> None:
     """Stacks launched from the published YAML return it as text, short forms and all."""
     template = build_marketplace()
     assert load_template(to_yaml(template)) == json.loads(to_json(template))
+
+
+# --- issue 15 item 8: only our template, as this version builds it, is Connected ----------
+
+
+class Data(dict[str, Any]):
+    """A template as plain data, deployable like a troposphere Template."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self)
+
+
+ONE_QUEUE = Data(
+    AWSTemplateFormatVersion="2010-09-09",
+    Resources={"Queue": {"Type": "AWS::SQS::Queue"}},
+)
+
+
+def test_a_stack_that_is_not_ours_is_an_error(aws_endpoint: str, session: Any) -> None:
+    """Today's check read its expectations from this template: ok stack, ok outputs, Connected."""
+    deploy(ONE_QUEUE, STACK)
+    result = CliRunner().invoke(cli, ["check", "--stack", STACK])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[-2:] == [
+        "FAIL template: not a Clazar stack: its template has no Metadata.Clazar "
+        "(clazar-marketplace, clazar-cosell do)",
+        "Error: template: not a Clazar stack: its template has no Metadata.Clazar "
+        "(clazar-marketplace, clazar-cosell do)",
+    ]
+    assert "Connected" not in result.output
+
+
+def test_our_name_on_another_template_is_an_error(aws_endpoint: str, session: Any) -> None:
+    forged = Data(ONE_QUEUE, Metadata={"Clazar": {"Template": "clazar-cosell", "Version": "1.0.0"}})
+    deploy(forged, STACK)
+    report = check(STACK, session=session)
+    assert not report.connected
+    (line,) = failures(report)
+    assert line.startswith("template: differs from clazar-cosell 1.0.0 as this library builds it: ")
+    assert "Resources.Queue added" in line
+    assert "Resources.SandboxRole missing" in line
+
+
+def test_our_template_with_a_resource_added_is_an_error(reporter: None, session: Any) -> None:
+    """A grant slipped into the deployed template: today's check expected it, so said ok."""
+    template = Data(build_marketplace().to_dict())
+    template["Resources"] = {
+        **template["Resources"],
+        "Backdoor": {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "PolicyName": "Backdoor",
+                "Roles": [{"Ref": "ClazarRole"}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                },
+            },
+        },
+    }
+    deployed(lambda: template)
+    report = check(STACK, session=session)
+    assert failures(report) == [
+        "template: differs from clazar-marketplace 1.0.0 as this library builds it: "
+        "Resources.Backdoor added"
+    ]
+
+
+def test_a_variant_rendered_with_build_time_options_is_rebuilt(
+    reporter: None, session: Any
+) -> None:
+    options = MarketplaceOptions(
+        clazar_account_id=VENDOR, external_id=EXTERNAL_ID, enable_cas=True, role_name=""
+    )
+    deployed(lambda: build_marketplace(options))
+    report = check(STACK, session=session)
+    assert report.summary == "Connected", failures(report)
+    assert {r.subject: r.detail for r in report.results}["template"] == (
+        "clazar-marketplace 1.0.0 with build-time options clazar_account_id, external_id, "
+        "role_name, enable_cas as this library builds it"
+    )
+
+
+@pytest.fixture
+def unlinted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render, "lint", lambda text, *args: [])
+
+
+def test_another_version_is_compared_with_its_published_template(
+    reporter: None, session: Any, unlinted: None
+) -> None:
+    old = MarketplaceOptions(version="0.9.0")
+    deployed(lambda: build_marketplace(old))
+    without = check(STACK, session=session)
+    assert failures(without) == [
+        "template: clazar-marketplace 0.9.0 is not this library's version (1.0.0); pass "
+        "--bucket (and --prefix) where 0.9.0 is published, or run check with "
+        "clazar-templates 0.9.0"
+    ]
+    boto3.client("s3").create_bucket(Bucket="published-templates")
+    publish("published-templates", prefix="cfn", version="0.9.0")
+    found = check(STACK, session=session, bucket="published-templates", prefix="cfn")
+    assert found.summary == "Connected", failures(found)
+    assert {r.subject: r.detail for r in found.results}["template"] == (
+        "clazar-marketplace 0.9.0 as published at "
+        "s3://published-templates/cfn/0.9.0/clazar-marketplace.yaml"
+    )
+    (wrong,) = failures(check(STACK, session=session, bucket="published-templates"))
+    assert wrong.startswith(
+        "template: cannot read clazar-marketplace 0.9.0 from "
+        "s3://published-templates/templates/0.9.0/clazar-marketplace.yaml ("
+    )
+    assert wrong.endswith("pass the --bucket and --prefix where 0.9.0 is published")
+
+
+def test_another_versions_variant_cannot_be_checked_here(reporter: None, session: Any) -> None:
+    deployed(lambda: build_marketplace(MarketplaceOptions(version="0.9.0", enable_cas=False)))
+    (line,) = failures(check(STACK, session=session, bucket="anything"))
+    assert line == (
+        "template: clazar-marketplace 0.9.0 with build-time options enable_cas cannot be "
+        "rebuilt here: only clazar-templates 0.9.0 renders that variant (this is 1.0.0); run "
+        "check with clazar-templates 0.9.0"
+    )
+
+
+# --- issue 12 section 4: permissions the stack did not grant ---------------------------
+
+
+def test_permissions_added_to_the_clazar_role_are_warnings_one_line_each(
+    reporter: None, session: Any
+) -> None:
+    """Today's check listed the role's policies by name and said ok."""
+    deployed()
+    iam = boto3.client("iam")
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    everything = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+    }
+    iam.put_role_policy(
+        RoleName="ClazarRole", PolicyName="Extra", PolicyDocument=json.dumps(everything)
+    )
+    iam.attach_role_policy(RoleName="ClazarRole", PolicyArn=admin)
+    iam.put_role_permissions_boundary(RoleName="ClazarRole", PermissionsBoundary=admin)
+    other = {
+        "Sid": "AlsoThem",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "sts:AssumeRole",
+    }
+    edit_trust_statements(lambda statements: statements.append(other))
+    report = check(STACK, session=session)
+    assert report.summary == "Connected"  # Clazar works; the seller is told the rest
+    assert [str(r) for r in report.results if r.status == WARN] == [
+        "warn role ClazarRole trust: not created by this stack: statement AlsoThem was added "
+        "(Allow AWS:arn:aws:iam::123456789012:root sts:assumerole)",
+        "warn role ClazarRole policy Extra: not created by this stack: Allow * on *",
+        f"warn role ClazarRole policy AdministratorAccess: {admin} attached, not by this stack",
+        f"warn role ClazarRole boundary: {admin} was not set by this stack",
+    ]
+
+
+def edit_trust_statements(change: Callable[[list[dict[str, Any]]], None]) -> None:
+    iam = boto3.client("iam")
+    trust = iam.get_role(RoleName="ClazarRole")["Role"]["AssumeRolePolicyDocument"]
+    change(trust["Statement"])
+    iam.update_assume_role_policy(RoleName="ClazarRole", PolicyDocument=json.dumps(trust))
+
+
+def widen(policy: str, sid: str, action: str) -> None:
+    iam = boto3.client("iam")
+    role = "ClazarRole"
+    document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+    (statement,) = [st for st in document["Statement"] if st["Sid"] == sid]
+    statement["Action"] = [*statement["Action"], action]
+    iam.put_role_policy(RoleName=role, PolicyName=policy, PolicyDocument=json.dumps(document))
+
+
+def test_a_changed_statement_is_a_failure_naming_what_changed(reporter: None, session: Any) -> None:
+    """Same name, same Sids, one more action: today's check compared Sids only."""
+    deployed()
+    widen("ClazarS3AccessPolicy", "ReadFeedObjects", "s3:*")
+    assert failures(check(STACK, session=session)) == [
+        "role ClazarRole policy ClazarS3AccessPolicy: differs from the template: statement "
+        "ReadFeedObjects: Action adds s3:*"
+    ]
+
+
+def test_permissions_added_to_cosell_roles_are_warnings(reporter: None, session: Any) -> None:
+    deployed(build=build_cosell)
+    iam = boto3.client("iam")
+    admin = "arn:aws:iam::aws:policy/AdministratorAccess"
+    roles = [physical("SandboxRole"), physical("ProductionRole")]
+    for role in roles:
+        iam.attach_role_policy(RoleName=role, PolicyArn=admin)
+    report = check(STACK, session=session)
+    assert report.connected, failures(report)
+    assert sorted(f"{r.subject}: {r.detail}" for r in report.results if r.status == WARN) == sorted(
+        f"role {role} policy AdministratorAccess: {admin} attached, not by this stack"
+        for role in roles
+    )
+
+
+def test_statements_compare_as_sets_of_what_they_grant() -> None:
+    """Order, action case, one value or a list, false or "false": no difference."""
+    ours = {
+        "Statement": [
+            {
+                "Sid": "A",
+                "Effect": "Deny",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": "arn:aws:s3:::b/*",
+                "Condition": {"Bool": {"aws:SecureTransport": False}},
+            }
+        ]
+    }
+    theirs = {
+        "Statement": {
+            "Effect": "Deny",
+            "Sid": "A",
+            "Action": ["S3:PutObject", "s3:getobject"],
+            "Resource": ["arn:aws:s3:::b/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    }
+    assert statement_changes(ours, theirs) == []
+    theirs["Statement"]["Condition"] = {}
+    assert statement_changes(ours, theirs) == [
+        "statement A: Condition drops Bool aws:SecureTransport=false"
+    ]
+
+
+@pytest.mark.parametrize("short", sorted(STACKS))
+def test_templates_record_only_the_options_fixed_at_build_time(short: str) -> None:
+    """The published all-deploy-time templates carry no Options (they do not grow); a
+    variant carries exactly what rebuilds it."""
+    target = STACKS[short]
+    default = target.build().to_dict()["Metadata"]["Clazar"]
+    assert default == {"Template": target.name, "Version": __version__}
+    fixed = {name: valid_value(spec) for name, spec in option_fields(target.options)}
+    options = target.options(**fixed, api_url=API_ENDPOINTS["development"])
+    template = json.loads(to_json(target.build(options)))
+    assert template["Metadata"]["Clazar"]["Options"] == {
+        **fixed,
+        "api_url": API_ENDPOINTS["development"],
+    }
+    identity = identify(template)
+    assert target.options(**identity.fixed) == options
+    assert reference(identity)[0] == template

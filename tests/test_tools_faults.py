@@ -8,9 +8,14 @@ Nothing here waits on a real network: every endpoint is 127.0.0.1 and calls fail
 from __future__ import annotations
 
 import base64
+import contextlib
+import functools
 import hashlib
 import io
 import re
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +24,13 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from click.testing import CliRunner
 
-from clazar_templates import launch_url, options, publish, render, to_yaml
+from clazar_templates import checks, launch_url, options, publish, render, to_yaml
 from clazar_templates.cli import cli
 from clazar_templates.launch import LaunchError
 from clazar_templates.publishing import PublishError, check_location, stored_sha256
 from clazar_templates.stacks import STACKS, stack
 from clazar_templates.stacksets import StackSetError, stackset_plan
+from reporter_support import FakeServer, Reply
 from support import DEPLOY_VALUES
 
 pytest_plugins = ["moto_server"]  # the aws_endpoint fixture
@@ -180,6 +186,7 @@ def s3(aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     return client
 
 
+@functools.cache
 def text_of(version: str, template: str) -> bytes:
     target = stack(template)
     return to_yaml(target.build(target.options(version=version))).encode()
@@ -225,7 +232,7 @@ def failing(client: Any, operation: str, calls: set[int]) -> list[str]:
 
 @pytest.mark.parametrize("nth", range(1, UPLOADS + 1))
 def test_a_failed_upload_never_leaves_latest_mixed(s3: Any, nth: int) -> None:
-    publish(BUCKET, version="1.0.0")
+    publish(BUCKET, version="1.0.0", client=s3)
     client = boto3.client("s3")
     attempts = failing(client, "PutObject", {nth})
     with pytest.raises(PublishError, match="failed") as raised:
@@ -233,7 +240,7 @@ def test_a_failed_upload_never_leaves_latest_mixed(s3: Any, nth: int) -> None:
     assert "run publish again" in str(raised.value)
     assert version_of_latest(s3) == {"1.0.0"}, attempts
     assert latest(s3).keys() == NAMES
-    publish(BUCKET, version="1.1.0")  # the rerun finishes the switch
+    publish(BUCKET, version="1.1.0", client=s3)  # the rerun finishes the switch
     assert version_of_latest(s3) == {"1.1.0"}
 
 
@@ -248,7 +255,7 @@ def test_a_failed_first_publish_leaves_latest_empty(s3: Any, nth: int) -> None:
 
 
 def test_a_failed_rollback_says_latest_is_mixed_and_the_rerun_mends_it(s3: Any) -> None:
-    publish(BUCKET, version="1.0.0")
+    publish(BUCKET, version="1.0.0", client=s3)
     client = boto3.client("s3")
     failing(client, "PutObject", {UPLOADS, UPLOADS + 1})  # the last upload, then its undo
     with pytest.raises(PublishError) as raised:
@@ -258,12 +265,12 @@ def test_a_failed_rollback_says_latest_is_mixed_and_the_rerun_mends_it(s3: Any) 
     first = sorted(STACKS.values(), key=lambda t: t.name != "clazar-marketplace")[0].name
     assert f"templates/latest/{first}.yaml" in message
     assert version_of_latest(s3) == {"1.0.0", "1.1.0"}  # what the message says
-    publish(BUCKET, version="1.1.0")
+    publish(BUCKET, version="1.1.0", client=s3)
     assert version_of_latest(s3) == {"1.1.0"}
 
 
 def test_latest_changed_by_someone_else_during_the_switch_is_reported(s3: Any) -> None:
-    publish(BUCKET, version="1.0.0")
+    publish(BUCKET, version="1.0.0", client=s3)
     client = boto3.client("s3")
     keys = failing(client, "PutObject", set())  # records, fails nothing
 
@@ -280,7 +287,7 @@ def test_latest_changed_by_someone_else_during_the_switch_is_reported(s3: Any) -
 def test_the_command_reports_a_failed_switch_in_one_line(
     s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    publish(BUCKET, version="1.0.0")
+    publish(BUCKET, version="1.0.0", client=s3)
     real = boto3.client
 
     def client(*args: Any, **kwargs: Any) -> Any:
@@ -306,19 +313,19 @@ def overwrite_keeping_metadata(s3: Any, key: str, body: bytes) -> None:
 
 
 def test_a_version_overwritten_with_copied_metadata_is_a_conflict(s3: Any) -> None:
-    publish(BUCKET, version="1.0.0")
+    publish(BUCKET, version="1.0.0", client=s3)
     key = "templates/1.0.0/clazar-cosell.yaml"
     overwrite_keeping_metadata(s3, key, b"Resources: {}\n")
     with pytest.raises(PublishError, match="already published with different content") as raised:
-        publish(BUCKET, version="1.0.0")
+        publish(BUCKET, version="1.0.0", client=s3)
     assert key in str(raised.value)
 
 
 def test_latest_overwritten_with_copied_metadata_is_uploaded_again(s3: Any) -> None:
-    publish(BUCKET, version="1.0.0")
+    publish(BUCKET, version="1.0.0", client=s3)
     key = "templates/latest/clazar-marketplace.yaml"
     overwrite_keeping_metadata(s3, key, b"Resources: {}\n")
-    actions = {o.key: o.action for o in publish(BUCKET, version="1.0.0")}
+    actions = {o.key: o.action for o in publish(BUCKET, version="1.0.0", client=s3)}
     assert actions[key] == "upload"
     assert version_of_latest(s3) == {"1.0.0"}
 
@@ -329,7 +336,9 @@ def test_same_bytes_with_any_metadata_are_unchanged(s3: Any) -> None:
     s3.put_object(
         Bucket=BUCKET, Key=key, Body=text_of("1.0.0", "cosell"), Metadata={"sha256": "0" * 64}
     )
-    assert {o.key: o.action for o in publish(BUCKET, version="1.0.0")}[key] == "unchanged"
+    assert {o.key: o.action for o in publish(BUCKET, version="1.0.0", client=s3)}[
+        key
+    ] == "unchanged"
 
 
 class HeadOnly:
@@ -374,3 +383,124 @@ def test_without_a_full_object_sha256_the_bytes_decide(head: dict[str, Any]) -> 
     client = HeadOnly(head, b"the bytes")
     assert stored_sha256(client, BUCKET, "k") == hashlib.sha256(b"the bytes").hexdigest()
     assert client.gets == 1
+
+
+# --- item 9: check on bad input and failing endpoints: one line, never a traceback -------
+
+
+def one_error(result: Any, code: int) -> str:
+    """The single ``Error`` line of a command that exited with ``code``."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit
+    ), result.exception
+    errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--stack", "clazar", "--region", "us east 1"], "--region: 'us east 1' is not"),
+        (["--stack", "clazar", "--region", "us-east-1\n"], "--region: 'us-east-1\\n' is not"),
+        (["--stack", ""], "--stack: '' is not a stack name"),
+        (["--stack", "clazar\n"], "--stack: 'clazar\\n' is not a stack name"),
+        (["--stack", "no spaces"], "--stack: 'no spaces' is not a stack name"),
+        (["--stack", "clazar", "--vendor-profile", "nobody"], "--vendor-profile: "),
+        (["--stack", "clazar", "--bucket", "Bad_Bucket"], "--bucket: "),
+        (["--stack", "clazar", "--bucket", "b-1", "--prefix", ".."], "--prefix: "),
+    ],
+)
+def test_check_refuses_bad_input_in_one_line(aws_endpoint: str, args: list[str], says: str) -> None:
+    result = CliRunner().invoke(cli, ["check", *args])
+    assert one_error(result, 2).startswith(f"Error: {says}")
+    assert result.output.count("\n") == 1  # nothing but that line
+
+
+def test_check_names_a_bad_configured_region_and_profile(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us east 1")
+    result = CliRunner().invoke(cli, ["check", "--stack", "clazar"])
+    assert "your AWS configuration" in one_error(result, 2)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_PROFILE", "nobody")
+    result = CliRunner().invoke(cli, ["check", "--stack", "clazar"])
+    assert "nobody" in one_error(result, 2)
+
+
+def test_a_stack_that_does_not_exist_is_one_line(aws_endpoint: str) -> None:
+    result = CliRunner().invoke(cli, ["check", "--stack", "no-such-stack"])
+    lines = result.output.splitlines()
+    assert lines == [
+        "FAIL stack: no stack named no-such-stack exists in us-east-1",
+        "Error: stack: no stack named no-such-stack exists in us-east-1",
+    ]
+    assert result.exit_code == 1
+
+
+class Hangup:
+    """A TCP server on 127.0.0.1 that accepts each connection and closes it unanswered."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.socket.settimeout(0.05)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.socket.getsockname()[1]}"
+
+    def serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.socket.accept()
+            except TimeoutError:
+                continue
+            connection.close()
+
+    def __enter__(self) -> Hangup:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.socket.close()
+
+
+@pytest.fixture
+def fast_failing_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """check's clients with one attempt and a short read timeout (the defaults retry and
+    wait, as they should against AWS)."""
+    monkeypatch.setattr(
+        checks,
+        "CLIENT_CONFIG",
+        {"connect_timeout": 1, "read_timeout": 0.25, "retries": {"max_attempts": 1}},
+    )
+
+
+@pytest.mark.parametrize("fault", ["closes", "hangs", "answers-garbage", "answers-500"])
+def test_check_reports_a_failing_endpoint_in_one_line(
+    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, fast_failing_clients: None, fault: str
+) -> None:
+    replies = {
+        "hangs": Reply(200, b"", delay=5),
+        "answers-garbage": Reply(200, b"\x00not xml at all"),
+        "answers-500": Reply(500, b"<html>oops</html>"),
+    }
+    with contextlib.ExitStack() as stack_:
+        if fault == "closes":
+            url = stack_.enter_context(Hangup()).url
+        else:
+            url = stack_.enter_context(FakeServer(default=replies[fault])).base_url
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        started = time.monotonic()
+        result = CliRunner().invoke(cli, ["check", "--stack", "clazar"])
+    assert time.monotonic() - started < 4
+    error = one_error(result, 1)
+    assert error.startswith("Error: stack: cannot read stack clazar in us-east-1: ")
+    assert result.output.splitlines()[0].startswith("FAIL stack: ")

@@ -1,11 +1,14 @@
 """The platform's "Test Configuration", run from the seller's side with boto3.
 
-Everything expected is read from the stack's own template, resolved with the stack's
-parameter values (see :mod:`clazar_templates.resolve`): the roles and the policies and
-statements (by Sid) they must carry, the queue, topic and bucket policies, the
-subscriptions. So the check follows the template as resources are added, and works for
-either stack and any build-time options. Buckets the seller already had are not the
-stack's to fix: what they lack is a warning, not a failure.
+The stack is judged by what *our* template creates, not by its own template (anyone can
+deploy a template with one queue and call it connected): its template must say which of
+ours it is (``Metadata.Clazar``) and equal that template, rebuilt by this library or read
+from where it was published (see :mod:`clazar_templates.recognise`). Everything expected is
+then read from that template, resolved with the stack's parameter values: the roles and
+the policies and statements they must carry (and nothing more: a policy, managed policy or
+permissions boundary the stack did not create is a warning), the queue, topic and bucket
+policies, the subscriptions. Buckets the seller already had are not the stack's to fix:
+what they lack is a warning, not a failure.
 
 With the vendor's credentials (a profile), it also assumes each role with the external ID,
 which is what Clazar does.
@@ -14,7 +17,6 @@ which is what Clazar does.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,16 +24,37 @@ from urllib.parse import unquote
 
 import click
 
+from .concrete import UNKNOWN, Concrete
+from .drift import grants, statement_changes
+from .patterns import REGION, STACK_NAME, fullmatch
+from .publishing import DEFAULT_PREFIX, PublishError, check_location
+from .recognise import NotOurs, differences, identify, reference, summarised
 from .render import load_template
 from .resolve import resolve
 
-__all__ = ["CheckReport", "CheckResult", "check"]
+__all__ = ["CheckError", "CheckReport", "CheckResult", "check"]
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 HEALTHY = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
 MARKETPLACE_REPORTS = "reports.marketplace.amazonaws.com"
+STACK_ID = rf"arn:aws[a-z-]*:cloudformation:{REGION}:[0-9]{{12}}:stack/{STACK_NAME}/[-a-f0-9]+"
+# Bounded calls: a hung endpoint is a failure line in seconds, not minutes (botocore's own
+# defaults are a 60 s read timeout and up to 5 attempts).
+CLIENT_CONFIG: dict[str, Any] = {
+    "connect_timeout": 10,
+    "read_timeout": 30,
+    "retries": {"mode": "standard", "max_attempts": 3},
+}
 
 Progress = Callable[[str], None]
+
+
+class CheckError(ValueError):
+    """An argument ``check`` cannot run with; ``field`` names it (``--region``...)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -98,29 +121,33 @@ def _error_code(error: Exception) -> str:
 class _Checker:
     """One run of the checks against one stack (state shared by the steps)."""
 
-    def __init__(self, session: Any, stack_name: str, region: str | None, say: Progress) -> None:
+    def __init__(self, session: Any, stack_name: str, region: str, say: Progress) -> None:
         self.session = session
-        self.region = region or session.region_name or "us-east-1"
+        self.region = region
         self.report = CheckReport(stack_name)
         self.say = say
         self.physical: dict[str, str] = {}
         self.resources: dict[str, Any] = {}
         self.outputs: dict[str, str] = {}
         self.partition = "aws"
+        self.concrete = Concrete(f"arn:aws:cloudformation:{region}::stack/{stack_name}/", {}, {})
         self.errors = aws_errors()
         self.queue_policies: list[dict[str, Any]] = []
         self.clients: dict[tuple[str, str], Any] = {}
 
     def record(self, status: str, subject: str, detail: str) -> None:
-        result = CheckResult(status, subject, detail)
+        result = CheckResult(status, subject, " ".join(detail.split()))  # one line each
         self.report.results.append(result)
         self.say(str(result))
 
     def client(self, service: str, region: str | None = None) -> Any:
         """A client of the seller's session, made once (making one takes tens of ms)."""
+        from botocore.config import Config
+
         key = (service, region or self.region)
         if key not in self.clients:
-            self.clients[key] = self.session.client(service, region_name=key[1])
+            config = Config(**CLIENT_CONFIG)
+            self.clients[key] = self.session.client(service, region_name=key[1], config=config)
         return self.clients[key]
 
     def of_type(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -128,36 +155,23 @@ class _Checker:
             if res["Type"] == kind:
                 yield logical, res.get("Properties", {})
 
-    def kind(self, logical: str) -> str:
-        return str(self.resources.get(logical, {}).get("Type", ""))
-
     def value(self, node: Any) -> Any:
-        """A resolved template value made concrete: Refs to the stack's resources become
-        their physical IDs; anything still symbolic is None."""
-        if isinstance(node, str):
-            return node
-        ref = node.get("Ref") if isinstance(node, dict) else None
-        if isinstance(ref, str):
-            return self.physical.get(ref)
-        attr = node.get("Fn::GetAtt") if isinstance(node, dict) else None
-        if attr and attr[1] == "Arn" and self.kind(attr[0]) == "AWS::SQS::Queue":
-            return self.queue_arn(self.physical[attr[0]])
-        return None
-
-    def queue_arn(self, url: str) -> str:
-        attributes = self.client("sqs").get_queue_attributes(
-            QueueUrl=url, AttributeNames=["QueueArn"]
-        )
-        return str(attributes["Attributes"]["QueueArn"])
+        """A resolved template value made concrete (Refs to the stack's resources are their
+        physical IDs, ARNs are built from them); None if it cannot be."""
+        found = self.concrete(node)
+        return None if UNKNOWN in json.dumps(found) else found
 
     # --- the stack --------------------------------------------------------------------
-    def stack(self, name: str) -> bool:
-        """Status, outputs, and the template resolved with the stack's parameters."""
+    def stack(self, name: str, bucket: str | None, prefix: str) -> bool:
+        """Status, outputs, and our template for the stack, resolved with its parameters."""
         cfn = self.client("cloudformation")
         try:
             (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]
         except self.errors as error:  # reported, not raised
-            self.record(FAIL, "stack", f"{name} in {self.region}: {error}")
+            if "does not exist" in str(error):
+                self.record(FAIL, "stack", f"no stack named {name} exists in {self.region}")
+            else:
+                self.record(FAIL, "stack", f"cannot read stack {name} in {self.region}: {error}")
             return False
         status = stack["StackStatus"]
         self.partition = stack["StackId"].split(":")[1]
@@ -168,13 +182,16 @@ class _Checker:
         else:
             self.record(FAIL, "stack", f"{name} is {status}")
             return False
-        unreadable: tuple[type[Exception], ...] = (*self.errors, ValueError)
         try:
-            resolved = self.template(cfn, stack)
-        except unreadable as error:
+            resolved = self.template(cfn, stack, bucket, prefix)
+        except self.errors as error:
             self.record(FAIL, "template", f"cannot read the stack's template: {error}")
             return False
+        except NotOurs as error:
+            self.record(FAIL, "template", str(error))
+            return False
         self.resources = resolved["Resources"]
+        self.concrete = Concrete(stack["StackId"], self.physical, self.resources)
         self.outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         missing = [k for k in resolved["Outputs"] if k not in self.outputs]
         if missing:
@@ -183,12 +200,29 @@ class _Checker:
             self.record(OK, "outputs", ", ".join(self.outputs) or "none expected")
         return True
 
-    def template(self, cfn: Any, stack: dict[str, Any]) -> dict[str, Any]:
-        """The stack's template resolved with its parameters; records physical IDs."""
+    def template(
+        self, cfn: Any, stack: dict[str, Any], bucket: str | None, prefix: str
+    ) -> dict[str, Any]:
+        """Our template for the stack, resolved with its parameters; records physical IDs.
+
+        NotOurs when the stack's template is not one of ours, its reference cannot be had,
+        or it differs from the reference (each says what).
+        """
         name = stack["StackName"]
         body = cfn.get_template(StackName=name)["TemplateBody"]
-        template = body if isinstance(body, dict) else load_template(body)
-        declared = template.get("Parameters", {})
+        try:  # boto3 hands a JSON template over decoded, YAML as text
+            deployed = (
+                json.loads(json.dumps(body)) if isinstance(body, dict) else load_template(body)
+            )
+        except ValueError as error:
+            raise NotOurs(f"not a Clazar stack: its template cannot be read ({error})") from None
+        identity = identify(deployed)
+        expected, source = reference(identity, bucket=bucket, prefix=prefix, s3=self.s3())
+        found = differences(deployed, expected)
+        if found:
+            raise NotOurs(f"differs from {source}: {summarised(found)}")
+        self.record(OK, "template", source)
+        declared = expected.get("Parameters", {})
         values = {
             p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue", ""))
             for p in stack.get("Parameters", [])
@@ -196,17 +230,25 @@ class _Checker:
         }
         for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name):
             for res in page["StackResourceSummaries"]:
-                self.physical[res["LogicalResourceId"]] = res.get("PhysicalResourceId", "")
-        return resolve(template, values, region=stack["StackId"].split(":")[3])
+                if res.get("LogicalResourceId"):
+                    self.physical[res["LogicalResourceId"]] = res.get("PhysicalResourceId", "")
+        return resolve(expected, values, region=stack["StackId"].split(":")[3])
+
+    def s3(self) -> Any:
+        """The S3 client published templates are read with (global: S3 redirects)."""
+        return self.client("s3")
 
     def vendor(self) -> tuple[str | None, str | None]:
         """Clazar's account and the external ID, as the template grants them."""
         for _, props in self.of_type("AWS::IAM::Role"):
             for st in _statements(props.get("AssumeRolePolicyDocument", {})):
                 if st.get("Sid") == "TrustClazarAccount":
-                    account = re.search(r"iam::([0-9]{12}):root", json.dumps(st["Principal"]))
+                    root = fullmatch(
+                        r"arn:[^:]+:iam::([0-9]{12}):root",
+                        self.value(_principal(st, "AWS")),
+                    )
                     external = st["Condition"]["StringEquals"]["sts:ExternalId"]
-                    return (account.group(1) if account else None), str(external)
+                    return (root.group(1) if root else None), str(external)
         for _, props in self.of_type("Custom::ClazarReporter"):
             if "VendorAccountId" in props:
                 return str(props["VendorAccountId"]), str(props.get("ExternalId"))
@@ -218,18 +260,21 @@ class _Checker:
         arns = [v for k, v in self.outputs.items() if k.endswith("RoleArn") and ":role/" in v]
         iam = self.client("iam")
         by_name = {self.physical.get(k): k for k, _ in self.of_type("AWS::IAM::Role")}
+        unreadable: tuple[type[Exception], ...] = (*self.errors, ValueError)
         for arn in arns:
             name = arn.rsplit("/", 1)[-1]
             try:
                 role = iam.get_role(RoleName=name)["Role"]
-            except self.errors as error:
+                trust = _document(role["AssumeRolePolicyDocument"])
+            except unreadable as error:
                 self.record(FAIL, f"role {name}", str(error))
                 continue
-            self.trust(name, _document(role["AssumeRolePolicyDocument"]), account, external_id)
+            self.trust(name, trust, account, external_id)
             logical = by_name.get(name)
             if logical:
+                self.untrusted(name, logical, trust)
                 try:
-                    self.role_policies(iam, name, logical)
+                    self.role_policies(iam, role, logical)
                 except self.errors as error:
                     self.record(FAIL, f"role {name} policies", str(error))
             else:
@@ -240,7 +285,7 @@ class _Checker:
         subject = f"role {name} trust"
         for st in _statements(doc):
             actions = _listed(st.get("Action", []))
-            principals = _listed((st.get("Principal") or {}).get("AWS", []))
+            principals = _listed(_principal(st, "AWS"))
             if st.get("Effect") != "Allow" or "sts:AssumeRole" not in actions:
                 continue
             if not any(
@@ -257,41 +302,92 @@ class _Checker:
             return
         self.record(FAIL, subject, f"does not let Clazar's account {account} assume it")
 
-    def role_policies(self, iam: Any, name: str, logical: str) -> None:
-        """The role has every policy the template gives it, each with all its statements."""
-        expected: dict[str, list[str]] = {}
-        managed: list[str] = []
+    def untrusted(self, name: str, logical: str, doc: dict[str, Any]) -> None:
+        """Warn about each trust statement the stack did not write (who else may assume)."""
+        props = self.resources[logical].get("Properties", {})
+        expected = self.concrete(props.get("AssumeRolePolicyDocument", {}))
+        for change in statement_changes(expected, doc):
+            if " was added " in change:
+                self.record(WARN, f"role {name} trust", f"not created by this stack: {change}")
+
+    def role_policies(self, iam: Any, role: dict[str, Any], logical: str) -> None:
+        """The role carries exactly what the template gives it: each inline policy with the
+        same statements (FAIL when one is missing or changed), the managed policies and the
+        permissions boundary; anything else on it is a warning, one line per item."""
+        name = role["RoleName"]
+        inline, managed, boundary = self.expected_policies(logical)
+        problems = self.inline_policies(iam, name, inline)
+        problems += self.managed_policies(iam, name, managed)
+        have = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        if have != boundary:
+            if boundary is None:
+                self.record(WARN, f"role {name} boundary", f"{have} was not set by this stack")
+            else:
+                problems += 1
+                self.record(FAIL, f"role {name} boundary", f"is {have}, expected {boundary}")
+        if not problems:
+            listed = ", ".join([*inline, *(arn.rsplit("/", 1)[-1] for arn in managed)])
+            self.record(OK, f"role {name} policies", listed or "none expected")
+
+    def expected_policies(self, logical: str) -> tuple[dict[str, Any], list[str], str | None]:
+        """The role's inline policies (name -> document), managed policy ARNs and
+        permissions boundary, as AWS holds them for this stack."""
+        inline: dict[str, Any] = {}
         for policy_id, props in self.of_type("AWS::IAM::Policy"):
             if {"Ref": logical} in props.get("Roles", []):
-                expected[props.get("PolicyName", policy_id)] = _sids(props["PolicyDocument"])
+                inline[props.get("PolicyName", policy_id)] = self.concrete(props["PolicyDocument"])
         role = self.resources[logical].get("Properties", {})
-        for inline in role.get("Policies", []):
-            expected[inline["PolicyName"]] = _sids(inline["PolicyDocument"])
-        for arn in role.get("ManagedPolicyArns", []):
-            text = arn.get("Fn::Sub", "") if isinstance(arn, dict) else str(arn)
-            managed.append(text.rsplit("/", 1)[-1])
-        attached = set(iam.list_role_policies(RoleName=name)["PolicyNames"])
-        problems = [f"policy {p} is missing" for p in expected if p not in attached]
-        for policy, sids in expected.items():
-            if policy in attached:
-                answer = iam.get_role_policy(RoleName=name, PolicyName=policy)
-                try:
-                    have = _sids(_document(answer["PolicyDocument"]))
-                except ValueError:
-                    problems.append(f"{policy} is not a JSON policy document")
-                    continue
-                problems += [f"{policy} lacks statement {sid}" for sid in sids if sid not in have]
-        if managed:
-            found = iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]
-            names = {p["PolicyName"] for p in found}
-            problems += [
-                f"AWS managed policy {m} is not attached" for m in managed if m not in names
-            ]
-        if problems:
-            self.record(FAIL, f"role {name} policies", "; ".join(problems))
-        else:
-            listed = ", ".join([*expected, *managed])
-            self.record(OK, f"role {name} policies", listed or "none expected")
+        for policy in role.get("Policies", []):
+            inline[policy["PolicyName"]] = self.concrete(policy["PolicyDocument"])
+        managed = [str(self.concrete(arn)) for arn in role.get("ManagedPolicyArns", [])]
+        boundary = role.get("PermissionsBoundary")
+        return inline, managed, None if boundary is None else str(self.concrete(boundary))
+
+    def inline_policies(self, iam: Any, name: str, expected: dict[str, Any]) -> int:
+        """Record each missing, changed (FAIL) or extra (WARN) inline policy; the FAILs."""
+        pages = iam.get_paginator("list_role_policies").paginate(RoleName=name)
+        attached = [p for page in pages for p in page["PolicyNames"]]
+        failures = 0
+        for policy in [*expected, *(p for p in attached if p not in expected)]:
+            subject = f"role {name} policy {policy}"
+            if policy not in attached:
+                failures += 1
+                self.record(FAIL, subject, "is missing")
+                continue
+            answer = iam.get_role_policy(RoleName=name, PolicyName=policy)
+            try:
+                document = _document(answer["PolicyDocument"])
+            except ValueError:
+                failures += policy in expected
+                self.record(FAIL, subject, "is not a JSON policy document")
+                continue
+            if policy not in expected:
+                self.record(WARN, subject, f"not created by this stack: {grants(document)}")
+            elif UNKNOWN in json.dumps(expected[policy]):
+                self.record(WARN, subject, "cannot be compared: a value AWS names is unknown")
+            elif changes := statement_changes(expected[policy], document):
+                failures += 1
+                self.record(FAIL, subject, "differs from the template: " + "; ".join(changes))
+        return failures
+
+    def managed_policies(self, iam: Any, name: str, expected: list[str]) -> int:
+        """Record each managed policy missing (FAIL) or attached by someone else (WARN)."""
+        pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
+        attached = {
+            p["PolicyArn"]: p["PolicyName"] for page in pages for p in page["AttachedPolicies"]
+        }
+        failures = 0
+        for arn in expected:
+            if arn not in attached:
+                failures += 1
+                policy = arn.rsplit("/", 1)[-1]
+                self.record(FAIL, f"role {name} policy {policy}", f"{arn} is not attached")
+        for arn, policy in attached.items():
+            if arn not in expected:
+                self.record(
+                    WARN, f"role {name} policy {policy}", f"{arn} attached, not by this stack"
+                )
+        return failures
 
     # --- queue, topics, subscriptions -------------------------------------------------
     def resource_policies(self) -> None:
@@ -342,9 +438,10 @@ class _Checker:
             topic = str(self.value(props.get("TopicArn")))
             ours = isinstance(props.get("TopicArn"), dict)  # a Ref: the stack's own topic
             subject = f"subscription {topic.rsplit(':', 1)[-1]}"
+            region = props.get("Region") or (topic.split(":") + [""] * 4)[3] or None
             try:
                 endpoint = self.value(props.get("Endpoint"))
-                sns = self.client("sns", props.get("Region") or topic.split(":")[3])
+                sns = self.client("sns", region)
                 pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic)
                 subscribed = any(
                     s["Protocol"] == props.get("Protocol") and s["Endpoint"] == endpoint
@@ -397,20 +494,30 @@ class _Checker:
 
 
 def aws_errors() -> tuple[type[Exception], ...]:
-    """What boto3 raises for a refused or failed call (imported late: startup stays fast)."""
+    """What boto3 raises for a refused or failed call, an endpoint's garbage answer
+    included (imported late: startup stays fast)."""
     from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
 
-    return (BotoCoreError, ClientError)
+    return (BotoCoreError, ClientError, ResponseParserError)
 
 
 def _source_arns(document: dict[str, Any]) -> list[str]:
     """Every aws:SourceArn an Allow statement of a queue policy accepts."""
     arns: list[str] = []
     for st in _statements(document):
-        if st.get("Effect") == "Allow":
-            for tests in (st.get("Condition") or {}).values():
-                arns += _listed(tests.get("aws:SourceArn", []))
+        condition = st.get("Condition")
+        if st.get("Effect") == "Allow" and isinstance(condition, dict):
+            for tests in condition.values():
+                arns += _listed(tests.get("aws:SourceArn", [])) if isinstance(tests, dict) else []
     return arns
+
+
+def _principal(statement: dict[str, Any], kind: str) -> Any:
+    """The statement's ``Principal`` of ``kind`` ("AWS", "Service"); [] for ``"*"`` or none
+    (what AWS answers is read, and a seller's own policy may say anything)."""
+    principal = statement.get("Principal")
+    return principal.get(kind, []) if isinstance(principal, dict) else []
 
 
 def _bucket_findings(
@@ -424,7 +531,8 @@ def _bucket_findings(
     errors = aws_errors()
     try:
         rules = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
-        algorithm = rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        default = [r.get("ApplyServerSideEncryptionByDefault", {}) for r in rules.get("Rules", [])]
+        algorithm = next((d["SSEAlgorithm"] for d in default if "SSEAlgorithm" in d), "none")
         yield (OK if "kms" in algorithm else FAIL), "encryption", algorithm
     except errors as error:
         yield FAIL, "encryption", _error_code(error)
@@ -456,7 +564,7 @@ def _bucket_findings(
         return
     delivers = any(
         st.get("Effect") == "Allow"
-        and MARKETPLACE_REPORTS in _listed((st.get("Principal") or {}).get("Service", []))
+        and MARKETPLACE_REPORTS in _listed(_principal(st, "Service"))
         and any(a in ("s3:PutObject", "s3:*") for a in _listed(st.get("Action", [])))
         for st in _statements(policy)
     )
@@ -471,6 +579,8 @@ def check(
     *,
     region: str | None = None,
     vendor_profile: str | None = None,
+    bucket: str | None = None,
+    prefix: str = DEFAULT_PREFIX,
     progress: Progress | None = None,
     session: Any = None,
     vendor_session: Any = None,
@@ -478,42 +588,90 @@ def check(
     """Check the deployed stack ``stack_name`` as the seller (``session``, by default boto3's
     default credentials) and, given ``vendor_profile`` or ``vendor_session``, as the vendor.
 
-    Each check is reported to ``progress`` as it is made. Never raises for what it finds:
-    a failure is a FAIL result, and the report says Connected only without one.
+    ``bucket`` and ``prefix`` say where the stack's template version is published, for a
+    version other than this library's. Each check is reported to ``progress`` as it is
+    made. Raises CheckError, naming the argument, for a malformed stack name, region,
+    bucket or prefix or an unknown profile, before any call; never raises for what it finds
+    (a failure is a FAIL result, and the report says Connected only without one), nor for
+    what AWS answers.
     """
     import boto3
+    from botocore.exceptions import ProfileNotFound
 
     say = progress or (lambda _line: None)
-    session = session or boto3.Session(region_name=region)
-    if vendor_profile and vendor_session is None:
-        vendor_session = boto3.Session(profile_name=vendor_profile, region_name=region)
-    run = _Checker(session, stack_name, region, say)
-    if not run.stack(stack_name):
-        return run.report
+    _check_arguments(stack_name, region, bucket, prefix)
+    try:
+        session = session or boto3.Session(region_name=region)
+        if vendor_profile and vendor_session is None:
+            vendor_session = boto3.Session(profile_name=vendor_profile, region_name=region)
+    except ProfileNotFound as error:
+        field = "--vendor-profile" if vendor_profile and session else "AWS_PROFILE"
+        raise CheckError(field, str(error)) from None
+    where = region or session.region_name or "us-east-1"
+    if not fullmatch(REGION, where):
+        raise CheckError("--region", f"{where!r} (from your AWS configuration) is not a region")
+    run = _Checker(session, stack_name, where, say)
+    try:
+        _run(run, stack_name, bucket, prefix, vendor_session)
+    except run.errors as error:  # one a step did not expect: still a line, not a traceback
+        run.record(FAIL, "AWS", str(error))
+    return run.report
+
+
+def _run(run: _Checker, stack_name: str, bucket: str | None, prefix: str, vendor: Any) -> None:
+    if not run.stack(stack_name, bucket, prefix):
+        return
     account, external_id = run.vendor()
     arns = run.roles(account, external_id)
     run.resource_policies()
     run.subscriptions()
     run.buckets()
-    if vendor_session is not None:
-        run.assume(vendor_session, arns, external_id)
-    return run.report
+    if vendor is not None:
+        run.assume(vendor, arns, external_id)
+
+
+def _check_arguments(stack: str, region: str | None, bucket: str | None, prefix: str) -> None:
+    if not (fullmatch(STACK_NAME, stack) or fullmatch(STACK_ID, stack)):
+        raise CheckError(
+            "--stack",
+            f"{stack!r} is not a stack name (a letter, then up to 127 letters, digits and "
+            "hyphens) or stack ID",
+        )
+    if region is not None and not fullmatch(REGION, region):
+        raise CheckError("--region", f"{region!r} is not an AWS region name, e.g. us-east-1")
+    if bucket is not None:
+        try:
+            check_location(bucket, prefix, None)
+        except PublishError as error:
+            message = str(error).removeprefix(f"{error.field}: ")
+            raise CheckError(f"--{error.field}", message) from None
 
 
 @click.command("check")
 @click.option("--stack", "stack_name", required=True, help="Name of the deployed stack.")
 @click.option("--region", help="The stack's region (default: your AWS configuration's).")
 @click.option("--vendor-profile", help="AWS profile with Clazar's credentials: also assume.")
-def check_command(stack_name: str, region: str | None, vendor_profile: str | None) -> None:
-    """Test a deployed stack's configuration: print each check, then Connected or Error."""
-    from botocore.exceptions import ProfileNotFound
+@click.option("--bucket", help="Where the stack's template version is published, if not ours.")
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="With --bucket.")
+def check_command(
+    stack_name: str, region: str | None, vendor_profile: str | None, bucket: str | None, prefix: str
+) -> None:
+    """Test a deployed stack's configuration: print each check, then Connected or Error.
 
+    Exit status: 0 connected, 1 a check failed, 2 bad input (one line).
+    """
     try:
         report = check(
-            stack_name, region=region, vendor_profile=vendor_profile, progress=click.echo
+            stack_name,
+            region=region,
+            vendor_profile=vendor_profile,
+            bucket=bucket,
+            prefix=prefix,
+            progress=click.echo,
         )
-    except ProfileNotFound as error:
-        raise click.BadParameter(str(error), param_hint="--vendor-profile") from None
+    except CheckError as error:
+        click.echo(f"Error: {error}", err=True)
+        raise SystemExit(2) from None
     click.echo(report.summary)
     if not report.connected:
         raise SystemExit(1)
