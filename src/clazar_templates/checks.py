@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 import click
 
+from .aws import aws_errors, error_code
 from .concrete import UNKNOWN, Concrete
 from .drift import grants, statement_changes
 from .patterns import REGION, STACK_NAME, fullmatch
@@ -111,11 +112,6 @@ def _sids(document: dict[str, Any]) -> list[str]:
 
 def _listed(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
-
-
-def _error_code(error: Exception) -> str:
-    response = getattr(error, "response", {}) or {}
-    return str(response.get("Error", {}).get("Code", type(error).__name__))
 
 
 class _Checker:
@@ -493,15 +489,6 @@ class _Checker:
                 self.record(OK, subject, "the vendor can assume it with the external ID")
 
 
-def aws_errors() -> tuple[type[Exception], ...]:
-    """What boto3 raises for a refused or failed call, an endpoint's garbage answer
-    included (imported late: startup stays fast)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-    from botocore.parsers import ResponseParserError
-
-    return (BotoCoreError, ClientError, ResponseParserError)
-
-
 def _source_arns(document: dict[str, Any]) -> list[str]:
     """Every aws:SourceArn an Allow statement of a queue policy accepts."""
     arns: list[str] = []
@@ -535,7 +522,7 @@ def _bucket_findings(
         algorithm = next((d["SSEAlgorithm"] for d in default if "SSEAlgorithm" in d), "none")
         yield (OK if "kms" in algorithm else FAIL), "encryption", algorithm
     except errors as error:
-        yield FAIL, "encryption", _error_code(error)
+        yield FAIL, "encryption", error_code(error)
     try:
         block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
         open_ = [k for k, v in block.items() if not v]
@@ -549,11 +536,11 @@ def _bucket_findings(
             )
         )
     except errors as error:
-        yield FAIL, "public access", f"no public access block ({_error_code(error)})"
+        yield FAIL, "public access", f"no public access block ({error_code(error)})"
     try:
         policy = _document(s3.get_bucket_policy(Bucket=name)["Policy"])
     except errors as error:
-        yield FAIL, "policy", f"no bucket policy ({_error_code(error)})"
+        yield FAIL, "policy", f"no bucket policy ({error_code(error)})"
         return
     if expected is not None:
         missing = [sid for sid in _sids(expected) if sid not in _sids(policy)]

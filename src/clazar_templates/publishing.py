@@ -6,7 +6,7 @@ template is built with the version stamped in it and linted, and every versioned
 compared with what is already in the bucket, before anything is uploaded, so a refused
 publish changes nothing. Content is compared by S3's own SHA-256 checksum (sent with each
 upload, verified and kept by S3) or the bytes, never by metadata, which anyone with write
-access can copy onto other bytes. ``latest/`` switches as one: see :func:`_switch_latest`.
+access can copy onto other bytes. ``latest/`` switches as one: see ``_Uploads.switch_latest``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from urllib.parse import quote
 import click
 
 from . import __version__
+from .aws import aws_errors, error_code
 from .options import OptionError, bucket_name_problem
 from .patterns import fullmatch
 from .stacks import STACKS
@@ -162,10 +163,9 @@ def publish(
         elif dry_run:
             say(f"would upload s3://{bucket}/{obj.key}")
     if not dry_run:
-        versioned = [o for o in plan if o.version != LATEST]
-        _upload_version(client, bucket, versioned, texts, version, say)
-        latest = [o for o in plan if o.version == LATEST]
-        _switch_latest(client, bucket, latest, texts, version, before, say)
+        uploads = _Uploads(client, bucket, texts, version, say)
+        uploads.version_keys([o for o in plan if o.version != LATEST])
+        uploads.switch_latest([o for o in plan if o.version == LATEST], before)
     return plan
 
 
@@ -194,89 +194,91 @@ def _plan(
     return plan, before
 
 
-def _upload_version(
-    client: Any,
-    bucket: str,
-    objects: list[PublishedObject],
-    texts: dict[str, str],
-    version: str,
-    say: Progress,
-) -> None:
-    """Upload the versioned keys; on a failure latest/ has not been touched yet."""
-    for obj in objects:
-        if obj.action != "upload":
-            continue
-        try:
-            _upload(client, bucket, obj, texts[obj.template], version)
-        except aws_errors() as error:
+@dataclass(frozen=True)
+class _Uploads:
+    """The writes of one publish: the versioned keys first, then the switch of latest/."""
+
+    client: Any
+    bucket: str
+    texts: dict[str, str]  # template name -> text
+    version: str
+    say: Progress
+
+    def version_keys(self, objects: list[PublishedObject]) -> None:
+        """Upload the versioned keys; on a failure latest/ has not been touched yet."""
+        _, failed = self.each(objects)
+        if failed:
+            key, error = failed
             raise PublishError(
-                f"uploading s3://{bucket}/{obj.key} failed ({error}); latest/ was not touched "
-                f"and what was uploaded of {version} is kept (a version never changes): run "
-                "publish again to finish it"
+                f"uploading s3://{self.bucket}/{key} failed ({error}); latest/ was not touched "
+                f"and what was uploaded of {self.version} is kept (a version never changes): "
+                "run publish again to finish it"
             ) from error
-        say(f"uploaded s3://{bucket}/{obj.key}")
 
+    def switch_latest(
+        self, objects: list[PublishedObject], before: dict[str, Stored | None]
+    ) -> None:
+        """Move every latest/ object to the new version, or none of them.
 
-def _switch_latest(
-    client: Any,
-    bucket: str,
-    objects: list[PublishedObject],
-    texts: dict[str, str],
-    version: str,
-    before: dict[str, Stored | None],
-    say: Progress,
-) -> None:
-    """Move every latest/ object to the new version, or none of them.
+        S3 cannot write several objects at once, and CloudFormation's launch links must name
+        a template itself (no manifest can be followed), so latest/ switches by write, roll
+        back and verify: after a failed upload, the objects already moved get back the bytes
+        (and headers) they had before this publish, or are deleted if they did not exist, so
+        latest/ is one version, never a mix. Last, every latest/ object is read back by S3's
+        own checksum: another writer in between is reported, not overwritten again.
+        """
+        written, failed = self.each(objects)
+        if failed:
+            key, error = failed
+            stuck = self.restore(written, before)
+            raise PublishError(_switch_failed(self.bucket, key, error, written, stuck)) from error
+        moved = [
+            o.key for o in objects if stored_sha256(self.client, self.bucket, o.key) != o.sha256
+        ]
+        if moved:
+            raise PublishError(
+                f"latest/ changed while this publish switched it ({', '.join(moved)} now hold "
+                "other content: another publish at the same time?); run publish again"
+            )
 
-    S3 cannot write several objects at once, and CloudFormation's launch links must name a
-    template itself (no manifest can be followed), so latest/ switches by write, verify
-    and roll back: after a failed upload, the objects already moved get back the bytes
-    (and headers) they had before this publish, or are deleted if they did not exist, so
-    latest/ is one version, never a mix. Last, every latest/ object is read back by S3's
-    own checksum: another writer in between is reported, not overwritten again.
-    """
-    written: list[str] = []
-    for obj in objects:
-        if obj.action != "upload":
-            continue
-        try:
-            _upload(client, bucket, obj, texts[obj.template], version)
-        except aws_errors() as error:
-            stuck = _restore(client, bucket, written, before)
-            raise PublishError(_switch_failed(bucket, obj.key, error, written, stuck)) from error
-        written.append(obj.key)
-        say(f"uploaded s3://{bucket}/{obj.key}")
-    moved = [o.key for o in objects if stored_sha256(client, bucket, o.key) != o.sha256]
-    if moved:
-        raise PublishError(
-            f"latest/ changed while this publish switched it ({', '.join(moved)} now hold "
-            "other content: another publish at the same time?); run publish again"
-        )
+    def each(
+        self, objects: list[PublishedObject]
+    ) -> tuple[list[str], tuple[str, Exception] | None]:
+        """Upload, in order, each object planned for upload until one fails: the keys
+        written, and the key that failed with its error (None when all went up)."""
+        written: list[str] = []
+        for obj in objects:
+            if obj.action != "upload":
+                continue
+            try:
+                _upload(self.client, self.bucket, obj, self.texts[obj.template], self.version)
+            except aws_errors() as error:
+                return written, (obj.key, error)
+            written.append(obj.key)
+            self.say(f"uploaded s3://{self.bucket}/{obj.key}")
+        return written, None
 
-
-def _restore(
-    client: Any, bucket: str, keys: list[str], before: dict[str, Stored | None]
-) -> list[str]:
-    """Put ``keys`` back as they were; the keys that could not be (none, normally)."""
-    stuck = []
-    for key in reversed(keys):
-        old = before.get(key)
-        try:
-            if old is None:
-                client.delete_object(Bucket=bucket, Key=key)
-            else:
-                client.put_object(
-                    Bucket=bucket,
-                    Key=key,
-                    Body=old.body,
-                    ContentType=old.content_type,
-                    CacheControl=old.cache_control,
-                    Metadata=old.metadata,
-                    ChecksumSHA256=_checksum(old.body),
-                )
-        except aws_errors():
-            stuck.append(key)
-    return stuck
+    def restore(self, keys: list[str], before: dict[str, Stored | None]) -> list[str]:
+        """Put ``keys`` back as they were; the keys that could not be (none, normally)."""
+        stuck = []
+        for key in reversed(keys):
+            old = before.get(key)
+            try:
+                if old is None:
+                    self.client.delete_object(Bucket=self.bucket, Key=key)
+                else:
+                    self.client.put_object(
+                        Bucket=self.bucket,
+                        Key=key,
+                        Body=old.body,
+                        ContentType=old.content_type,
+                        CacheControl=old.cache_control,
+                        Metadata=old.metadata,
+                        ChecksumSHA256=_checksum(old.body),
+                    )
+            except aws_errors():
+                stuck.append(key)
+        return stuck
 
 
 def _switch_failed(
@@ -388,15 +390,7 @@ def stored_sha256(client: Any, bucket: str, key: str) -> str | None:
 
 
 def _missing(error: Exception) -> bool:
-    code = (getattr(error, "response", None) or {}).get("Error", {}).get("Code")
-    return code in ("404", "NoSuchKey", "NotFound")
-
-
-def aws_errors() -> tuple[type[Exception], ...]:
-    """What boto3 raises for a refused or failed call (imported late: startup stays fast)."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return (BotoCoreError, ClientError)
+    return error_code(error) in ("404", "NoSuchKey", "NotFound")
 
 
 @click.command("publish")
@@ -409,8 +403,6 @@ def publish_command(
     bucket: str, prefix: str, version: str, region: str | None, dry_run: bool
 ) -> None:
     """Build, lint and upload every template to s3://BUCKET/PREFIX/VERSION/ and latest/."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
     try:
         objects = publish(
             bucket,
@@ -425,7 +417,7 @@ def publish_command(
             message = str(error).removeprefix(f"{error.field}: ")
             raise click.BadParameter(message, param_hint=f"--{error.field}") from None
         raise click.ClickException(str(error)) from None
-    except (BotoCoreError, ClientError) as error:
+    except aws_errors() as error:
         raise click.ClickException(f"S3: {error}") from None
     for obj in objects:
         label = "would upload" if dry_run and obj.action == "upload" else obj.action
