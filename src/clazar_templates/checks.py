@@ -127,6 +127,7 @@ class _Checker:
         self.outputs: dict[str, str] = {}
         self.partition = "aws"
         self.concrete = Concrete(f"arn:aws:cloudformation:{region}::stack/{stack_name}/", {}, {})
+        # (replaced by the stack's own once it is read)
         self.errors = aws_errors()
         self.queue_policies: list[dict[str, Any]] = []
         self.clients: dict[tuple[str, str], Any] = {}
@@ -178,13 +179,14 @@ class _Checker:
         else:
             self.record(FAIL, "stack", f"{name} is {status}")
             return False
+        unreadable: tuple[type[Exception], ...] = (*self.errors, ValueError)
         try:
             resolved = self.template(cfn, stack, bucket, prefix)
-        except self.errors as error:
-            self.record(FAIL, "template", f"cannot read the stack's template: {error}")
-            return False
         except NotOurs as error:
             self.record(FAIL, "template", str(error))
+            return False
+        except unreadable as error:  # AWS refused, or parameters our template cannot take
+            self.record(FAIL, "template", f"cannot read the stack's template: {error}")
             return False
         self.resources = resolved["Resources"]
         self.concrete = Concrete(stack["StackId"], self.physical, self.resources)
@@ -213,7 +215,7 @@ class _Checker:
         except ValueError as error:
             raise NotOurs(f"not a Clazar stack: its template cannot be read ({error})") from None
         identity = identify(deployed)
-        expected, source = reference(identity, bucket=bucket, prefix=prefix, s3=self.s3())
+        expected, source = reference(identity, bucket=bucket, prefix=prefix, s3=self.client("s3"))
         found = differences(deployed, expected)
         if found:
             raise NotOurs(f"differs from {source}: {summarised(found)}")
@@ -229,10 +231,6 @@ class _Checker:
                 if res.get("LogicalResourceId"):
                     self.physical[res["LogicalResourceId"]] = res.get("PhysicalResourceId", "")
         return resolve(expected, values, region=stack["StackId"].split(":")[3])
-
-    def s3(self) -> Any:
-        """The S3 client published templates are read with (global: S3 redirects)."""
-        return self.client("s3")
 
     def vendor(self) -> tuple[str | None, str | None]:
         """Clazar's account and the external ID, as the template grants them."""
@@ -288,7 +286,8 @@ class _Checker:
                 p in (account, f"arn:{self.partition}:iam::{account}:root") for p in principals
             ):
                 continue
-            given = (st.get("Condition") or {}).get("StringEquals", {}).get("sts:ExternalId")
+            equals = (st.get("Condition") or {}).get("StringEquals")
+            given = equals.get("sts:ExternalId") if isinstance(equals, dict) else None
             if given is None:
                 self.record(FAIL, subject, f"trusts {account} without requiring the external ID")
             elif ext not in _listed(given):
