@@ -284,6 +284,23 @@ def test_latest_changed_by_someone_else_during_the_switch_is_reported(s3: Any) -
     assert keys[len(STACKS)] in str(raised.value)
 
 
+def test_a_failed_read_back_says_the_switch_is_unverified(s3: Any) -> None:
+    publish(BUCKET, version="1.0.0", client=s3)
+    client = boto3.client("s3")
+    puts = failing(client, "PutObject", set())  # records, fails nothing
+
+    def unreachable_once_latest_moved(**_: Any) -> None:
+        if any(key.startswith("templates/latest/") for key in puts):
+            raise EndpointConnectionError(endpoint_url=f"https://{BUCKET}.s3.amazonaws.com")
+
+    client.meta.events.register(
+        "before-parameter-build.s3.HeadObject", unreachable_once_latest_moved
+    )
+    with pytest.raises(PublishError, match="reading them back failed"):
+        publish(BUCKET, version="1.1.0", client=client)
+    assert version_of_latest(s3) == {"1.1.0"}  # switched, only not verified
+
+
 def test_the_command_reports_a_failed_switch_in_one_line(
     s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

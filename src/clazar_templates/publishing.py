@@ -232,9 +232,15 @@ class _Uploads:
             key, error = failed
             stuck = self.restore(written, before)
             raise PublishError(_switch_failed(self.bucket, key, error, written, stuck)) from error
-        moved = [
-            o.key for o in objects if stored_sha256(self.client, self.bucket, o.key) != o.sha256
-        ]
+        try:
+            moved = [
+                o.key for o in objects if stored_sha256(self.client, self.bucket, o.key) != o.sha256
+            ]
+        except aws_errors() as error:
+            raise PublishError(
+                f"every latest/ object was uploaded, but reading them back failed ({error}): "
+                "run publish again to verify the switch"
+            ) from error
         if moved:
             raise PublishError(
                 f"latest/ changed while this publish switched it ({', '.join(moved)} now hold "
