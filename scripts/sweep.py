@@ -60,6 +60,16 @@ def render(combination: Combination) -> tuple[str, int, list[str]]:
     return to_yaml(template), len(template["Resources"]), unjustified(template)
 
 
+RECORDED_OPTIONS = re.compile(r"(?m)^    Options:\n(?:      .*\n)+")
+
+
+def without_recorded_options(text: str) -> str:
+    """The template without Metadata.Clazar.Options, which records every option fixed
+    (also those the template does not depend on): what linting one of two templates that
+    differ only there tells about the other."""
+    return RECORDED_OPTIONS.sub("", text, count=1)
+
+
 def check(text: str) -> list[str]:
     return [str(f) for f in lint(text)]
 
@@ -77,9 +87,12 @@ def main() -> int:
     lint("{}")  # load cfn-lint's rules once, before the workers fork
     with Pool(args.jobs) as pool:
         rendered = pool.map(render, todo, chunksize=64)
-        first: dict[str, Combination] = {}
+        first: dict[str, Combination] = {}  # each distinct text -> its first combination
+        seen: set[str] = set()
         for combination, (text, _, _) in zip(todo, rendered, strict=True):
-            first.setdefault(text, combination)
+            if (key := without_recorded_options(text)) not in seen:
+                seen.add(key)
+                first[text] = combination
         distinct = list(first)
         print(f"sweep: {len(todo)} combinations, {len(distinct)} distinct templates", flush=True)
         findings = []
