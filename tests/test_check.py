@@ -504,10 +504,18 @@ def test_permissions_added_to_the_clazar_role_are_warnings_one_line_each(
         "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
         "Action": "sts:AssumeRole",
     }
-    edit_trust_statements(lambda statements: statements.append(other))
+    also = "arn:aws:iam::210987654321:root"
+
+    def add_trust(statements: list[dict[str, Any]]) -> None:
+        statements.append(other)
+        statements[0]["Principal"]["AWS"] = [statements[0]["Principal"]["AWS"], also]
+
+    edit_trust_statements(add_trust)
     report = check(STACK, session=session)
     assert report.summary == "Connected"  # Clazar works; the seller is told the rest
     assert [str(r) for r in report.results if r.status == WARN] == [
+        "warn role ClazarRole trust: not created by this stack: statement TrustClazarAccount: "
+        f"Principal adds AWS:{also}",
         "warn role ClazarRole trust: not created by this stack: statement AlsoThem was added "
         "(Allow AWS:arn:aws:iam::123456789012:root sts:assumerole)",
         "warn role ClazarRole policy Extra: not created by this stack: Allow * on *",

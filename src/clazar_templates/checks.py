@@ -298,11 +298,12 @@ class _Checker:
         self.record(FAIL, subject, f"does not let Clazar's account {account} assume it")
 
     def untrusted(self, name: str, logical: str, doc: dict[str, Any]) -> None:
-        """Warn about each trust statement the stack did not write (who else may assume)."""
+        """Warn about each trust statement the stack did not write or that was changed (who
+        else may assume the role); a missing one is :meth:`trust`'s failure."""
         props = self.resources[logical].get("Properties", {})
         expected = self.concrete(props.get("AssumeRolePolicyDocument", {}))
         for change in statement_changes(expected, doc):
-            if " was added " in change:
+            if not change.endswith(" is missing"):
                 self.record(WARN, f"role {name} trust", f"not created by this stack: {change}")
 
     def role_policies(self, iam: Any, role: dict[str, Any], logical: str) -> None:
