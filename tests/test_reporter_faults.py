@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from clazar_templates import reporter
+from clazar_templates.reporter import verify_signature
 from fault_servers import (
     FaultServer,
     aws_environment,
@@ -513,6 +518,77 @@ def test_6_huge_role_data_from_iam_never_oversizes_the_answer(
         answer = run(cosell_event(api, cfn), cfn)
     assert answer["Status"] == "FAILED"
     assert "Data" not in answer
+
+
+# --- 7. verify_signature: exactly the documented form, finite numbers, never raises -----------
+
+BODY = b'{"schema_version":1}'
+NOW = 1_700_000_000
+GOOD = reporter.sign(SECRET, str(NOW), BODY)
+
+
+def test_7_the_documented_form_verifies() -> None:
+    assert GOOD.startswith("v1=")
+    assert len(GOOD) == 67
+    assert verify_signature(SECRET, str(NOW), BODY, GOOD, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        GOOD.replace("v1=", "V1="),
+        "v1=" + GOOD[3:].upper(),
+        " " + GOOD,
+        GOOD + " ",
+        GOOD + "\n",
+        "\t" + GOOD,
+        "v1=",
+        "v1= " + GOOD[3:],
+    ],
+    ids=["V1=", "uppercase", "leading space", "trailing space", "newline", "tab", "empty", "gap"],
+)
+def test_7_only_the_exact_header_form_is_accepted(signature: str) -> None:
+    assert verify_signature(SECRET, str(NOW), BODY, signature, now=NOW) is False
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+def test_7_non_finite_max_age_or_now_is_rejected(number: float) -> None:
+    old = str(NOW - 1_000_000)
+    signature = reporter.sign(SECRET, old, BODY)
+    assert verify_signature(SECRET, old, BODY, signature, max_age=number, now=NOW) is False
+    assert verify_signature(SECRET, old, BODY, signature, now=number) is False
+
+
+@pytest.mark.parametrize("secret", ["\ud800", "a\udfffb", "\x00"])
+def test_7_secrets_that_cannot_be_encoded_do_not_raise(secret: str) -> None:
+    assert verify_signature(secret, str(NOW), BODY, GOOD, now=NOW) is False
+
+
+ANYTHING = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=80),
+    st.binary(max_size=80),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    secret=st.one_of(ANYTHING, st.sampled_from(["\ud800", SECRET])),
+    timestamp=st.one_of(ANYTHING, st.just(str(NOW))),
+    body=st.one_of(ANYTHING, st.just(BODY)),
+    signature=st.one_of(ANYTHING, st.just(GOOD)),
+    max_age=ANYTHING,
+    now=ANYTHING,
+)
+def test_7_never_raises(
+    secret: Any, timestamp: Any, body: Any, signature: Any, max_age: Any, now: Any
+) -> None:
+    result = verify_signature(secret, timestamp, body, signature, max_age=max_age, now=now)
+    assert isinstance(result, bool)
 
 
 # --- siblings: full-match patterns, ASCII digits, strange servers ---------------------------
