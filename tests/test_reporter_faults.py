@@ -5,7 +5,8 @@ CloudFormation endpoints boto3 calls (``AWS_ENDPOINT_URL_IAM``/``_CLOUDFORMATION
 Each test names the item of issue 15 it guards. These run the shipped handler in-process
 with timings shrunk to fractions of a second (``FAST_TIMINGS``); every server gives up
 after a few seconds, so the code before its fix fails a test rather than hanging it. The
-real-time measurement, with the real timings, comes with the deadline harness.
+real-time measurement, with the real timings and 30 s and 120 s budgets, is
+``reporter_deadlines.py`` (its test is the last of the run).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import reporter_deadlines
 from clazar_templates import reporter
 from clazar_templates.reporter import verify_signature
 from fault_servers import (
@@ -669,3 +671,24 @@ def test_redirect_is_not_followed(cfn: FakeServer) -> None:
     assert answer["Status"] == "FAILED"
     assert "HTTP 307" in answer["Reason"]
     assert elsewhere.requests == []
+
+
+# --- 2, measured: real time, real timings, 30 s and 120 s budgets -----------------------------
+
+
+def test_reporter_answers_before_the_lambda_timeout(request: pytest.FixtureRequest) -> None:
+    """Each scenario of reporter_deadlines.py (hanging, trickling and refusing servers as
+    Clazar's API, the response URL, IAM and CloudFormation), run with the handler's real
+    constants and a context of 30 s and of 120 s: CloudFormation has the answer before the
+    time kept for answering begins to run out, and the handler returns before the Lambda's
+    timeout. The plugin runs this last, and prints the figures in the summary."""
+    from clazar_templates.reporter import handler as real
+
+    results = reporter_deadlines.measurement(request.config).results()
+    assert len(results) == len(reporter_deadlines.SCENARIOS) * len(reporter_deadlines.BUDGETS)
+    assert [r for r in results if "error" in r] == []
+    for r in results:
+        assert r["answered"] is not None, r
+        assert r["answered"] < r["budget"] - real.ANSWER_SECONDS + 1.0, r
+        assert r["returned"] < r["budget"] - real.EXIT_SECONDS + 0.4, r
+        assert r["status"] in ("SUCCESS", "FAILED"), r
