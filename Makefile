@@ -9,7 +9,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
 
-.PHONY: all templates test lint typecheck unit drift checkov sweep bench publish clean
+.PHONY: all templates test lint typecheck unit drift checkov sweep bench reporter-deadlines publish clean
 
 all: test
 
@@ -57,6 +57,11 @@ sweep: $(STAMP) $(CHECKOV_STAMP)
 ## Timings with targets (not run by the tests).
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+
+## The reporter's worst-case time to answer CloudFormation, 30 s and 120 s budgets, alone
+## (make test measures the same beside the other tests).
+reporter-deadlines: $(STAMP)
+	$(BIN)/python scripts/reporter_deadlines.py
 
 ## Publish every template: make publish BUCKET=my-bucket VERSION=1.2.3 [PREFIX=...] [REGION=...]
 publish: $(STAMP)

@@ -23,6 +23,7 @@ from reporter_support import FakeServer
 from support import ACCOUNT, DEPLOY_VALUES, EXTERNAL_ID, UID, VENDOR
 
 REGION = "us-east-1"
+pytest_plugins = ["reporter_deadlines"]  # measures the reporter's deadlines beside the suite
 
 
 ENVIRONMENT = {

@@ -35,6 +35,16 @@ REPORT = {
     "MarketplaceAccess": "true",
 }
 POLICIES = ["ClazarMarketplaceRead", "ClazarSqsConsume"]
+FAST_TIMINGS = {  # seconds instead of minutes: the handler reads these at call time
+    "HTTP_TIMEOUT_SECONDS": 0.5,
+    "SHORT_TIMEOUT_SECONDS": 0.3,
+    "BACKOFF_BASE_SECONDS": 0.01,
+    "BACKOFF_CAP_SECONDS": 0.05,
+    "RETRY_AFTER_CAP_SECONDS": 5.0,
+    "SAFETY_MARGIN_SECONDS": 0.8,  # of which the answer alone keeps ANSWER_SECONDS
+    "ANSWER_SECONDS": 0.4,
+    "EXIT_SECONDS": 0.05,
+}
 
 
 @dataclass

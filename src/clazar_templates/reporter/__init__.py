@@ -11,6 +11,7 @@ import functools
 import hmac
 import importlib
 import io
+import math
 import re
 import time
 import tokenize
@@ -134,7 +135,7 @@ def verify_signature(
     body: bytes,
     signature: str,
     *,
-    max_age: int = 300,
+    max_age: float = 300,
     now: float | None = None,
 ) -> bool:
     """Whether ``signature`` (the ``X-Clazar-Signature`` header) signs ``body`` at
@@ -142,26 +143,36 @@ def verify_signature(
 
     ``body`` must be the request's raw bytes, not a re-serialization. Rejects a timestamp more
     than ``max_age`` seconds away from ``now`` (default: the current time) in either
-    direction, and any signature that is not ``v1=<64 hex digits>``. Never raises for bad
-    input: returns False. Compares in constant time.
+    direction, a ``max_age`` or ``now`` that is not a finite number, and any signature that
+    is not exactly ``v1=`` and 64 lowercase hex digits (no other case, no whitespace), as
+    :func:`sign` writes it. Never raises for bad input (a secret that is no valid UTF-8, such
+    as a lone surrogate, included): returns False. Compares in constant time.
     """
-    if not (
-        isinstance(secret, str)
-        and secret
-        and isinstance(timestamp, str)
-        and isinstance(body, bytes | bytearray)
-        and isinstance(signature, str)
-        and _TIMESTAMP.fullmatch(timestamp)
-        and _SIGNATURE.fullmatch(signature.strip().lower())
-    ):
-        return False
     try:
-        current = time.time() if now is None else float(now)
-        if abs(current - int(timestamp)) > max_age:
+        current = time.time() if now is None else _finite(now)
+        if not (
+            isinstance(secret, str)
+            and secret
+            and isinstance(timestamp, str)
+            and isinstance(body, bytes | bytearray)
+            and isinstance(signature, str)
+            and _TIMESTAMP.fullmatch(timestamp)
+            and _SIGNATURE.fullmatch(signature)
+            and abs(current - int(timestamp)) <= _finite(max_age)
+        ):
             return False
-    except (TypeError, ValueError, OverflowError):
-        return False
-    from .handler import sign
+        from .handler import sign
 
-    expected = sign(secret, timestamp, bytes(body))
-    return hmac.compare_digest(expected, signature.strip().lower())
+        return hmac.compare_digest(sign(secret, timestamp, bytes(body)), signature)
+    except Exception:
+        return False
+
+
+def _finite(number: object) -> float:
+    """``number`` as a float; ValueError unless it is a finite int or float (not a bool)."""
+    if isinstance(number, bool) or not isinstance(number, int | float):
+        raise ValueError("not a number")
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError("not finite")
+    return value

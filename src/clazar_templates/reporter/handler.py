@@ -1,6 +1,7 @@
 """Clazar stack reporter, a CloudFormation custom resource: tells Clazar's API, once, what
 the stack created (docs/reporter-protocol.md). Never logs the event, secret or body."""
 
+import concurrent.futures
 import hashlib
 import hmac
 import itertools
@@ -17,20 +18,24 @@ SCHEMA_VERSION = 1
 TIMESTAMP_HEADER = "X-Clazar-Timestamp"
 SIGNATURE_HEADER = "X-Clazar-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-HTTP_TIMEOUT_SECONDS = 10.0
+HTTP_TIMEOUT_SECONDS = 10.0  # one whole exchange (or AWS call), not one socket read
 SHORT_TIMEOUT_SECONDS = 5.0  # best-effort reports (Delete, ERROR) and CloudFormation
+MAX_ATTEMPTS = 6
 BEST_EFFORT_ATTEMPTS = 2
 CFN_ATTEMPTS = 3
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 16.0
 RETRY_AFTER_CAP_SECONDS = 30.0
-SAFETY_MARGIN_SECONDS = 20.0  # kept back to answer CloudFormation
+SAFETY_MARGIN_SECONDS = 20.0  # kept back from the report: the rolling-back check, the answer
+ANSWER_SECONDS = 10.0  # of which the answer to CloudFormation alone may use
+EXIT_SECONDS = 0.5  # the handler returns this long before the Lambda's timeout
 MAX_RESPONSE_BYTES = 4096
 NOT_CONNECTED = "-failed"  # ends the PhysicalResourceId of a failed Create
 REQUIRED = ("ApiUrl", "SecretKey", "AccountUid", "Template", "TemplateVersion")
 UNCOMPARED = ("SecretKey", "ServiceToken", "ServiceTimeout")
-STACK_ARN = re.compile(r"arn:([\w-]+):cloudformation:([\w-]+):(\d{12}):stack/([^/]+)/.+")
-ROLE_ARN = re.compile(r"arn:[\w-]+:iam::(\d{12}):role/(?:[^/]+/)*([^/]+)")
+STACK_ARN = re.compile(r"arn:([\w-]+):cloudformation:([\w-]+):(\d{12}):stack/([^/]+)/.+", re.A)
+ROLE_ARN = re.compile(r"arn:[\w-]+:iam::(\d{12}):role/(?:[^/]+/)*([^/]+)", re.A)
+API_URL = re.compile(r"(https://[A-Za-z0-9.-]+|http://127\.0\.0\.1)(:[0-9]{1,5})?(/[!-~]*)?")
 LOG = logging.getLogger("clazar.reporter")
 LOG.setLevel(logging.INFO)
 VERIFY_ROLES: Any = None  # set by the co-sell part at the end of this file
@@ -55,43 +60,44 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 
 
 def handler(event: Any, context: Any) -> None:
-    """Lambda entry point. Never raises; answers CloudFormation whenever it can."""
+    """Lambda entry point. Never raises; answers CloudFormation whenever it can, before the
+    Lambda's timeout: the report stops SAFETY_MARGIN_SECONDS before it, the rolling-back
+    check ANSWER_SECONDS before it, and only the answer uses the rest."""
+    now = time.monotonic()
     url = event.get("ResponseURL") if isinstance(event, dict) else None
     if not isinstance(url, str) or not re.match(r"https?://", url):
         LOG.error("malformed event: no ResponseURL, cannot answer CloudFormation")
         return
     kind, logical = event.get("RequestType"), event.get("LogicalResourceId")
-    status, reason = "FAILED", "internal error"
+    label, status, reason = f"{kind} {logical}"[:300], "FAILED", "internal error"
     data: dict[str, Any] = {}
+    end = now + ANSWER_SECONDS  # until the context says how long it has
     try:
-        LOG.info("%s %s: started", kind, logical)
-        left = context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_SECONDS
-        reason, data = _run(event, time.monotonic() + left)
+        LOG.info("%s: started", label)
+        end = now + context.get_remaining_time_in_millis() / 1000
+        reason, data = _run(event, end - SAFETY_MARGIN_SECONDS)
         status = "SUCCESS"
     except Failure as exc:
         reason = str(exc)
-        if kind == "Update" and _rolling_back(event):  # failing now would strand the stack
-            status, reason = "SUCCESS", f"stack is rolling back; not reported: {reason}"
     except Exception as exc:
-        LOG.error("unexpected %s", type(exc).__name__)
         reason = f"internal error ({type(exc).__name__}); contact Clazar support"
     finally:
+        left = min(SHORT_TIMEOUT_SECONDS, end - ANSWER_SECONDS - time.monotonic())
+        if status == "FAILED" and kind == "Update" and _rolling_back(event, left):  # or stuck
+            status, reason = "SUCCESS", f"stack is rolling back; not reported: {reason}"
         status = "SUCCESS" if kind == "Delete" else status  # never block a deletion
         props = event.get("ResourceProperties")
-        secret = props.get("SecretKey") if isinstance(props, dict) else None
-        if isinstance(secret, str) and secret:
-            reason = reason.replace(secret, "[redacted]")
-        LOG.info("%s %s: %s: %s", kind, logical, status, reason)
-        _answer(event, url, status, reason, data)
+        secret = props.get("SecretKey") if isinstance(props, dict) else ""
+        reason = _clean(reason[:8192], secret, 8192)  # redacted before any cut
+        LOG.info("%s: %s: %s", label, status, reason)
+        _answer(url, _response(event, status, reason, data), end - EXIT_SECONDS)
 
 
-def _rolling_back(event: dict[str, Any]) -> bool:
+def _rolling_back(event: dict[str, Any], seconds: float) -> bool:
     """Whether this Update is CloudFormation rolling back a failed update (needs
     cloudformation:DescribeStacks on this stack only)."""
     try:
-        import boto3
-
-        stacks = boto3.client("cloudformation").describe_stacks(StackName=event["StackId"])
+        stacks = _aws("cloudformation", seconds, "describe_stacks", StackName=event["StackId"])
         return str(stacks["Stacks"][0]["StackStatus"]).startswith("UPDATE_ROLLBACK")
     except Exception as exc:
         LOG.error("could not read the stack status: %s", type(exc).__name__)
@@ -114,7 +120,7 @@ def _run(event: dict[str, Any], deadline: float) -> tuple[str, dict[str, Any]]:
         raise Failure("malformed event: unknown RequestType")
     if not stack:
         raise Failure("malformed event: StackId is not a stack ARN")
-    if not re.match(r"https://|http://127\.0\.0\.1[:/]", props["ApiUrl"]):
+    if not API_URL.fullmatch(props["ApiUrl"]):
         raise Failure("malformed event: ApiUrl must be an https:// URL")
     if not isinstance(report, dict) or not isinstance(policies, list):
         raise Failure("malformed event: Report must be a map and Policies a list")
@@ -149,16 +155,20 @@ def _run(event: dict[str, Any], deadline: float) -> tuple[str, dict[str, Any]]:
         return f"Clazar {'was' if 200 <= code < 300 else 'was not'} notified ({note})", {}
     if props.get("VerifyRoles") and VERIFY_ROLES is None:
         raise Failure("malformed event: this reporter does not verify roles")
-    data, errors = VERIFY_ROLES(props, partition, account) if VERIFY_ROLES else ({}, [])
+    data, errors = VERIFY_ROLES(props, partition, account, deadline) if VERIFY_ROLES else ({}, [])
     resources = {**report, **{k: v for k, v in data.items() if v}}
     if errors:
         post("ERROR", resources, "; ".join(errors))
         raise Failure("; ".join(errors))
     code, note = post("CONNECTED", resources)
-    old = event.get("OldResourceProperties") or {}
-    same = all(old.get(k) == props.get(k) for k in {*old, *props} if k not in UNCOMPARED)
-    if 200 <= code < 300 or (code == 409 and kind == "Update" and same):
-        return ("reported to Clazar" if code != 409 else "nothing changed to report"), data
+    if 200 <= code < 300:  # accepted: nothing after this may fail the report
+        return "reported to Clazar", data
+    old = event.get("OldResourceProperties")  # not a map: a change, as far as we know
+    same = isinstance(old, dict) and all(
+        old.get(k) == props.get(k) for k in {*old, *props} if k not in UNCOMPARED
+    )
+    if code == 409 and kind == "Update" and same:
+        return "nothing changed to report", data
     if code in (0, 408, 429) or code >= 500:
         raise Failure(f"Clazar's API did not answer ({note}); try again later, or contact support")
     again = "update the stack" if kind == "Update" else "deploy the stack again"
@@ -172,8 +182,11 @@ def _run(event: dict[str, Any], deadline: float) -> tuple[str, dict[str, Any]]:
 def _post(
     url: str, secret: str, body: bytes, key: str, deadline: float, quick: bool
 ) -> tuple[int, str]:
-    """POST until accepted, refused, out of attempts or out of time: (last status or 0, note)."""
-    code, note, attempts = 0, "no time left", BEST_EFFORT_ATTEMPTS if quick else 999
+    """POST until accepted, refused, out of attempts or out of time: (last status or 0, note).
+    Between attempts it waits the exponential backoff, or longer if a Retry-After of ASCII
+    digits asks (never shorter: "0" would make it hammer the API), and never past the
+    deadline."""
+    code, note, attempts = 0, "no time left", BEST_EFFORT_ATTEMPTS if quick else MAX_ATTEMPTS
     for attempt in range(1, attempts + 1):
         left = min(
             deadline - time.monotonic(), SHORT_TIMEOUT_SECONDS if quick else HTTP_TIMEOUT_SECONDS
@@ -188,10 +201,11 @@ def _post(
             SIGNATURE_HEADER: sign(secret, stamp, body),
             IDEMPOTENCY_HEADER: key,
         }
-        code, note, after = _send("POST", url, body, headers, left)
+        code, note, after = _send(left, secret, url=url, data=body, headers=headers, method="POST")
         LOG.info("Clazar API attempt %d: %s", attempt, f"HTTP {code}" if code else note)
         pause = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1))
-        pause = min(float(after), RETRY_AFTER_CAP_SECONDS) if after.isdigit() else pause
+        if re.fullmatch("[0-9]{1,9}", after):
+            pause = max(pause, min(int(after), RETRY_AFTER_CAP_SECONDS))
         if (0 < code < 500 and code not in (408, 429)) or attempt == attempts:
             break
         if time.monotonic() + pause >= deadline:
@@ -200,53 +214,119 @@ def _post(
     return code, note
 
 
-def _send(method: str, url: str, body: bytes, headers: Any, timeout: float) -> tuple[int, str, str]:
-    """One request: (HTTP status or 0, a note for the reason, Retry-After)."""
+def _send(seconds: float, secret: str, **request: Any) -> tuple[int, str, str]:
+    """One request (urllib's Request arguments), given up after ``seconds`` in all: (HTTP
+    status or 0, a note for the reason, Retry-After). The note is on one line, the secret
+    redacted before it is cut."""
     try:
-        request = urllib.request.Request(url, body, headers, method=method)  # noqa: S310 (URL from CloudFormation)
-        with _OPENER.open(request, timeout=timeout) as response:
+        return _within(seconds, _exchange, seconds, secret, request)  # type: ignore[no-any-return]
+    except Exception as err:
+        return (
+            0,
+            _clean(str(getattr(err, "reason", None) or err) or type(err).__name__, secret, 100),
+            "",
+        )
+
+
+def _exchange(seconds: float, secret: str, request: dict[str, Any]) -> tuple[int, str, str]:
+    try:  # the timeout bounds each socket operation, so a thread given up on ends too
+        with _OPENER.open(urllib.request.Request(**request), timeout=seconds) as response:  # noqa: S310
             return response.status, f"HTTP {response.status}", ""
     except urllib.error.HTTPError as err:
-        try:  # the JSON error's "message", on one line and truncated
-            message = " ".join(str(json.loads(err.read(8192))["message"] or "").split())[:200]
+        try:  # the JSON error's "message"
+            message = _clean(json.loads(err.read(8192))["message"] or "", secret, 200)
         except Exception:
             message = ""
         note = f"HTTP {err.code}: {message}" if message else f"HTTP {err.code}"
         return err.code, note, str(err.headers.get("Retry-After"))
-    except Exception as err:
-        return 0, (str(getattr(err, "reason", None) or err) or type(err).__name__)[:100], ""
 
 
-def _answer(event: dict[str, Any], url: str, status: str, reason: str, data: Any) -> None:
-    """PUT the response to CloudFormation's pre-signed URL; on failure log, never raise."""
+def _within(seconds: float, call: Any, *args: Any, **kwargs: Any) -> Any:
+    """``call(*args, **kwargs)``, given up after ``seconds`` (TimeoutError): a socket timeout
+    bounds each read, not an exchange (a server sending a header line every 2 s holds a call
+    for ever), so the call runs in a thread of its own that is abandoned at its deadline."""
+    pool = concurrent.futures.ThreadPoolExecutor(1)
     try:
-        pid = event.get("PhysicalResourceId")
-        if event.get("RequestType") == "Create" or not isinstance(pid, str) or not pid:
-            stack = STACK_ARN.fullmatch(str(event.get("StackId")))
-            name = f"{stack[4] if stack else 'stack'}-{event.get('LogicalResourceId')}"[:1000]
-            pid = f"clazar-reporter-{name}{NOT_CONNECTED if status == 'FAILED' else ''}"
-        doc = {"Status": status, "Reason": reason, "PhysicalResourceId": pid}
-        doc.update(
-            {k: str(event.get(k) or "") for k in ("StackId", "RequestId", "LogicalResourceId")}
+        return pool.submit(call, *args, **kwargs).result(seconds)
+    finally:
+        pool.shutdown(wait=False)
+
+
+def _aws(service: str, seconds: float, action: str, **params: Any) -> Any:
+    """One AWS API call in ``seconds`` at most, boto3's import and client included:
+    botocore's timeouts (60 s each by default) and retries (4) fitted into them, and
+    _within for an endpoint that trickles (botocore's read timeout, like urllib's, bounds
+    each read, not the call)."""
+
+    def call() -> Any:
+        import boto3
+        from botocore.config import Config
+
+        wait = seconds / 4  # two attempts, each a connect and a read
+        config = Config(connect_timeout=wait, read_timeout=wait, retries={"total_max_attempts": 2})
+        return getattr(boto3.client(service, config=config), action)(**params)
+
+    return _within(seconds, call)
+
+
+def _clean(text: str, secret: Any, size: int) -> str:
+    """``text`` on one line, the secret and every run of 8 or more of its characters replaced
+    by [redacted], then cut to ``size`` characters: redacting after the cut would miss a copy
+    the cut had shortened, and a piece of the secret leaks as surely as the whole."""
+    text = " ".join(str(text).split())
+    if isinstance(secret, str) and secret:
+        text = text.replace(secret, "[redacted]")  # also a secret shorter than 8
+        grams, hit = {secret[i : i + 8] for i in range(len(secret) - 7)}, [False] * len(text)
+        for i in range(len(text) - 7):
+            if text[i : i + 8] in grams:
+                hit[i : i + 8] = [True] * 8
+        runs = itertools.groupby(zip(hit, text, strict=True), key=lambda pair: pair[0])
+        text = "".join(
+            "[redacted]" if hidden else "".join(c for _, c in run) for hidden, run in runs
         )
-        doc.update({"Data": data} if data else {})
-        body = json.dumps(doc).encode()
-        if len(body) > MAX_RESPONSE_BYTES:  # keep the longest prefix of Reason that fits
-            room = MAX_RESPONSE_BYTES - len(json.dumps({**doc, "Reason": "..."}))
-            sizes = itertools.accumulate(len(json.dumps(c)) - 2 for c in reason)
-            doc["Reason"] = reason[: sum(size <= room for size in sizes)] + "..."
-            body = json.dumps(doc).encode()
-    except Exception as exc:
-        LOG.error("could not build the response: %s", type(exc).__name__)
-        return
+    return text[:size]
+
+
+def _cut(text: Any, room: int) -> str:
+    """The longest start of ``str(text)`` whose JSON form takes at most ``room`` bytes."""
+    whole = str(text)
+    sizes = itertools.accumulate(len(json.dumps(c)) - 2 for c in whole[: max(room, 0)])
+    return whole[: sum(size <= room for size in sizes)]
+
+
+def _response(event: dict[str, Any], status: str, reason: str, data: Any) -> bytes:
+    """The answer to CloudFormation, at most MAX_RESPONSE_BYTES whatever the event holds:
+    each field taken from the event is cut to 512 bytes of JSON (a PhysicalResourceId to
+    CloudFormation's own 1 KB), then Reason to the room left, ending in "..."; Data that
+    cannot fit makes it a FAILED answer saying so."""
+    pid = event.get("PhysicalResourceId")
+    if event.get("RequestType") == "Create" or not isinstance(pid, str) or not pid:
+        stack = STACK_ARN.fullmatch(str(event.get("StackId")))
+        name = f"{stack[4] if stack else 'stack'}-{event.get('LogicalResourceId')}"[:1000]
+        pid = f"clazar-reporter-{name}{NOT_CONNECTED if status == 'FAILED' else ''}"
+    doc = {k: _cut(event.get(k) or "", 512) for k in ("StackId", "RequestId", "LogicalResourceId")}
+    doc.update(Status=status, PhysicalResourceId=_cut(pid, 1024))
+    doc.update({"Data": data} if data else {})
+    room = MAX_RESPONSE_BYTES - len(json.dumps({**doc, "Reason": ""}))
+    if room < 3:
+        return _response(event, "FAILED", "the answer would exceed 4096 bytes", {})
+    doc["Reason"] = reason if _cut(reason, room) == reason else _cut(reason, room - 3) + "..."
+    return json.dumps(doc).encode()
+
+
+def _answer(url: str, body: bytes, deadline: float) -> None:
+    """PUT the response to CloudFormation's pre-signed URL, each attempt within the time
+    left until ``deadline``; on failure log, never raise."""
     for attempt in range(1, CFN_ATTEMPTS + 1):
-        code, note, _ = _send("PUT", url, body, {"Content-Type": ""}, SHORT_TIMEOUT_SECONDS)
-        LOG.info(
-            "answering CloudFormation, attempt %d: %s", attempt, f"HTTP {code}" if code else note
+        left = min(SHORT_TIMEOUT_SECONDS, deadline - time.monotonic())
+        code, note, _ = _send(
+            left, "", url=url, data=body, headers={"Content-Type": ""}, method="PUT"
         )
+        LOG.info("answering CloudFormation, attempt %d: %s", attempt, note)
         if 200 <= code < 300:
             return
-        time.sleep(BACKOFF_BASE_SECONDS * attempt if attempt < CFN_ATTEMPTS else 0)
+        if attempt < CFN_ATTEMPTS:
+            time.sleep(max(0.0, min(BACKOFF_BASE_SECONDS * attempt, deadline - time.monotonic())))
     LOG.error("could not answer CloudFormation after %d attempts", CFN_ATTEMPTS)
 
 
@@ -254,30 +334,39 @@ def _answer(event: dict[str, Any], url: str, status: str, reason: str, data: Any
 # The Role & Access reporter has no iam:GetRole, so it does not carry the code that calls it.
 
 
-def _verify_roles(props: dict[str, Any], partition: str, account: str) -> tuple[Any, list[str]]:
+def _verify_roles(
+    props: dict[str, Any], partition: str, account: str, deadline: float
+) -> tuple[Any, list[str]]:
     """Look up each role of VerifyRoles: ({"<Key>Arn": its real ARN or ""}, problems)."""
     roles = props.get("VerifyRoles") or {}
     vendor, external = str(props.get("VendorAccountId")), props.get("ExternalId")
-    if roles and not (isinstance(roles, dict) and re.fullmatch(r"\d{12}", vendor) and external):
+    if roles and not (
+        isinstance(roles, dict)
+        and re.fullmatch("[0-9]{12}", vendor)
+        and isinstance(external, str)
+        and external
+    ):
         raise Failure("malformed event: VerifyRoles needs VendorAccountId and ExternalId")
     root = f"arn:{partition}:iam::{vendor}:root"
     condition = f'Condition StringEquals sts:ExternalId "{external}"'
-    data, errors, iam = {}, [], None
+    data, errors = {}, []
     for key, value in sorted(roles.items()):
         data[f"{key}Arn"], label, arn = "", f'{key} "{value}"', ROLE_ARN.fullmatch(str(value))
+        name = arn[2] if arn else str(value)
         if not value:
             continue  # no role to check for this key
         if str(value).startswith("arn:") and not (arn and arn[1] == account):
             errors.append(f"{label} is not a role ARN of this stack's account {account}")
             continue
-        if iam is None:
-            import boto3
-
-            iam = boto3.client("iam")
+        if not re.fullmatch(r"[\w+=,.@-]{1,64}", name, re.A):
+            errors.append(f"{label} is not a role name or ARN")
+            continue
         try:
-            role = iam.get_role(RoleName=arn[2] if arn else value)["Role"]
-        except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code") or type(exc).__name__
+            left = min(HTTP_TIMEOUT_SECONDS, deadline - time.monotonic())
+            role = _aws("iam", left, "get_role", RoleName=name)["Role"]
+        except Exception as exc:  # a connection error has no .response, or None
+            error = (getattr(exc, "response", None) or {}).get("Error") or {}
+            code = error.get("Code") or type(exc).__name__
             missing = code == "NoSuchEntity"
             errors.append(
                 f"{label} does not exist in account {account}"

@@ -1,0 +1,252 @@
+"""How late the reporter answers CloudFormation, in real time, with its real timings.
+
+Each scenario runs the shipped handler once, in a process of its own (the AWS endpoints are
+environment variables, and the handler's timings are its real constants), against servers
+on 127.0.0.1 that hang, trickle or refuse (``fault_servers``), with a Lambda context of 30 s
+or 120 s (``FUNCTION_TIMEOUT``). It records when CloudFormation's response URL had the
+answer and when the handler returned, both in seconds from the invocation.
+
+All scenarios of all budgets run at once, so the whole measurement takes about the longest
+scenario (under 120 s). In ``make test`` it is a pytest plugin (``tests/conftest.py``
+loads it): it starts the processes as soon as the run is collected, when the run includes
+``test_reporter_answers_before_the_lambda_timeout``, moves that test to the end of the run
+(it waits for the results, beside the rest of the suite), and prints the figures in the
+terminal summary. ``scripts/reporter_deadlines.py`` (``make reporter-deadlines``) runs the
+same measurement on its own.
+
+    python tests/reporter_deadlines.py SCENARIO BUDGET   # one scenario; prints JSON
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BUDGETS = (30.0, 120.0)  # the 30 s of the issue, and the function's real Timeout
+TEST_NAME = "test_reporter_answers_before_the_lambda_timeout"
+HERE = Path(__file__).resolve().parent
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+# name -> what misbehaves: "api", "response" (CloudFormation's URL), "iam", "cloudformation"
+# (the DescribeStacks of the rolling-back check) as fault_servers behaviours, by name; the
+# event's "kind"; "cosell" for the reporter that checks two roles with IAM.
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "API hangs": {"api": "hang"},
+    "API trickles headers (1 line / 2 s)": {"api": "trickle_headers"},
+    "API trickles its error body": {"api": "trickle_body"},
+    "API 503, Retry-After: 0": {"api": "unavailable"},
+    "API 429, Retry-After: 3600": {"api": "too_many"},
+    "Update, 409; DescribeStacks hangs": {"kind": "Update", "api": "conflict",
+                                          "cloudformation": "hang"},
+    "Update; API and DescribeStacks trickle": {"kind": "Update", "api": "trickle_headers",
+                                               "cloudformation": "trickle_headers"},
+    "co-sell Update; IAM, API, DescribeStacks hang": {"cosell": True, "kind": "Update",
+                                                      "iam": "hang", "api": "hang",
+                                                      "cloudformation": "hang"},
+    "co-sell; IAM and API trickle": {"cosell": True, "iam": "trickle_headers",
+                                     "api": "trickle_headers"},
+    "response URL hangs": {"response": "hang"},
+    "response URL trickles": {"response": "trickle_headers"},
+    "co-sell Update; everything hangs": {"cosell": True, "kind": "Update", "iam": "hang",
+                                         "api": "hang", "cloudformation": "hang",
+                                         "response": "hang"},
+}  # fmt: skip
+
+
+def behaviour(name: str) -> Any:
+    import fault_servers as f
+
+    return {
+        "hang": f.hang,
+        "trickle_headers": f.trickle_headers(every=2.0),
+        "trickle_body": f.trickle_body(every=1.0),
+        "unavailable": f.reply(f.http("503 Service Unavailable", b"", "Retry-After: 0")),
+        "too_many": f.reply(f.http("429 Too Many Requests", b"", "Retry-After: 3600")),
+        "conflict": f.reply(f.http("409 Conflict", b'{"message": "secret already used"}')),
+        "ok": f.reply(OK),
+    }[name]
+
+
+def run_scenario(name: str, budget: float) -> dict[str, Any]:
+    """Run one scenario here and now (in a process of its own: it sets os.environ)."""
+    from fault_servers import FaultServer, aws_environment, closed_port
+    from reporter_support import FakeContext, make_event, shipped_handler
+
+    spec = SCENARIOS[name]
+    handler = shipped_handler(verify_roles=bool(spec.get("cosell"))).handler
+    with contextlib.ExitStack() as stack:
+        servers = {
+            role: stack.enter_context(FaultServer(behaviour(spec.get(role, "ok")), budget + 20))
+            for role in ("api", "response", "iam", "cloudformation")
+        }
+        os.environ.update(
+            aws_environment(iam=servers["iam"].url, cloudformation=servers["cloudformation"].url)
+        )
+        os.environ["AWS_ENDPOINT_URL"] = closed_port()
+        api, response = (_Base(servers[role].url) for role in ("api", "response"))
+        event = make_event(api, response, spec.get("kind", "Create"))
+        if spec.get("cosell"):
+            event["ResourceProperties"].update(
+                VerifyRoles={"SandboxRole": "team-sandbox", "ProductionRole": "team-prod"},
+                VendorAccountId="999988887777",
+                ExternalId="clazar-external-id-0001",
+            )
+        if spec.get("kind") == "Update":  # a change, so a 409 is a failure
+            event["OldResourceProperties"]["TemplateVersion"] = "0.9.0"
+        started = time.monotonic()
+        handler(event, FakeContext(budget))
+        returned = time.monotonic() - started
+        puts = servers["response"].requests
+        answer = json.loads(puts[0].body) if puts else {}
+        return {
+            "name": name,
+            "budget": budget,
+            "answered": puts[0].at - started if puts else None,
+            "returned": returned,
+            "status": answer.get("Status"),
+            "reason": str(answer.get("Reason", ""))[:120],
+        }
+
+
+@dataclass
+class _Base:
+    base_url: str
+
+
+@dataclass
+class Measurement:
+    """The scenarios' processes, started together; ``results()`` waits for them."""
+
+    budgets: tuple[float, ...] = BUDGETS
+    started: float = field(default_factory=time.monotonic)
+    processes: list[tuple[str, float, subprocess.Popen[str]]] = field(default_factory=list)
+    _results: list[dict[str, Any]] | None = None
+
+    def start(self) -> Measurement:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        for budget in self.budgets:
+            for name in SCENARIOS:
+                command = [sys.executable, str(Path(__file__)), name, str(budget)]
+                process = subprocess.Popen(
+                    command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+                )
+                self.processes.append((name, budget, process))
+        return self
+
+    def results(self) -> list[dict[str, Any]]:
+        """Each scenario's figures (or its error), waiting at most the longest budget plus
+        30 s from the start; a process still running then is killed and reported."""
+        if self._results is None:
+            self._results = []
+            ends = self.started + max(self.budgets) + 30
+            for name, budget, process in self.processes:
+                try:
+                    out, err = process.communicate(timeout=max(ends - time.monotonic(), 0.1))
+                    figures = json.loads(out.strip().splitlines()[-1])
+                except Exception as exc:
+                    process.kill()
+                    out, err = process.communicate()
+                    figures = {"name": name, "budget": budget, "error": f"{exc!r}: {err[-500:]}"}
+                self._results.append(figures)
+        return self._results
+
+    def stop(self) -> None:
+        for _, _, process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+
+
+def summary(results: list[dict[str, Any]]) -> list[str]:
+    """The figures as lines: the worst case per budget, then each scenario."""
+    lines = []
+    for budget in sorted({r["budget"] for r in results}):
+        rows = [r for r in results if r["budget"] == budget and "error" not in r]
+        answered = [r for r in rows if r["answered"] is not None]
+        if answered:
+            late = max(answered, key=lambda r: r["answered"])
+            slow = max(rows, key=lambda r: r["returned"])
+            lines.append(
+                f"budget {budget:.0f} s: CloudFormation had the answer by {late['answered']:.1f} s "
+                f"at worst ({late['name']}); the handler returned by {slow['returned']:.1f} s "
+                f"({slow['name']})"
+            )
+    width = max((len(r["name"]) for r in results), default=10)
+    lines.append(f"  {'scenario':<{width}}  budget  answered  returned  status")
+    for r in sorted(results, key=lambda r: (r["budget"], r["name"])):
+        if "error" in r:
+            lines.append(f"  {r['name']:<{width}}  {r['budget']:5.0f}s  ERROR {r['error'][:200]}")
+            continue
+        answered = "-" if r["answered"] is None else f"{r['answered']:7.1f}s"
+        lines.append(
+            f"  {r['name']:<{width}}  {r['budget']:5.0f}s  {answered:>8}  {r['returned']:7.1f}s  "
+            f"{r['status']}"
+        )
+    return lines
+
+
+# --- the pytest plugin ---------------------------------------------------------------------
+
+_KEY = pytest.StashKey[Measurement]()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the test that waits for the measurement last, so the rest of the suite runs
+    meanwhile."""
+    waiting = [item for item in items if item.name == TEST_NAME]
+    for item in waiting:
+        items.remove(item)
+        items.append(item)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if any(item.name == TEST_NAME for item in session.items):
+        session.config.stash[_KEY] = Measurement().start()
+
+
+def measurement(config: pytest.Config) -> Measurement:
+    """The measurement the plugin started (or one started now, if it did not)."""
+    if _KEY not in config.stash:
+        config.stash[_KEY] = Measurement().start()
+    return config.stash[_KEY]
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    found = config.stash.get(_KEY, None)
+    if found is not None and found._results is not None:
+        terminalreporter.section("reporter deadlines (real time, real timings)")
+        for line in summary(found._results):
+            terminalreporter.write_line(line)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    found = config.stash.get(_KEY, None)
+    if found is not None:
+        found.stop()
+
+
+@contextlib.contextmanager
+def _quiet_logs() -> Iterator[None]:
+    import logging
+
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
+if __name__ == "__main__":
+    with _quiet_logs():
+        print(json.dumps(run_scenario(sys.argv[1], float(sys.argv[2]))))
