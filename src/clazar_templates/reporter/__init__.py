@@ -68,34 +68,47 @@ def handler_text() -> str:
 
 @functools.cache
 def source(verify_roles: bool = False) -> str:
-    """The code a template inlines as ``Code.ZipFile``: ``handler.py`` with its comments,
-    docstrings and repeated blank lines removed, and nothing else changed. Without
+    """The code a template inlines as ``Code.ZipFile``: ``handler.py`` without its comments,
+    docstrings, type annotations and repeated blank lines, and nothing else changed. Without
     ``verify_roles`` (the Role & Access stack, whose reporter has no ``iam:GetRole``) the
     file stops before its co-sell part, the check of reused roles.
 
-    It is made with :mod:`tokenize` and :mod:`ast` positions, not ``ast.unparse``, so every
-    remaining line is byte for byte a line of ``handler.py`` whatever Python builds it. The
+    It is cut with :mod:`tokenize` and :mod:`ast` positions, not ``ast.unparse``, so what
+    remains of each line is exactly what ``handler.py`` says, whatever Python builds it. The
     tests load and run this text, so the code they test is the code that ships.
     """
     text = handler_text()
     if not verify_roles:
         text = text[: text.index(ROLE_CHECKS_MARKER)]
-    what = "comments and docstrings" + ("" if verify_roles else ", and its co-sell role checks")
-    header = (
-        f"# clazar_templates/reporter/handler.py without its {what} (docs/reporter-protocol.md)\n"
-    )
-    return header + strip_comments_and_docstrings(text)
+    removed = "comments, docstrings, type hints" + ("" if verify_roles else ", co-sell role checks")
+    return f"# clazar_templates/reporter/handler.py ({removed} removed)\n" + shipped_code(text)
 
 
-def strip_comments_and_docstrings(text: str) -> str:
-    """``text`` (Python source) without comments, docstrings and runs of blank lines; a body
-    left empty gets ``pass``."""
+def shipped_code(text: str) -> str:
+    """``text`` (Python source) without comments, docstrings, type annotations (and the
+    ``typing`` import they needed) and runs of blank lines; a body left empty gets ``pass``.
+    The source must be ASCII (AST columns count bytes)."""
+    tree = ast.parse(text)
     lines = text.splitlines()
     dropped: set[int] = set()
+    cuts: dict[int, list[tuple[int, int]]] = {}  # row -> [start, end) columns to delete
     replaced: dict[int, str] = {}
-    for node in ast.walk(ast.parse(text)):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg) and node.annotation is not None:
+            _delete_annotation(cuts, node.lineno, node.col_offset + len(node.arg), node.annotation)
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            _delete_annotation(
+                cuts, node.target.lineno, node.target.end_col_offset or 0, node.annotation
+            )
+        elif isinstance(node, ast.ImportFrom) and node.module == "typing":
+            dropped.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
         if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             continue
+        if not isinstance(node, ast.Module | ast.ClassDef) and node.returns is not None:
+            line = lines[node.returns.lineno - 1]
+            arrow = line.rindex("->", 0, node.returns.col_offset)
+            start = len(line[:arrow].rstrip())
+            _delete_annotation(cuts, node.returns.lineno, start, node.returns)
         first = node.body[0]
         if not (
             isinstance(first, ast.Expr)
@@ -106,11 +119,12 @@ def strip_comments_and_docstrings(text: str) -> str:
         dropped.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
         if len(node.body) == 1:
             replaced[first.lineno] = lines[first.lineno - 1][: first.col_offset] + "pass"
-    comments: dict[int, int] = {}
     in_strings: set[int] = set()  # lines inside a multi-line string: kept as they are
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
         if token.type == tokenize.COMMENT:
-            comments[token.start[0]] = token.start[1]
+            cuts.setdefault(token.start[0], []).append(
+                (token.start[1], len(lines[token.start[0] - 1]))
+            )
         elif token.type == tokenize.STRING and token.end[0] > token.start[0]:
             in_strings.update(range(token.start[0] + 1, token.end[0] + 1))
     kept: list[str] = []
@@ -120,13 +134,40 @@ def strip_comments_and_docstrings(text: str) -> str:
             continue
         if row in dropped:
             continue
-        code = line[: comments[row]].rstrip() if row in comments else line
-        if row in comments and not code:
+        code = line
+        for start, end in sorted(cuts.get(row, []), reverse=True):
+            code = code[:start] + code[end:]
+        code = code.rstrip() if row in cuts else code
+        if row in cuts and not code:
             continue  # a line that was only a comment
         if not code.strip() and row not in in_strings and (not kept or not kept[-1].strip()):
             continue
         kept.append(code)
-    return "\n".join(kept).strip("\n") + "\n"
+    shipped = "\n".join(kept).strip("\n") + "\n"
+    if any(
+        isinstance(n, ast.Name) and n.id in _typing_names(tree)
+        for n in ast.walk(ast.parse(shipped))
+    ):
+        raise ValueError("handler.py uses a typing name outside an annotation")
+    return shipped
+
+
+def _delete_annotation(
+    cuts: dict[int, list[tuple[int, int]]], row: int, start: int, annotation: ast.expr
+) -> None:
+    """Delete columns ``start`` to the end of ``annotation`` on ``row`` (one line only)."""
+    if annotation.end_lineno != row or annotation.lineno != row:
+        raise ValueError(f"handler.py line {row}: an annotation over several lines")
+    cuts.setdefault(row, []).append((start, annotation.end_col_offset or 0))
+
+
+def _typing_names(tree: ast.Module) -> set[str]:
+    return {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "typing"
+        for alias in node.names
+    }
 
 
 def verify_signature(
