@@ -16,8 +16,8 @@ from troposphere.cloudformation import CustomResource
 from .. import policies as p
 from ..options import GROUP_REPORT, Kind, Option
 from ..reporter import source
-from . import suppressions as allow
 from .base import StackBuilder
+from .suppressions import INLINE_POLICY, REPORTER_FUNCTION, REPORTER_LOGS, scanner_metadata
 
 SECRET_KEY = Option(
     "ClazarSecretKey",
@@ -55,7 +55,7 @@ def add_reporter(
             RetentionInDays=LOG_RETENTION_DAYS,
             DeletionPolicy="Delete",
             UpdateReplacePolicy="Delete",
-            Metadata=allow.scanner_metadata(allow.REPORTER_LOGS),
+            Metadata=scanner_metadata(REPORTER_LOGS),
         )
     )
     assert log_group is not None
@@ -63,7 +63,7 @@ def add_reporter(
         iam.Role(
             f"{name}FunctionRole",
             Description="Execution role of the Clazar reporter function",
-            Metadata=allow.scanner_metadata(allow.INLINE_POLICY),
+            Metadata=scanner_metadata(INLINE_POLICY),
             AssumeRolePolicyDocument=p.document(p.trust_lambda_service()),
             Policies=[
                 iam.Policy(
@@ -89,7 +89,7 @@ def add_reporter(
             Timeout=FUNCTION_TIMEOUT,
             MemorySize=128,
             LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_group)),
-            Metadata=allow.scanner_metadata(*allow.REPORTER_FUNCTION),
+            Metadata=scanner_metadata(*REPORTER_FUNCTION),
         )
     )
     b.add(
