@@ -150,8 +150,19 @@ def test_build_writes_and_reports_each_file(tmp_path: Path) -> None:
     result = run("build", "cosell", "--no-lint", "--out", str(tmp_path))
     assert result.exit_code == 0
     path = tmp_path / "clazar-cosell.yaml"
-    assert result.output == f"wrote {path}\n"
+    size = len(path.read_bytes())
+    margin = 51_200 - size
+    assert result.output == (
+        f"wrote {path} ({size:,} bytes, {margin:,} under the 51,200-byte TemplateBody limit)\n"
+    )
     assert path.read_text(encoding="utf-8") == render.to_yaml(STACKS["cosell"].build())
+
+
+def test_build_says_when_a_template_is_over_the_template_body_limit() -> None:
+    assert render.size_note("x" * 51_201) == (
+        "51,201 bytes, 1 over the 51,200-byte TemplateBody limit: deploy it from S3"
+    )
+    assert render.size_note("x" * 51_200).startswith("51,200 bytes, 0 under")
 
 
 # --- lint -------------------------------------------------------------------------------

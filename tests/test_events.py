@@ -84,6 +84,44 @@ def test_cosell_events_queue_is_read_by_the_resolved_roles() -> None:
     assert not {"ClazarCosellEventsQueue", "ClazarCosellEventsRule"} & set(off)
 
 
+READERS = {
+    "AWS": [
+        {"Fn::GetAtt": ["ClazarCosellReporter", "SandboxRoleArn"]},
+        {"Fn::GetAtt": ["ClazarCosellReporter", "ProductionRoleArn"]},
+    ]
+}
+DLQ_ARN = {"Fn::GetAtt": ["ClazarCosellEventsDeadLetterQueue", "Arn"]}
+QUEUE_ARN = {"Fn::GetAtt": ["ClazarCosellEventsQueue", "Arn"]}
+
+
+def test_cosell_roles_read_and_redrive_their_dead_letters() -> None:
+    """A queue policy applies only to its own queue: the dead-letter queue's policy must grant
+    the roles (whose managed policies have no SQS actions) what reading and a redrive need."""
+    res = deployed(build_cosell(), EnableEventBridge="true")["Resources"]
+    dlq_policy = res["ClazarCosellEventsDeadLetterQueuePolicy"]["Properties"]
+    assert dlq_policy["Queues"] == [{"Ref": "ClazarCosellEventsDeadLetterQueue"}]
+    dlq = queue_statements(res, "ClazarCosellEventsDeadLetterQueuePolicy")
+    redrive = dlq["CosellRolesRedriveDeadLetters"]
+    assert (redrive["Effect"], redrive["Principal"]) == ("Allow", READERS)
+    assert redrive["Resource"] == [DLQ_ARN]
+    assert set(redrive["Action"]) >= {
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:StartMessageMoveTask",
+        "sqs:ListMessageMoveTasks",
+        "sqs:CancelMessageMoveTask",
+    }
+    queue = queue_statements(res, "ClazarCosellEventsQueuePolicy")
+    back = queue["CosellRolesReturnDeadLetters"]  # a redrive sends as the role that starts it
+    assert (back["Principal"], back["Action"], back["Resource"]) == (
+        READERS,
+        ["sqs:SendMessage"],
+        [QUEUE_ARN],
+    )
+    assert queue["CosellRolesReadEvents"]["Resource"] == [QUEUE_ARN]
+
+
 @pytest.mark.slow
 def test_marketplace_rules_deploy(cloudformation: Deployment) -> None:
     stack = cloudformation.create(build_marketplace(), EnableEventBridge="true")

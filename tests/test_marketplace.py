@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from clazar_templates import MarketplaceOptions, build_marketplace
+from clazar_templates import policies as p
 from support import (
     EXTERNAL_ID,
     VENDOR,
@@ -163,12 +164,15 @@ def test_marketplace_access_policy_only_when_allowed(allow: str) -> None:
     made = deployed(build_marketplace(), AllowMarketplaceAccess=allow)["Resources"]
     assert ("ClazarMarketplaceAccessPolicy" in made) is (allow == "true")
     if allow == "true":
-        (st,) = made["ClazarMarketplaceAccessPolicy"]["Properties"]["PolicyDocument"]["Statement"]
-        assert st["Action"] == [
+        grant, deny = made["ClazarMarketplaceAccessPolicy"]["Properties"]["PolicyDocument"][
+            "Statement"
+        ]
+        assert grant["Action"] == [
             "aws-marketplace:*",
             "aws-marketplace-management:*",
             "vendor-insights:*",
         ]
+        assert (deny["Sid"], deny["Effect"]) == ("DenyBeyondSelling", "Deny")
     report = made["ClazarReporter"]["Properties"]
     assert report["Report"]["MarketplaceAccess"] == allow
 
@@ -243,7 +247,7 @@ def test_created_buckets_are_retained_encrypted_private_and_tls_only() -> None:
             "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
         }
         assert deny["Effect"] == "Deny"
-        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": False}}  # a boolean
     key = made["ClazarKmsKey"]
     assert key["Properties"]["EnableKeyRotation"] is True
     assert key["DeletionPolicy"] == "Retain"  # the retained buckets stay readable
@@ -268,7 +272,7 @@ def test_queue_takes_sns_deliveries_and_has_a_dead_letter_queue() -> None:
     sources = send["Condition"]["ArnLike"]["aws:SourceArn"]
     assert sources[0] == {"Ref": "SddsSnsTopic"}
     assert all("287250355862:aws-mp-" in s["Fn::Sub"] for s in sources[1:])
-    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": False}}
 
 
 def test_outputs_carry_everything_the_platform_needs() -> None:
@@ -325,3 +329,74 @@ def test_empty_role_name_lets_cloudformation_name_the_role() -> None:
     built = as_dict(build_marketplace(MarketplaceOptions(role_name="")))
     assert "RoleName" not in built["Resources"]["ClazarRole"]["Properties"]
     assert "ClazarRoleName" not in built["Parameters"]
+
+
+# --- Grants that work on real AWS (issue 12) ------------------------------------------------
+
+UNSCOPABLE = {"sns:Unsubscribe", "sns:GetSubscriptionAttributes"}  # no resource type in AWS
+
+
+def test_no_sns_grant_names_an_action_that_takes_no_topic() -> None:
+    """On a topic ARN these grants were dead; on "*" they would reach every subscription."""
+    made = deployed(build_marketplace(), EnableCas="true")
+    for policy, st in role_statements(made, "ClazarRole"):
+        assert not UNSCOPABLE & set(listed(st["Action"])), (policy, st["Sid"])
+    assert set(p.NOT_GRANTED) == UNSCOPABLE
+    assert all(w.why and w.instead for w in p.NOT_GRANTED.values())
+
+
+@pytest.mark.parametrize("cas", ["true", "false"])
+def test_subscribe_is_only_for_the_stacks_queue_over_sqs(cas: str) -> None:
+    made = deployed(build_marketplace(), EnableCas=cas)
+    subscribing = [
+        st for _, st in role_statements(made, "ClazarRole") if "sns:Subscribe" in st["Action"]
+    ]
+    assert {st["Sid"] for st in subscribing} == {
+        "SubscribeMarketplaceTopics",
+        "SubscribeFeedTopics",
+    }
+    sids = by_sid(made, "ClazarRole")
+    for st in subscribing:
+        assert st["Action"] == ["sns:Subscribe"]  # the keys below exist for Subscribe only
+        assert st["Condition"] == {
+            "StringEquals": {
+                "sns:Protocol": "sqs",
+                "sns:Endpoint": {"Fn::GetAtt": ["ClazarSqsQueue", "Arn"]},
+            }
+        }
+        check = sids[st["Sid"].replace("Subscribe", "Check")]
+        assert check["Resource"] == st["Resource"]
+        assert check["Action"] == ["sns:GetTopicAttributes", "sns:ListSubscriptionsByTopic"]
+        assert "Condition" not in check
+    feed_topics = sids["SubscribeFeedTopics"]["Resource"]
+    assert ({"Ref": "CasSnsTopic"} in feed_topics) is (cas == "true")
+
+
+ISSUE_DENIES = {
+    "aws-marketplace-management:PutBankAccountVerificationDetails",
+    "aws-marketplace-management:PutSellerVerificationDetails",
+    "aws-marketplace-management:PutSecondaryUserVerificationDetails",
+    "aws-marketplace:Subscribe",
+    "aws-marketplace:Unsubscribe",
+    "aws-marketplace:CreateAgreementRequest",
+    "aws-marketplace:AcceptAgreementRequest",
+    "aws-marketplace:AcceptAgreementPaymentRequest",
+    "aws-marketplace:UpdatePurchaseOrders",
+    "aws-marketplace:AssociateProductsWithPrivateMarketplace",
+    "aws-marketplace:PutProcurementSystemConfiguration",
+    "aws-marketplace:PutResourcePolicy",
+    "aws-marketplace:DeleteResourcePolicy",
+}
+
+
+def test_the_marketplace_opt_in_denies_what_a_seller_platform_never_needs() -> None:
+    made = deployed(build_marketplace(), AllowMarketplaceAccess="true")
+    statements = [st for name, st in role_statements(made, "ClazarRole")]
+    (deny,) = [st for st in statements if st["Effect"] == "Deny"]
+    assert deny["Sid"] == "DenyBeyondSelling"
+    assert deny["Resource"] == ["*"]
+    assert "Condition" not in deny
+    assert deny["Action"] == list(p.MARKETPLACE_DENIED)
+    assert set(deny["Action"]) >= ISSUE_DENIES
+    assert all(why.strip() for why in p.MARKETPLACE_DENIED.values())
+    assert not any("*" in action for action in deny["Action"])  # each one named

@@ -116,12 +116,19 @@ def test_marketplace_access_enabled_in_the_real_template() -> None:
     old = to_yaml(build_marketplace())
     new = to_yaml(build_marketplace(MarketplaceOptions(allow_marketplace_access=True)))
     found = diff(old, new)
-    expected = {a.JSONrepr().lower() for a in p.manage_marketplace().Action}
+    allowed = {a.JSONrepr().lower() for a in p.manage_marketplace().Action}
+    denied = {a.lower() for a in p.MARKETPLACE_DENIED}
     (subject,) = found.subjects
     assert (subject.name, subject.kind) == ("ClazarRole", "role")
-    assert {a for c in subject.changes for a in c.actions} == expected
-    assert all(c.grew and c.resources == ("*",) for c in subject.changes)
-    assert not diff(new, old).grew  # turning it off only narrows
+    by_effect = {c.effect: c for c in subject.changes}
+    assert set(by_effect) == {"Allow", "Deny"}
+    assert (set(by_effect["Allow"].actions), by_effect["Allow"].grew) == (allowed, True)
+    assert (set(by_effect["Deny"].actions), by_effect["Deny"].grew) == (denied, False)
+    assert all(c.resources == ("*",) for c in subject.changes)
+    # Turning it off also removes its Deny, which diff counts as growth (documented: a Deny
+    # no longer there cannot stop a grant from elsewhere); nothing else grows.
+    (back,) = diff(new, old).subjects
+    assert [(c.effect, c.grew) for c in back.changes if c.grew] == [("Deny", True)]
     # a deploy-time template compared with the opt-in parameter: the same grants
     assert diff(old, new, parameters={"AllowMarketplaceAccess": "true"}).subjects == ()
 
@@ -266,7 +273,9 @@ def test_published_versions_from_s3(aws: None) -> None:
     assert [r["grew"] for r in json.loads(grew.stdout)] == [
         s.short == "marketplace" for s in STACKS.values()
     ]
-    assert run("1.1.0", "1.0.0", *common, "--stack", "marketplace").exit_code == 0
+    assert run("1.1.0", "1.1.0", *common, "--stack", "marketplace").exit_code == 0
+    off = run("1.1.0", "1.0.0", *common, "--stack", "marketplace")  # drops DenyBeyondSelling
+    assert off.exit_code == 1, off.output
     missing = run("1.0.0", "9.9.9", *common, "--stack", "cosell")
     assert missing.exit_code == 2
     assert "s3://clazar-templates/releases/9.9.9/clazar-cosell.yaml" in missing.output

@@ -112,7 +112,7 @@ def build(
     stacks: tuple[str, ...], out: Path, pairs: tuple[str, ...], fmt: str, no_lint: bool, check: bool
 ) -> None:
     """Render STACK templates (all by default), lint them, write them atomically."""
-    from .render import lint, to_json, to_yaml, write_all
+    from .render import lint, size_note, to_json, to_yaml, write_all
 
     targets = _stacks(stacks)
     options = build_options(targets, pairs)
@@ -139,8 +139,8 @@ def build(
             click.echo(f"{path} differs from the generator; run `make templates`.", err=True)
         sys.exit(1 if stale else 0)
     write_all(files)
-    for path in files:
-        click.echo(f"wrote {path}")
+    for path, text in files.items():
+        click.echo(f"wrote {path} ({size_note(text)})")
 
 
 @cli.command("lint")

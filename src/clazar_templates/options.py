@@ -321,7 +321,8 @@ class MarketplaceOptions(_Common):
         FLAG,
         "Allow AWS Marketplace management",
         "true lets Clazar manage your AWS Marketplace listings (aws-marketplace:*, "
-        "aws-marketplace-management:*, vendor-insights:*). false creates no such policy.",
+        "aws-marketplace-management:*, vendor-insights:*), denying bank and tax details, "
+        "buying, Private Marketplace, procurement and sharing. false creates no such policy.",
         GROUP_MARKETPLACE,
         default="false",
     )

@@ -184,6 +184,15 @@ class OptionDoc:
 
 
 @dataclass(frozen=True)
+class ActionDoc:
+    """An action a statement denies, or one no statement grants: why, and what to do instead."""
+
+    action: str
+    why: str
+    instead: str = ""
+
+
+@dataclass(frozen=True)
 class StackPermissions:
     short: str
     template: str
@@ -191,6 +200,8 @@ class StackPermissions:
     options: list[OptionDoc]
     roles: list[RoleDoc]
     resource_policies: list[ResourcePolicyDoc]
+    denied: list[ActionDoc] = dataclasses.field(default_factory=list)
+    not_granted: list[ActionDoc] = dataclasses.field(default_factory=list)
 
 
 def managed_policy_note(name: str) -> str:
@@ -470,6 +481,25 @@ class _Reader:
         ]
 
 
+# A statement's Sid -> the actions listed with their reasons beside it (from policies.py).
+DENIED_WITH = "DenyBeyondSelling"
+NOT_GRANTED_NEXT_TO = "CheckMarketplaceTopics"
+
+
+def _listed_actions(roles: list[RoleDoc]) -> tuple[list[ActionDoc], list[ActionDoc]]:
+    """The denied and the deliberately not granted actions, for a stack that has the
+    statements they belong to."""
+    from .policies import MARKETPLACE_DENIED, NOT_GRANTED
+
+    sids = {st.sid for role in roles for policy in role.policies for st in policy.statements}
+    denied = [ActionDoc(a, why) for a, why in MARKETPLACE_DENIED.items()]
+    withheld = [ActionDoc(a, w.why, w.instead) for a, w in NOT_GRANTED.items()]
+    return (
+        denied if DENIED_WITH in sids else [],
+        withheld if NOT_GRANTED_NEXT_TO in sids else [],
+    )
+
+
 def stack_permissions(target: Stack) -> StackPermissions:
     """The permission reference of one stack, as data."""
     data = target.build().to_dict()
@@ -477,7 +507,10 @@ def stack_permissions(target: Stack) -> StackPermissions:
     title = data.get("Description", target.name).split(":", 1)[0].removeprefix("Clazar ")
     roles, resource_policies = reader.roles(), reader.resource_policies()
     options = reader.options(target.options)  # those the roles and policies depend on
-    return StackPermissions(target.short, target.name, title, options, roles, resource_policies)
+    denied, not_granted = _listed_actions(roles)
+    return StackPermissions(
+        target.short, target.name, title, options, roles, resource_policies, denied, not_granted
+    )
 
 
 def _presence(when: str) -> str:
@@ -501,6 +534,33 @@ def _statement_markdown(st: StatementDoc, parent_present_when: str) -> list[str]
             lines.append(f"  - {label}: {', '.join(values)}")
     if st.present_when != parent_present_when:
         lines.append(f"  - {_presence(st.present_when)}")
+    return lines
+
+
+def _actions_markdown(perms: StackPermissions) -> list[str]:
+    """The tables of denied and of deliberately not granted actions (when the stack has any)."""
+    lines: list[str] = []
+    if perms.denied:
+        lines += [
+            f"### Denied even with the Marketplace opt-in (`{DENIED_WITH}`)",
+            "",
+            "| Action | Why it is denied |",
+            "| --- | --- |",
+            *[f"| `{d.action}` | {markdown_cell(d.why)} |" for d in perms.denied],
+            "",
+        ]
+    if perms.not_granted:
+        lines += [
+            "### Deliberately not granted",
+            "",
+            "| Action | Why not | What you do instead |",
+            "| --- | --- | --- |",
+            *[
+                f"| `{d.action}` | {markdown_cell(d.why)} | {markdown_cell(d.instead)} |"
+                for d in perms.not_granted
+            ],
+            "",
+        ]
     return lines
 
 
@@ -540,6 +600,7 @@ def stack_markdown(target: Stack) -> str:
                 lines += _statement_markdown(st, policy.present_when)
             if policy.statements:
                 lines.append("")
+    lines += _actions_markdown(perms)
     lines += ["### Resource policies", ""]
     for rp in perms.resource_policies:
         lines += [

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, ParamSpec
 
 import awacs.aws_marketplace
@@ -43,7 +44,16 @@ from awacs.aws import (
 )
 from troposphere import Ref, Sub
 
-__all__ = ["MARKETPLACE_ACCOUNT", "MARKETPLACE_REGION", "WHY", "Action", "document"]
+__all__ = [
+    "MARKETPLACE_ACCOUNT",
+    "MARKETPLACE_DENIED",
+    "MARKETPLACE_REGION",
+    "NOT_GRANTED",
+    "WHY",
+    "Action",
+    "Withheld",
+    "document",
+]
 
 P = ParamSpec("P")
 
@@ -116,7 +126,9 @@ def consume_queue(queue_arns: list[Json]) -> Statement:
 def manage_marketplace() -> Statement:
     """Only with AllowMarketplaceAccess=true: lets Clazar manage your AWS Marketplace
     listings, offers and agreements on your behalf. AWS Marketplace offers no narrower
-    resource for most of these actions, so this is the one opt-in wildcard of the stack."""
+    resource for most of these actions, so this is the one opt-in wildcard of the stack: new
+    seller APIs keep working without a template change. DenyBeyondSelling takes out what a
+    seller platform never needs."""
     return Statement(
         Effect=Allow,
         Action=[
@@ -128,29 +140,123 @@ def manage_marketplace() -> Statement:
     )
 
 
-SUBSCRIBE_ACTIONS = [
-    awacs.sns.Subscribe,
-    awacs.sns.Unsubscribe,
-    awacs.sns.GetTopicAttributes,
-    awacs.sns.GetSubscriptionAttributes,
-    awacs.sns.ListSubscriptionsByTopic,
-]
+_BANKING = (
+    "changes your bank account, tax and seller verification details: where AWS pays you, and "
+    "who you are to AWS"
+)
+_BUYING = "buying: your account's own purchases, not your listings"
+_PRIVATE_MARKETPLACE = "administers your organization's Private Marketplace, a buyer's catalog"
+_PROCUREMENT = "configures your account's procurement system (e.g. Coupa), a buyer's setting"
+_SHARING = "shares your catalog entities with other AWS accounts"
+
+MARKETPLACE_DENIED: dict[str, str] = {
+    # Action, as AWS's service reference spells it -> why the opt-in denies it: every action
+    # of these families that changes something. Their reads are not denied (each line costs
+    # template bytes, and they change nothing): the Get* twins of the verification details
+    # (a status), ViewSubscriptions, GetBuyerDashboard, Describe/ListPrivateMarketplaceRequests,
+    # DescribeProcurementSystemConfiguration, and vendor-insights' only buyer-side actions
+    # (GetEntitledSecurityProfileSnapshot, ListEntitledSecurityProfile(Snapshot)s,
+    # GetProfileAccessTerms: profiles of other vendors your account may already read).
+    # AcceptAgreementApprovalRequest stays allowed: AWS's reference makes it the provider
+    # approving a buyer's subscription request, a seller's task.
+    "aws-marketplace-management:PutBankAccountVerificationDetails": _BANKING,
+    "aws-marketplace-management:PutSellerVerificationDetails": _BANKING,
+    "aws-marketplace-management:PutSecondaryUserVerificationDetails": _BANKING,
+    "aws-marketplace:Subscribe": _BUYING,
+    "aws-marketplace:Unsubscribe": _BUYING,
+    "aws-marketplace:CreateAgreementRequest": _BUYING,
+    "aws-marketplace:AcceptAgreementRequest": _BUYING,
+    "aws-marketplace:CancelAgreementRequest": _BUYING,
+    "aws-marketplace:CancelAgreement": _BUYING,
+    "aws-marketplace:AcceptAgreementPaymentRequest": _BUYING,
+    "aws-marketplace:RejectAgreementPaymentRequest": _BUYING,
+    "aws-marketplace:AcceptAgreementCancellationRequest": _BUYING,
+    "aws-marketplace:RejectAgreementCancellationRequest": _BUYING,
+    "aws-marketplace:UpdatePurchaseOrders": _BUYING,
+    "aws-marketplace:AssociateProductsWithPrivateMarketplace": _PRIVATE_MARKETPLACE,
+    "aws-marketplace:DisassociateProductsFromPrivateMarketplace": _PRIVATE_MARKETPLACE,
+    "aws-marketplace:CreatePrivateMarketplaceRequests": _PRIVATE_MARKETPLACE,
+    "aws-marketplace:PutProcurementSystemConfiguration": _PROCUREMENT,
+    "aws-marketplace:PutResourcePolicy": _SHARING,
+    "aws-marketplace:DeleteResourcePolicy": _SHARING,
+}
+"""What ManageMarketplace's wildcards cover but DenyBeyondSelling takes out, and why."""
 
 
 @statement
-def subscribe_marketplace_topics() -> Statement:
-    """Lets Clazar subscribe this stack's queue to your product's SaaS subscription and
-    entitlement topics. AWS owns them (account 287250355862, us-east-1) and names them after
-    a product code that is not known when the stack is deployed, hence the name prefix."""
+def deny_beyond_selling() -> Statement:
+    """Only with AllowMarketplaceAccess=true: keeps the opt-in to selling. The wildcards
+    also cover your bank, tax and seller verification details, buying, Private Marketplace
+    and procurement administration, and sharing catalog entities with other accounts; this
+    explicit deny takes those out, whatever else allows them."""
+    return Statement(
+        Effect=Deny,
+        Action=[Action(*action.split(":")) for action in MARKETPLACE_DENIED],
+        Resource=["*"],
+    )
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """An action Clazar could use but is deliberately not granted, and what to do instead."""
+
+    why: str
+    instead: str
+
+
+NOT_GRANTED: dict[str, Withheld] = {
+    "sns:Unsubscribe": Withheld(
+        "AWS's service reference gives it no resource type, so only `Resource: *` would "
+        "match it, and that would let Clazar remove any subscription in your account.",
+        "Remove a subscription Clazar no longer needs yourself (SNS console, or "
+        "`aws sns unsubscribe`); the subscriptions this stack made go with the stack.",
+    ),
+    "sns:GetSubscriptionAttributes": Withheld(
+        "AWS's service reference gives it no resource type, so only `Resource: *` would "
+        "match it, and that would let Clazar read every subscription in your account.",
+        "Clazar checks its subscriptions with sns:ListSubscriptionsByTopic on the topics it "
+        "may subscribe to; a subscription's attributes are in your SNS console.",
+    ),
+}
+"""Actions deliberately in no policy, why, and what the seller does instead."""
+
+
+def _only_to_queue(queue_arn: Json) -> Condition:
+    """Subscribe only this stack's queue, over SQS (keys AWS documents for sns:Subscribe)."""
+    return Condition(StringEquals({"sns:Protocol": "sqs", "sns:Endpoint": queue_arn}))
+
+
+TOPIC_CHECK_ACTIONS = [awacs.sns.GetTopicAttributes, awacs.sns.ListSubscriptionsByTopic]
+
+
+def _marketplace_topics() -> list[Sub]:
     prefix = f"sns:{MARKETPLACE_REGION}:{MARKETPLACE_ACCOUNT}:"
+    return [
+        _partition_arn(prefix + "aws-mp-subscription-notification-*"),
+        _partition_arn(prefix + "aws-mp-entitlement-notification-*"),
+    ]
+
+
+@statement
+def subscribe_marketplace_topics(queue_arn: Json) -> Statement:
+    """Lets Clazar subscribe this stack's queue, and no other endpoint, to your product's SaaS
+    subscription and entitlement topics. AWS owns them (account 287250355862, us-east-1) and
+    names them after a product code that is not known when the stack is deployed, hence the
+    name prefix."""
     return Statement(
         Effect=Allow,
-        Action=SUBSCRIBE_ACTIONS,
-        Resource=[
-            _partition_arn(prefix + "aws-mp-subscription-notification-*"),
-            _partition_arn(prefix + "aws-mp-entitlement-notification-*"),
-        ],
+        Action=[awacs.sns.Subscribe],
+        Resource=_marketplace_topics(),
+        Condition=_only_to_queue(queue_arn),
     )
+
+
+@statement
+def check_marketplace_topics() -> Statement:
+    """Lets Clazar read those topics and list their subscriptions, to check the queue's. Not
+    in the statement above: these actions have no sns:Protocol/sns:Endpoint keys, and a key
+    an action lacks would make that Allow never match them."""
+    return Statement(Effect=Allow, Action=TOPIC_CHECK_ACTIONS, Resource=_marketplace_topics())
 
 
 @statement
@@ -188,10 +294,22 @@ def deliver_cas_data_sets(object_arns: list[Json], topic_arn: Json) -> Statement
 
 
 @statement
-def subscribe_feed_topics(topic_arns: list[Json]) -> Statement:
-    """Lets Clazar subscribe this stack's queue to the CAS and SDDS topics in use (the
-    stack's own, or the ones you were already enrolled with), and check the subscriptions."""
-    return Statement(Effect=Allow, Action=SUBSCRIBE_ACTIONS, Resource=topic_arns)
+def subscribe_feed_topics(topic_arns: list[Json], queue_arn: Json) -> Statement:
+    """Lets Clazar subscribe this stack's queue, and no other endpoint, to the CAS and SDDS
+    topics in use (the stack's own, or the ones you were already enrolled with)."""
+    return Statement(
+        Effect=Allow,
+        Action=[awacs.sns.Subscribe],
+        Resource=topic_arns,
+        Condition=_only_to_queue(queue_arn),
+    )
+
+
+@statement
+def check_feed_topics(topic_arns: list[Json]) -> Statement:
+    """Lets Clazar read those topics and list their subscriptions, to check the queue's (a
+    statement of its own, as in CheckMarketplaceTopics)."""
+    return Statement(Effect=Allow, Action=TOPIC_CHECK_ACTIONS, Resource=topic_arns)
 
 
 @statement
@@ -361,7 +479,7 @@ def deny_insecure_transport(actions: list[Action], resources: list[Json]) -> Sta
         Principal=Principal("*"),
         Action=actions,
         Resource=resources,
-        Condition=Condition(Bool("aws:SecureTransport", "false")),
+        Condition=Condition(Bool("aws:SecureTransport", False)),  # a boolean, as scanners expect
     )
 
 
@@ -432,7 +550,7 @@ def deliver_events_to_queue(queue_arn: Json, rule_arns: list[Json]) -> Statement
 
 
 @statement
-def cosell_roles_read_events(role_arns: list[Json], queue_arns: list[Json]) -> Statement:
+def cosell_roles_read_events(role_arns: list[Json], queue_arn: Json) -> Statement:
     """Only with EnableEventBridge=true (co-sell): lets the two roles Clazar assumes (created
     or reused; their real ARNs come from the reporter's IAM lookup) read and delete the Partner
     Central events in the co-sell queue. A queue policy, so a reused role is not modified."""
@@ -440,7 +558,40 @@ def cosell_roles_read_events(role_arns: list[Json], queue_arns: list[Json]) -> S
         Effect=Allow,
         Principal=Principal("AWS", role_arns),
         Action=QUEUE_READ_ACTIONS,
-        Resource=queue_arns,
+        Resource=[queue_arn],
+    )
+
+
+REDRIVE_ACTIONS = [
+    awacs.sqs.StartMessageMoveTask,
+    awacs.sqs.ListMessageMoveTasks,
+    awacs.sqs.CancelMessageMoveTask,
+]
+
+
+@statement
+def cosell_roles_redrive_dead_letters(role_arns: list[Json], dead_letter_arn: Json) -> Statement:
+    """Only with EnableEventBridge=true (co-sell): lets the same roles read and delete the
+    events that failed five receives, and move them back to the co-sell queue (a dead-letter
+    queue redrive). In the dead-letter queue's own policy: a queue policy grants nothing on
+    any other queue."""
+    return Statement(
+        Effect=Allow,
+        Principal=Principal("AWS", role_arns),
+        Action=[*QUEUE_READ_ACTIONS, *REDRIVE_ACTIONS],
+        Resource=[dead_letter_arn],
+    )
+
+
+@statement
+def cosell_roles_return_dead_letters(role_arns: list[Json], queue_arn: Json) -> Statement:
+    """Only with EnableEventBridge=true (co-sell): a redrive sends the dead letters back to
+    the co-sell queue as the role that started it, so the roles may send to that queue."""
+    return Statement(
+        Effect=Allow,
+        Principal=Principal("AWS", role_arns),
+        Action=[awacs.sqs.SendMessage],
+        Resource=[queue_arn],
     )
 
 

@@ -13,6 +13,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -49,9 +50,48 @@ def parameter_table(target: Stack) -> str:
     return "\n".join(rows)
 
 
+def suppression_table() -> str:
+    """Markdown table of every scanner finding the design accepts (checkov and cfn-guard),
+    the resources that carry it in the deploy-time templates, and why."""
+    from .stacks.suppressions import ALL
+
+    built = [s.build().to_dict()["Resources"] for s in STACKS.values()]
+    rows = ["| checkov | cfn-guard | resources | why |", "| --- | --- | --- | --- |"]
+    for suppression in ALL:
+        where = [
+            f"`{logical}`"
+            for resources in built
+            for logical, resource in resources.items()
+            if _carries(resource.get("Metadata", {}), suppression, ALL)
+        ]
+        cells = [
+            ", ".join(f"`{c}`" for c in suppression.checkov) or "(none)",
+            ", ".join(f"`{g}`" for g in suppression.guard),
+            ", ".join(where),
+            markdown_cell(suppression.reason),
+        ]
+        rows.append(f"| {' | '.join(cells)} |")
+    return "\n".join(rows)
+
+
+def _carries(metadata: dict[str, Any], suppression: Any, everything: tuple[Any, ...]) -> bool:
+    """Whether a resource's Metadata holds ``suppression``. A Guard rule that also answers a
+    checkov check elsewhere belongs to the suppression with that check where it is skipped."""
+    skipped = {skip["id"] for skip in metadata.get("checkov", {}).get("skip", [])}
+    rules = set(metadata.get("guard", {}).get("SuppressedRules", []))
+    if not (set(suppression.checkov) <= skipped and set(suppression.guard) <= rules):
+        return False
+    return bool(suppression.checkov) or not any(
+        other.checkov
+        and set(other.checkov) <= skipped
+        and set(other.guard) & set(suppression.guard)
+        for other in everything
+    )
+
+
 def generated_sections() -> dict[str, Callable[[], str]]:
     """Marker name -> text, for README.md."""
-    sections: dict[str, Callable[[], str]] = {}
+    sections: dict[str, Callable[[], str]] = {"suppressions": suppression_table}
     for s in STACKS.values():
         sections[f"parameters-{s.short}"] = functools.partial(parameter_table, s)
         sections[f"diagram-{s.short}"] = functools.partial(picture, s)

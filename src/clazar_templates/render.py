@@ -26,10 +26,12 @@ except ImportError:  # pragma: no cover - libyaml missing: same output, slower
     from yaml import SafeDumper as _BaseDumper  # type: ignore[assignment]
 
 __all__ = [
+    "TEMPLATE_BODY_LIMIT",
     "Finding",
     "lint",
     "load_template",
     "ordered",
+    "size_note",
     "to_json",
     "to_yaml",
     "write_all",
@@ -177,6 +179,20 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.rule} line {self.line}: {self.message}"
+
+
+TEMPLATE_BODY_LIMIT = 51_200
+"""Bytes CloudFormation accepts as an inline ``TemplateBody`` (from S3: 1 MB)."""
+
+
+def size_note(text: str) -> str:
+    """How big ``text`` is, and how far under (or over) the ``TemplateBody`` limit."""
+    size = len(text.encode("utf-8"))
+    margin = TEMPLATE_BODY_LIMIT - size
+    limit = f"the {TEMPLATE_BODY_LIMIT:,}-byte TemplateBody limit"
+    if margin >= 0:
+        return f"{size:,} bytes, {margin:,} under {limit}"
+    return f"{size:,} bytes, {-margin:,} over {limit}: deploy it from S3"
 
 
 LINT_REGIONS = ("us-east-1",)

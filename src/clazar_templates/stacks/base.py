@@ -175,11 +175,6 @@ class StackBuilder:
         return self.template
 
 
-def checkov_skip(*checks: tuple[str, str]) -> dict[str, Any]:
-    """Resource Metadata suppressing checkov checks, each with the reason it does not apply."""
-    return {"checkov": {"skip": [{"id": check, "comment": why} for check, why in checks]}}
-
-
 def _cond(flag: Flag) -> AWSHelperFn:
     assert isinstance(flag, str)
     return Condition(flag)

@@ -14,8 +14,9 @@ from troposphere import GetAtt, Ref, Template, iam, sqs
 from .. import policies as p
 from ..options import CosellOptions
 from .base import Flag, StackBuilder, pick, vendor_root, when
-from .messaging import add_queue, add_rules, event_rules_flag
+from .messaging import add_queue, add_rules, dead_letter_queue, event_rules_flag
 from .reporter import add_reporter
+from .suppressions import INLINE_POLICY, scanner_metadata
 
 NAME = "clazar-cosell"
 DESCRIPTION = (
@@ -89,6 +90,7 @@ def cosell_role(b: StackBuilder, logical: str) -> tuple[Flag, Any]:
         iam.Role(
             logical,
             Description=purpose,
+            Metadata=scanner_metadata(INLINE_POLICY),
             AssumeRolePolicyDocument=p.document(
                 p.trust_clazar_account(vendor_root(b), b.value("external_id"))
             ),
@@ -106,24 +108,33 @@ def cosell_events(b: StackBuilder) -> tuple[Flag, list[Any]]:
     rules = event_rules_flag(b)
     if rules is False:
         return False, []
-    return rules, list(add_queue(b, EVENTS_QUEUE, rules))
+    dead_letters = GetAtt(dead_letter_queue(EVENTS_QUEUE), "Arn")
+    readers = p.cosell_roles_redrive_dead_letters(role_readers(), dead_letters)
+    return rules, list(add_queue(b, EVENTS_QUEUE, rules, [readers]))
+
+
+def role_readers() -> list[Any]:
+    """The co-sell roles' ARNs as the reporter resolved them (a reused role's real ARN, path
+    included), for the queue policies."""
+    return [GetAtt(REPORTER, f"{logical}Arn") for logical in ROLES]
 
 
 def events_queue_policy(b: StackBuilder, rules: Flag, queue_arns: list[Any]) -> None:
     """The rule for co-sell events, and who may use their queue: the rule sends; the co-sell
-    roles, as resolved by the reporter (so a reused role's real ARN, path included), read."""
+    roles read, and send back what they redrive from the dead-letter queue."""
     if rules is False:
         return
     rule_arns = add_rules(b, EVENT_RULES, EVENTS_QUEUE, rules)
-    readers = [GetAtt(REPORTER, f"{logical}Arn") for logical in ROLES]
+    queue_arn = queue_arns[0]
     b.add(
         sqs.QueuePolicy(
             f"{EVENTS_QUEUE}Policy",
             Queues=[Ref(EVENTS_QUEUE)],
             PolicyDocument=p.document(
-                p.deliver_events_to_queue(queue_arns[0], rule_arns),
-                p.cosell_roles_read_events(readers, queue_arns),
-                p.deny_insecure_transport([p.Action("sqs", "*")], queue_arns[:1]),
+                p.deliver_events_to_queue(queue_arn, rule_arns),
+                p.cosell_roles_read_events(role_readers(), queue_arn),
+                p.cosell_roles_return_dead_letters(role_readers(), queue_arn),
+                p.deny_insecure_transport([p.Action("sqs", "*")], [queue_arn]),
             ),
         ),
         rules,

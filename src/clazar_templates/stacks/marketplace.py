@@ -17,7 +17,6 @@ from ..options import MarketplaceOptions
 from .base import (
     Flag,
     StackBuilder,
-    checkov_skip,
     pick,
     present,
     sub,
@@ -28,6 +27,14 @@ from .base import (
 )
 from .messaging import add_queue, add_rules, event_rules_flag
 from .reporter import add_reporter
+from .suppressions import (
+    FEED_BUCKET,
+    INLINE_POLICY,
+    MARKETPLACE_OPT_IN,
+    NO_RESOURCE_TYPE,
+    Suppression,
+    scanner_metadata,
+)
 
 NAME = "clazar-marketplace"
 DESCRIPTION = (
@@ -37,7 +44,6 @@ DESCRIPTION = (
 ROLE = "ClazarRole"
 QUEUE = "ClazarSqsQueue"
 KEY = "ClazarKmsKey"
-OPT_IN = "Opt-in (AllowMarketplaceAccess=true); Marketplace offers no narrower resources."
 EVENT_RULES = {
     "ClazarAgreementEventsRule": (
         "aws.agreement-marketplace",
@@ -98,7 +104,11 @@ def role_name(b: StackBuilder) -> dict[str, Any]:
 
 
 def inline_policy(
-    b: StackBuilder, name: str, *statements: Any, condition: Flag = True, **attributes: Any
+    b: StackBuilder,
+    name: str,
+    *statements: Any,
+    condition: Flag = True,
+    suppress: tuple[Suppression, ...] = (),
 ) -> Any:
     """An ``AWS::IAM::Policy`` named ``name`` on the Clazar role; its Ref (for the reporter)."""
     made = b.add(
@@ -107,7 +117,7 @@ def inline_policy(
             PolicyName=name,
             Roles=[Ref(ROLE)],
             PolicyDocument=p.document(*statements),
-            **attributes,
+            Metadata=scanner_metadata(*suppress, INLINE_POLICY),
         ),
         condition,
     )
@@ -132,10 +142,16 @@ def marketplace_access(b: StackBuilder) -> list[Any]:
             b,
             "ClazarMarketplaceAccessPolicy",
             p.manage_marketplace(),
+            p.deny_beyond_selling(),
             condition=allowed,
-            Metadata=checkov_skip(*[(check, OPT_IN) for check in ("CKV_AWS_109", "CKV_AWS_111")]),
+            suppress=(MARKETPLACE_OPT_IN,),
         ),
-        inline_policy(b, "ClazarMarketplaceSnsAccessPolicy", p.subscribe_marketplace_topics()),
+        inline_policy(
+            b,
+            "ClazarMarketplaceSnsAccessPolicy",
+            p.subscribe_marketplace_topics(GetAtt(QUEUE, "Arn")),
+            p.check_marketplace_topics(),
+        ),
     )
 
 
@@ -271,12 +287,7 @@ def feed_bucket(b: StackBuilder, feed: Feed) -> None:
                 Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
             ),
             VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-            Metadata=checkov_skip(
-                (
-                    "CKV_AWS_18",
-                    "Access logs would need a second bucket; audit with CloudTrail data events.",
-                )
-            ),
+            Metadata=scanner_metadata(*FEED_BUCKET),
         ),
         feed.create_bucket,
     )
@@ -325,12 +336,14 @@ def feed_topic(b: StackBuilder, feed: Feed) -> None:
 def feed_access(b: StackBuilder, cas: Feed, sdds: Feed) -> list[Any]:
     """The role's policies on the feeds in use; their Refs, for the reporter."""
     feeds = [f for f in (cas, sdds) if f.enabled is not False]
+    topics = present(*[when(f.enabled, f.topic_arn) for f in feeds])
     return present(
         generate_cas_policy(b, cas),
         inline_policy(
             b,
             "ClazarAnalyticsSnsAccessPolicy",
-            p.subscribe_feed_topics(present(*[when(f.enabled, f.topic_arn) for f in feeds])),
+            p.subscribe_feed_topics(topics, GetAtt(QUEUE, "Arn")),
+            p.check_feed_topics(topics),
         ),
         inline_policy(
             b,
@@ -359,6 +372,7 @@ def generate_cas_policy(b: StackBuilder, cas: Feed) -> Any:
             when(within(cas.enabled, key_in_use), p.encrypt_cas_data_sets(GetAtt(KEY, "Arn")))
         ),
         condition=cas.enabled,
+        suppress=(NO_RESOURCE_TYPE,),
     )
 
 

@@ -2,34 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from troposphere import Equals, GetAtt, Ref, events, sqs
 
 from .. import policies as p
-from .base import Flag, StackBuilder, checkov_skip
+from .base import Flag, StackBuilder
+from .suppressions import SSE_SQS, scanner_metadata
 
 FOURTEEN_DAYS = 1_209_600  # seconds: SQS's longest retention, for when Clazar is down
-SSE_SQS = checkov_skip(
-    (
-        "CKV_AWS_27",
-        "Encrypted with SSE-SQS (SqsManagedSseEnabled), which checkov does not recognise.",
-    )
-)
 EVENTS_REGION = "us-east-1"
 
 
-def add_queue(b: StackBuilder, name: str, when: Flag = True) -> tuple[Any, Any]:
+def dead_letter_queue(name: str) -> str:
+    """The logical ID of queue ``name``'s dead-letter queue."""
+    return f"{name.removesuffix('Queue')}DeadLetterQueue"
+
+
+def add_queue(
+    b: StackBuilder, name: str, when: Flag = True, dead_letter_statements: Sequence[Any] = ()
+) -> tuple[Any, Any]:
     """``name`` and ``<name>DeadLetterQueue`` (after 5 failed receives), both SSE-SQS and
     TLS-only, kept 14 days; deleted with the stack (they hold notifications, not records).
-    Returns the two ARNs. The queue's own policy is the caller's (it says who may send)."""
-    dlq_name = f"{name.removesuffix('Queue')}DeadLetterQueue"
+    Returns the two ARNs. The queue's own policy is the caller's (it says who may send);
+    the dead-letter queue's policy holds ``dead_letter_statements`` (who may read it: a
+    queue's policy grants nothing on another queue) and the TLS-only deny."""
+    dlq_name = dead_letter_queue(name)
     common = {
         "SqsManagedSseEnabled": True,  # SNS and EventBridge can deliver to SSE-SQS queues
         "MessageRetentionPeriod": FOURTEEN_DAYS,
         "DeletionPolicy": "Delete",
         "UpdateReplacePolicy": "Delete",
-        "Metadata": SSE_SQS,
+        "Metadata": scanner_metadata(SSE_SQS),
     }
     b.add(sqs.Queue(dlq_name, **common), when)
     b.add(
@@ -48,7 +53,10 @@ def add_queue(b: StackBuilder, name: str, when: Flag = True) -> tuple[Any, Any]:
         sqs.QueuePolicy(
             f"{dlq_name}Policy",
             Queues=[Ref(dlq_name)],
-            PolicyDocument=p.document(p.deny_insecure_transport([p.Action("sqs", "*")], [dlq_arn])),
+            PolicyDocument=p.document(
+                *dead_letter_statements,
+                p.deny_insecure_transport([p.Action("sqs", "*")], [dlq_arn]),
+            ),
         ),
         when,
     )

@@ -16,7 +16,8 @@ from troposphere.cloudformation import CustomResource
 from .. import policies as p
 from ..options import GROUP_REPORT, Kind, Option
 from ..reporter import source
-from .base import StackBuilder, checkov_skip
+from .base import StackBuilder
+from .suppressions import INLINE_POLICY, REPORTER_FUNCTION, REPORTER_LOGS, scanner_metadata
 
 SECRET_KEY = Option(
     "ClazarSecretKey",
@@ -54,12 +55,7 @@ def add_reporter(
             RetentionInDays=LOG_RETENTION_DAYS,
             DeletionPolicy="Delete",
             UpdateReplacePolicy="Delete",
-            Metadata=checkov_skip(
-                (
-                    "CKV_AWS_158",
-                    "Logs hold status codes and reasons only, never the event or secret.",
-                )
-            ),
+            Metadata=scanner_metadata(REPORTER_LOGS),
         )
     )
     assert log_group is not None
@@ -67,6 +63,7 @@ def add_reporter(
         iam.Role(
             f"{name}FunctionRole",
             Description="Execution role of the Clazar reporter function",
+            Metadata=scanner_metadata(INLINE_POLICY),
             AssumeRolePolicyDocument=p.document(p.trust_lambda_service()),
             Policies=[
                 iam.Policy(
@@ -92,20 +89,7 @@ def add_reporter(
             Timeout=FUNCTION_TIMEOUT,
             MemorySize=128,
             LoggingConfig=awslambda.LoggingConfig(LogGroup=Ref(log_group)),
-            Metadata=checkov_skip(
-                (
-                    "CKV_AWS_116",
-                    "It always answers CloudFormation; a DLQ would hold nothing to act on.",
-                ),
-                (
-                    "CKV_AWS_117",
-                    "It calls public HTTPS endpoints only; a VPC would need a NAT gateway.",
-                ),
-                (
-                    "CKV_AWS_115",
-                    "Runs once per stack operation; reserving concurrency fails in new accounts.",
-                ),
-            ),
+            Metadata=scanner_metadata(*REPORTER_FUNCTION),
         )
     )
     b.add(
