@@ -137,6 +137,24 @@ def _represent_dict(dumper: _Dumper, data: dict[str, Any]) -> yaml.Node:
     return dumper.represent_mapping("tag:yaml.org,2002:map", data.items())
 
 
+def _represent_list(dumper: _Dumper, data: list[Any]) -> yaml.Node:
+    """A list of one plain value (an action, ARN, ``!Ref``/``!GetAtt``/``!Sub`` of one line)
+    on the line of its key, ``[...]``; longer lists one item a line."""
+    flow = len(data) == 1 and _one_line(data[0])
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+def _one_line(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\n" not in value
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "Fn::GetAtt":
+            return isinstance(inner, list) and all(isinstance(v, str) for v in inner)
+        return key in ("Ref", "Fn::Sub") and isinstance(inner, str) and "\n" not in inner
+    return False
+
+
 def _represent_str(dumper: _Dumper, data: str) -> yaml.Node:
     if "\n" in data:
         return dumper.represent_scalar("tag:yaml.org,2002:str", data, style="|")
@@ -145,6 +163,7 @@ def _represent_str(dumper: _Dumper, data: str) -> yaml.Node:
 
 _Dumper.add_representer(dict, _represent_dict)
 _Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(list, _represent_list)
 
 
 def _as_dict(template: Any) -> dict[str, Any]:

@@ -69,7 +69,8 @@ def handler_text() -> str:
 @functools.cache
 def source(verify_roles: bool = False) -> str:
     """The code a template inlines as ``Code.ZipFile``: ``handler.py`` without its comments,
-    docstrings, type annotations and repeated blank lines, and nothing else changed. Without
+    docstrings, type annotations and repeated blank lines, 2 spaces a block, and nothing else
+    changed. Without
     ``verify_roles`` (the Role & Access stack, whose reporter has no ``iam:GetRole``) the
     file stops before its co-sell part, the check of reused roles.
 
@@ -80,14 +81,16 @@ def source(verify_roles: bool = False) -> str:
     text = handler_text()
     if not verify_roles:
         text = text[: text.index(ROLE_CHECKS_MARKER)]
-    removed = "comments, docstrings, type hints" + ("" if verify_roles else ", co-sell role checks")
-    return f"# clazar_templates/reporter/handler.py ({removed} removed)\n" + shipped_code(text)
+    removed = "comments, docstrings, type hints" + ("" if verify_roles else ", co-sell part")
+    header = f"# clazar_templates/reporter/handler.py without {removed}, 2-space indented\n"
+    return header + shipped_code(text)
 
 
 def shipped_code(text: str) -> str:
     """``text`` (Python source) without comments, docstrings, type annotations (and the
-    ``typing`` import they needed) and runs of blank lines; a body left empty gets ``pass``.
-    The source must be ASCII (AST columns count bytes)."""
+    ``typing`` import they needed) and runs of blank lines, indented 2 spaces a block instead
+    of 4; a body left empty gets ``pass``. The source must be ASCII (AST columns count
+    bytes)."""
     tree = ast.parse(text)
     lines = text.splitlines()
     dropped: set[int] = set()
@@ -143,13 +146,35 @@ def shipped_code(text: str) -> str:
         if not code.strip() and row not in in_strings and (not kept or not kept[-1].strip()):
             continue
         kept.append(code)
-    shipped = "\n".join(kept).strip("\n") + "\n"
+    shipped = _two_space_blocks("\n".join(kept).strip("\n") + "\n")
     if any(
         isinstance(n, ast.Name) and n.id in _typing_names(tree)
         for n in ast.walk(ast.parse(shipped))
     ):
         raise ValueError("handler.py uses a typing name outside an annotation")
     return shipped
+
+
+def _two_space_blocks(text: str) -> str:
+    """``text`` with each block indented 2 spaces instead of 4 (a line inside brackets moves
+    left with its block; a multi-line string is left as it is)."""
+    depth, depths, in_strings = 0, dict[int, int](), set[int]()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        step = {tokenize.INDENT: 1, tokenize.DEDENT: -1}.get(token.type)
+        if step:
+            depth += step
+        else:  # the line's first real token: after all its INDENTs/DEDENTs
+            depths.setdefault(token.start[0], depth)
+        if token.type == tokenize.STRING and token.end[0] > token.start[0]:
+            in_strings.update(range(token.start[0] + 1, token.end[0] + 1))
+    lines = text.splitlines()
+    for row, line in enumerate(lines, start=1):
+        if row not in in_strings and line.strip():
+            shift = 2 * depths[row]
+            if not line.startswith(" " * shift):
+                raise ValueError(f"handler.py: line {row} is not indented 4 spaces a block")
+            lines[row - 1] = line[shift:]
+    return "\n".join(lines) + "\n"
 
 
 def _delete_annotation(

@@ -269,21 +269,18 @@ def _aws(service: str, seconds: float, action: str, **params: Any) -> Any:
     return _within(seconds, call)
 
 
-def _clean(text: str, secret: Any, size: int) -> str:
+def _clean(text: object, secret: Any, size: int) -> str:
     """``text`` on one line, the secret and every run of 8 or more of its characters replaced
     by [redacted], then cut to ``size`` characters: redacting after the cut would miss a copy
     the cut had shortened, and a piece of the secret leaks as surely as the whole."""
-    text = " ".join(str(text).split())
+    text = " ".join(str(text).replace("\0", "").split())
     if isinstance(secret, str) and secret:
         text = text.replace(secret, "[redacted]")  # also a secret shorter than 8
-        grams, hit = {secret[i : i + 8] for i in range(len(secret) - 7)}, [False] * len(text)
-        for i in range(len(text) - 7):
-            if text[i : i + 8] in grams:
-                hit[i : i + 8] = [True] * 8
-        runs = itertools.groupby(zip(hit, text, strict=True), key=lambda pair: pair[0])
-        text = "".join(
-            "[redacted]" if hidden else "".join(c for _, c in run) for hidden, run in runs
-        )
+        hidden = {
+            j for i in range(len(text) - 7) if text[i : i + 8] in secret for j in range(i, i + 8)
+        }
+        text = "".join("\0" if i in hidden else c for i, c in enumerate(text))
+        text = re.sub("\0+", "[redacted]", text)
     return text[:size]
 
 
