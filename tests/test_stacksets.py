@@ -122,6 +122,48 @@ def test_a_bucket_sends_the_published_template_url_instead_of_the_body() -> None
     assert "TemplateBody" not in create
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"https://{BUCKET}.s3.eu-west-1.amazonaws.com/cfn/prod/{__version__}/clazar-marketplace.yaml",
+        f"https://s3.eu-west-1.amazonaws.com/{BUCKET}/cfn/prod/{__version__}/clazar-marketplace.yaml",
+    ],
+    ids=["virtual-host", "path-style"],
+)
+def test_a_template_url_is_read_as_the_published_location_it_names(url: str) -> None:
+    by_url = plan_for(template_url=url).create_stack_set
+    by_parts = plan_for(bucket=BUCKET, prefix="cfn/prod", bucket_region="eu-west-1")
+    assert by_url == by_parts.create_stack_set
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://example.com/t.yaml", "is not an https:// URL of a published template"),
+        (f"https://{BUCKET}.s3.eu-west-1.amazonaws.com/clazar-marketplace.yaml", "is not an"),
+        (
+            f"https://{BUCKET}.s3.eu-west-1.amazonaws.com/p/{__version__}/clazar-cosell.yaml",
+            "is not the clazar-marketplace template",
+        ),
+        (f"https://{BUCKET}.s3.eu-west-1.amazonaws.com/p/../clazar-marketplace.yaml", "segment"),
+        (
+            f"https://{BUCKET}.s3.eu-west-1.amazonaws.com/p/1.0.0/clazar-marketplace.yaml\n",
+            "is not an",
+        ),
+    ],
+)
+def test_a_template_url_outside_the_published_layout_is_refused(url: str, says: str) -> None:
+    with pytest.raises(StackSetError, match=says) as raised:
+        plan_for(template_url=url)
+    assert raised.value.field.startswith("--")
+
+
+def test_a_template_url_and_a_bucket_together_are_refused() -> None:
+    url = f"https://{BUCKET}.s3.eu-west-1.amazonaws.com/p/{__version__}/clazar-marketplace.yaml"
+    with pytest.raises(StackSetError, match="not both"):
+        plan_for(template_url=url, bucket=BUCKET)
+
+
 def test_without_a_bucket_the_body_is_sent_and_refused_over_the_limit() -> None:
     create = plan_for("cosell").create_stack_set
     assert create["TemplateBody"] == to_yaml(stack("cosell").build())
@@ -252,6 +294,18 @@ def test_secret_from_the_environment_is_used_but_not_printed(
     shown = json.loads(result.stdout)["CreateStackSet"]["Parameters"]
     assert {"ParameterKey": "ClazarSecretKey", "ParameterValue": "****"} in shown
     assert SECRET not in result.output
+
+
+def test_cli_takes_a_template_url_as_before() -> None:
+    url = f"https://{BUCKET}.s3.us-east-1.amazonaws.com/p/{__version__}/clazar-marketplace.yaml"
+    args = ["stackset-plan", "marketplace", "--org-unit", OU, "--regions", "us-east-1"]
+    args += [f"--param={k}={v}" for k, v in REQUIRED.items()]
+    result = CliRunner().invoke(cli, [*args, "--template-url", url])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["CreateStackSet"]["TemplateURL"] == url
+    bad = CliRunner().invoke(cli, [*args, "--template-url", "https://example.com/x.yaml"])
+    assert bad.exit_code == 2
+    assert "--template-url" in bad.output
 
 
 def test_missing_secret_is_shown_as_unset_and_blocks_apply() -> None:

@@ -81,6 +81,30 @@ def object_url(bucket: str, region: str, key: str) -> str:
     return f"https://{bucket}.s3.{region}.{domain}/{quote(key)}"
 
 
+def parse_object_url(url: str) -> tuple[str, str, str, str]:
+    """(bucket, region, prefix, version) of a template URL in the layout :func:`object_url`
+    and :func:`template_key` write (either addressing style); PublishError("template-url")
+    for any other URL, naming the form."""
+    from urllib.parse import unquote
+
+    form = (
+        "an https:// URL of a published template: https://<bucket>.s3.<region>.amazonaws.com/"
+        "<prefix>/<version>/<name>.yaml"
+    )
+    found = fullmatch(
+        r"https://(?:(?P<host>[a-z0-9-]+)\.s3\.(?P<r1>[a-z0-9-]+)|s3\.(?P<r2>[a-z0-9-]+))"
+        r"\.amazonaws\.com(?:\.cn)?/(?P<path>[!-~]+)",
+        url,
+    )
+    if not found:
+        raise PublishError(f"{url!r} is not {form}", "template-url")
+    path = unquote(found["path"]).split("/")
+    bucket = found["host"] or path.pop(0)
+    if len(path) < 2 or not path[-1].endswith(".yaml"):
+        raise PublishError(f"{url!r} is not {form}", "template-url")
+    return bucket, found["r1"] or found["r2"], "/".join(path[:-2]), path[-2]
+
+
 def check_location(bucket: str, prefix: str, version: str | None) -> None:
     """Raise PublishError naming the argument if the bucket, prefix or version is malformed
     (``version=None``: the ``latest`` alias, which can be read but not published)."""

@@ -147,6 +147,7 @@ def stackset_plan(
     prefix: str = DEFAULT_PREFIX,
     version: str = __version__,
     bucket_region: str = "us-east-1",
+    template_url: str | None = None,
     template_body: str | None = None,
     options: Any = None,
     call_as: str = "SELF",
@@ -156,6 +157,7 @@ def stackset_plan(
 
     Given a ``bucket``, the stack set takes the template published there (``prefix``,
     ``version``, in ``bucket_region``: the layout ``publish`` writes) by its ``TemplateURL``;
+    ``template_url`` says the same as one URL of that layout (checked the same way);
     otherwise the body built with ``options`` (or ``template_body``), which CloudFormation
     takes up to 51,200 bytes. ``failure_tolerance`` and ``max_concurrent`` are account
     counts per region or percentages (``"10%"``). ``params`` are checked against the
@@ -167,6 +169,8 @@ def stackset_plan(
     from .render import to_yaml
 
     target = find_stack(stack) if isinstance(stack, str) else stack
+    if template_url is not None:
+        bucket, bucket_region, prefix, version = _url_location(target, template_url, bucket)
     if bucket is None:
         built = target.build(options)
         template = built.to_dict()
@@ -321,6 +325,23 @@ def _template_body(body: str) -> dict[str, str]:
             "to send its TemplateURL instead",
         )
     return {"TemplateBody": body}
+
+
+def _url_location(target: Stack, url: str, bucket: str | None) -> tuple[str, str, str, str]:
+    """(bucket, region, prefix, version) of ``url``, a template published for ``target``."""
+    from .publishing import PublishError, parse_object_url
+
+    if bucket is not None:
+        raise StackSetError("--template-url", "give either --template-url or --bucket, not both")
+    try:
+        location = parse_object_url(url)
+    except PublishError as error:
+        raise StackSetError("--template-url", str(error)) from None
+    if not url.endswith(f"/{target.name}.yaml"):
+        raise StackSetError(
+            "--template-url", f"{url!r} is not the {target.name} template ({target.name}.yaml)"
+        )
+    return location
 
 
 def _published(
@@ -554,6 +575,10 @@ def _params(pairs: tuple[str, ...], secrets: Iterable[str]) -> dict[str, str]:
 @click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="With --bucket.")
 @click.option("--version", default=__version__, show_default=True, help="With --bucket.")
 @click.option("--bucket-region", default="us-east-1", show_default=True, help="With --bucket.")
+@click.option(
+    "--template-url",
+    help="The same as --bucket/--prefix/--version/--bucket-region, as the published URL.",
+)
 @click.option("--delegated-admin", is_flag=True, help="Run as a delegated administrator.")
 @click.option("--home-region", help="Region of the stack set itself (default: your profile's).")
 @click.option("--apply", "do_apply", is_flag=True, help="Send the requests (default: print).")
@@ -571,6 +596,7 @@ def stackset_plan_command(
     prefix: str,
     version: str,
     bucket_region: str,
+    template_url: str | None,
     delegated_admin: bool,
     home_region: str | None,
     do_apply: bool,
@@ -612,6 +638,7 @@ def stackset_plan_command(
             prefix=prefix,
             version=version,
             bucket_region=bucket_region,
+            template_url=template_url,
             options=options,
             call_as="DELEGATED_ADMIN" if delegated_admin else "SELF",
         )
