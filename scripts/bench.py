@@ -58,8 +58,8 @@ def verdict(ok: bool) -> str:
 
 
 def render_speed(runs: int) -> list[str]:
-    from clazar_templates.render import to_yaml
     from clazar_templates.stacks import STACKS
+    from clazar_templates.template.render import to_yaml
 
     lines = []
     for target in STACKS.values():
@@ -108,7 +108,7 @@ def build_speed(runs: int) -> list[str]:
 
 
 def make_speed(runs: int) -> list[str]:
-    from clazar_templates.render import LINT_REGIONS
+    from clazar_templates.template.render import LINT_REGIONS
 
     venv = Path(sys.prefix)
     with tempfile.TemporaryDirectory() as tmp:

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from clazar_templates import options as o
-from clazar_templates.render import to_yaml
 from clazar_templates.stacks import STACKS
+from clazar_templates.template.render import to_yaml
 
 MIN_REASON = 20  # characters: "why", not a placeholder
 

@@ -32,8 +32,8 @@ from typing import Any
 
 from checkov_templates import VALUES, checkov_directory, choices, executable, unjustified
 from clazar_templates import options as o
-from clazar_templates.render import lint, to_yaml
 from clazar_templates.stacks import STACKS
+from clazar_templates.template.render import lint, to_yaml
 
 Combination = tuple[str, tuple[tuple[str, Any], ...]]  # (stack, ((field, value), ...))
 

@@ -28,7 +28,7 @@ from unittest import mock
 import boto3
 
 from clazar_templates import to_json
-from clazar_templates.resolve import resolve
+from clazar_templates.template.resolve import resolve
 from reporter_support import API_PATH, FakeContext, FakeServer, load_index
 from support import DEPLOY_VALUES
 

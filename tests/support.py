@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from clazar_templates.resolve import resolve
+from clazar_templates.template.resolve import resolve
 
 ACCOUNT = "111122223333"  # the seller's account in moto
 VENDOR = "999988887777"  # Clazar's account

@@ -21,18 +21,18 @@ from clazar_templates import (
     build_marketplace,
     check,
     publish,
-    render,
     to_json,
     to_yaml,
 )
-from clazar_templates.checks import FAIL, OK, WARN, CheckReport
+from clazar_templates.aws.checks import FAIL, OK, WARN, CheckReport
+from clazar_templates.aws.checks.drift import statement_changes
+from clazar_templates.aws.checks.recognise import identify, reference
 from clazar_templates.cli import cli
-from clazar_templates.drift import statement_changes
 from clazar_templates.options import API_ENDPOINTS, option_fields
-from clazar_templates.recognise import identify, reference
-from clazar_templates.render import load_template
-from clazar_templates.resolve import resolve
 from clazar_templates.stacks import STACKS
+from clazar_templates.template import render
+from clazar_templates.template.render import load_template
+from clazar_templates.template.resolve import resolve
 from conftest import valid_value
 from moto_deploy import deploy, finish_what_moto_skips, reporter_in_process
 from support import DEPLOY_VALUES, EXTERNAL_ID, VENDOR

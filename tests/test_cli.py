@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from clazar_templates import render
 from clazar_templates.cli import LAZY_COMMANDS, cli
 from clazar_templates.options import field_names, option_fields
-from clazar_templates.render import Finding
 from clazar_templates.stacks import STACKS
+from clazar_templates.template import render
+from clazar_templates.template.render import Finding
 
 
 def run(*args: str) -> Result:

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from clazar_templates.cli import cli
-from clazar_templates.diagrams import diagram, mermaid
 from clazar_templates.options import option_fields
+from clazar_templates.review.diagrams import diagram, mermaid
 from clazar_templates.stacks import STACKS, Stack
 
 NODE = re.compile(r"^\s*([A-Za-z0-9_]+)(?:\[|\(|\{\{|>)")

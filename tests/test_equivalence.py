@@ -10,7 +10,7 @@ import pytest
 
 from clazar_templates import CosellOptions, MarketplaceOptions, build_cosell, build_marketplace
 from clazar_templates.options import option_fields
-from clazar_templates.resolve import resolve
+from clazar_templates.template.resolve import resolve
 from support import DEPLOY_VALUES, EXTERNAL_ID, UID, VENDOR, as_dict, deployed
 
 COMMON = {"clazar_account_id": VENDOR, "external_id": EXTERNAL_ID, "clazar_account_uid": UID}

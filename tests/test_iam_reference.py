@@ -28,8 +28,8 @@ import pytest
 from cfnlint.decode.decode import decode_str
 
 from clazar_templates import options as o
-from clazar_templates.render import to_yaml
 from clazar_templates.stacks import STACKS
+from clazar_templates.template.render import to_yaml
 from iam_oracle import (
     GLOBAL_KEYS,
     SELLER,

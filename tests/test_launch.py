@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from clazar_templates import launch_url
+from clazar_templates.aws.launch import LaunchError
 from clazar_templates.cli import cli
-from clazar_templates.launch import LaunchError
 from clazar_templates.stacks import STACKS, Stack
 
 

@@ -9,7 +9,7 @@ import itertools
 import pytest
 
 from clazar_templates import CosellOptions, MarketplaceOptions, build_cosell, build_marketplace
-from clazar_templates.render import lint, to_yaml
+from clazar_templates.template.render import lint, to_yaml
 
 FLAGS = [True, False]
 

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from clazar_templates import permissions, policies
 from clazar_templates.cli import cli
-from clazar_templates.permission_reference import (
+from clazar_templates.review.docs import PERMISSIONS_DOC, generated_files
+from clazar_templates.review.permissions import (
     Cond,
     Lit,
     Op,
@@ -24,9 +25,8 @@ from clazar_templates.permission_reference import (
     simplify,
     stack_markdown,
 )
-from clazar_templates.reference import PERMISSIONS_DOC, generated_files
-from clazar_templates.resolve import resolve
 from clazar_templates.stacks import STACKS, Stack
+from clazar_templates.template.resolve import resolve
 from support import DEPLOY_VALUES
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from clazar_templates import MarketplaceOptions, build_marketplace, to_json, to_yaml
 from clazar_templates import policies as p
 from clazar_templates.cli import cli
-from clazar_templates.policy_diff import DiffError, Grant, covers, diff
+from clazar_templates.review.diff import DiffError, Grant, covers, diff
 from clazar_templates.stacks import STACKS
 
 DATA = Path(__file__).parent / "data" / "diff"

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from clazar_templates import options as o
-from clazar_templates.render import lint, to_yaml
 from clazar_templates.stacks import STACKS, Stack
+from clazar_templates.template.render import lint, to_yaml
 from conftest import REGION, moto_cloudformation
 from support import ACCOUNT, ALWAYS_POLICIES, DEPLOY_VALUES, deployed
 

@@ -11,11 +11,12 @@ import pytest
 from cfnlint.decode.decode import decode_str
 from click.testing import CliRunner
 
-from clazar_templates import launch_url, publish, render, to_yaml
+from clazar_templates import launch_url, publish, to_yaml
+from clazar_templates.aws.publishing import CONTENT_TYPE, PublishError
 from clazar_templates.cli import cli
-from clazar_templates.publishing import CONTENT_TYPE, PublishError
-from clazar_templates.render import Finding
 from clazar_templates.stacks import STACKS
+from clazar_templates.template import render
+from clazar_templates.template.render import Finding
 
 pytest_plugins = ["moto_server"]  # the aws_endpoint fixture
 

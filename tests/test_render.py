@@ -9,8 +9,8 @@ import pytest
 from cfnlint.decode.decode import decode_str
 
 from clazar_templates import to_json, to_yaml
-from clazar_templates.render import lint, write_all
 from clazar_templates.stacks import STACKS, Stack
+from clazar_templates.template.render import lint, write_all
 
 ROOT = Path(__file__).resolve().parents[1]
 

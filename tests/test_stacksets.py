@@ -19,13 +19,8 @@ from botocore.stub import Stubber
 from click.testing import CliRunner
 
 from clazar_templates import __version__, to_yaml
-from clazar_templates.cli import cli
-from clazar_templates.policies import MARKETPLACE_ACCOUNT, MARKETPLACE_REGION
-from clazar_templates.publishing import template_key
-from clazar_templates.reporter import verify_signature
-from clazar_templates.resolve import resolve
-from clazar_templates.stacks import STACKS, stack
-from clazar_templates.stacksets import (
+from clazar_templates.aws.publishing import template_key
+from clazar_templates.aws.stacksets import (
     IAM_NAMES,
     TEMPLATE_BODY_LIMIT,
     StackSetError,
@@ -34,6 +29,11 @@ from clazar_templates.stacksets import (
     stackset_plan,
     stackset_status,
 )
+from clazar_templates.cli import cli
+from clazar_templates.policies import MARKETPLACE_ACCOUNT, MARKETPLACE_REGION
+from clazar_templates.reporter import verify_signature
+from clazar_templates.stacks import STACKS, stack
+from clazar_templates.template.resolve import resolve
 from moto_deploy import reporter_in_process
 from reporter_support import FakeServer
 from support import DEPLOY_VALUES, SECRET

@@ -24,12 +24,14 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from click.testing import CliRunner
 
-from clazar_templates import checks, launch_url, options, publish, render, to_yaml
+from clazar_templates import launch_url, options, publish, to_yaml
+from clazar_templates.aws import checks
+from clazar_templates.aws.launch import LaunchError
+from clazar_templates.aws.publishing import PublishError, check_location, stored_sha256
+from clazar_templates.aws.stacksets import StackSetError, stackset_plan
 from clazar_templates.cli import cli
-from clazar_templates.launch import LaunchError
-from clazar_templates.publishing import PublishError, check_location, stored_sha256
 from clazar_templates.stacks import STACKS, stack
-from clazar_templates.stacksets import StackSetError, stackset_plan
+from clazar_templates.template import render
 from reporter_support import FakeServer, Reply
 from support import DEPLOY_VALUES
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "1.0.0"
+from ._version import __version__
 
 _EXPORTS = {
     "MarketplaceOptions": "options",
@@ -19,17 +19,17 @@ _EXPORTS = {
     "OptionError": "options",
     "build_marketplace": "stacks.marketplace",
     "build_cosell": "stacks.cosell",
-    "to_yaml": "render",
-    "to_json": "render",
-    "lint": "render",
-    "permissions": "permission_reference",
-    "publish": "publishing",
-    "launch_url": "launch",
-    "check": "checks",
-    "stackset_plan": "stacksets",
-    "stackset_status": "stacksets",
-    "diff": "policy_diff",
-    "diagram": "diagrams",
+    "to_yaml": "template.render",
+    "to_json": "template.render",
+    "lint": "template.render",
+    "permissions": "review.permissions",
+    "publish": "aws.publishing",
+    "launch_url": "aws.launch",
+    "check": "aws.checks",
+    "stackset_plan": "aws.stacksets",
+    "stackset_status": "aws.stacksets",
+    "diff": "review.diff",
+    "diagram": "review.diagrams",
 }
 
 __all__ = [
@@ -53,14 +53,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .checks import check
-    from .launch import launch_url
+    from .aws.checks import check
+    from .aws.launch import launch_url
+    from .aws.publishing import publish
     from .options import CosellOptions, MarketplaceOptions, OptionError
-    from .permission_reference import permissions
-    from .publishing import publish
-    from .render import lint, to_json, to_yaml
+    from .review.permissions import permissions
     from .stacks.cosell import build_cosell
     from .stacks.marketplace import build_marketplace
+    from .template.render import lint, to_json, to_yaml
 
 
 def __getattr__(name: str) -> Any:

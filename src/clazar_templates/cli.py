@@ -48,15 +48,15 @@ def build_options(targets: list[Stack], pairs: tuple[str, ...]) -> dict[str, Any
 
 # Commands that live in their own modules, imported only when run (keeps startup fast).
 LAZY_COMMANDS = {
-    "docs": "clazar_templates.reference:docs_command",
-    "permissions": "clazar_templates.permission_reference:permissions_command",
-    "publish": "clazar_templates.publishing:publish_command",
-    "launch-url": "clazar_templates.launch:launch_url_command",
-    "check": "clazar_templates.checks:check_command",
-    "stackset-plan": "clazar_templates.stacksets:stackset_plan_command",
-    "stackset-status": "clazar_templates.stacksets:stackset_status_command",
-    "diff": "clazar_templates.policy_diff:diff_command",
-    "diagram": "clazar_templates.diagrams:diagram_command",
+    "docs": "clazar_templates.review.docs:docs_command",
+    "permissions": "clazar_templates.review.permissions:permissions_command",
+    "publish": "clazar_templates.aws.publishing:publish_command",
+    "launch-url": "clazar_templates.aws.launch:launch_url_command",
+    "check": "clazar_templates.aws.checks:check_command",
+    "stackset-plan": "clazar_templates.aws.stacksets:stackset_plan_command",
+    "stackset-status": "clazar_templates.aws.stacksets:stackset_status_command",
+    "diff": "clazar_templates.review.diff:diff_command",
+    "diagram": "clazar_templates.review.diagrams:diagram_command",
 }
 
 
@@ -112,7 +112,7 @@ def build(
     stacks: tuple[str, ...], out: Path, pairs: tuple[str, ...], fmt: str, no_lint: bool, check: bool
 ) -> None:
     """Render STACK templates (all by default), lint them, write them atomically."""
-    from .render import lint, size_note, to_json, to_yaml, write_all
+    from .template.render import lint, size_note, to_json, to_yaml, write_all
 
     targets = _stacks(stacks)
     options = build_options(targets, pairs)
@@ -149,7 +149,7 @@ def build(
 )
 def lint_command(files: tuple[Path, ...]) -> None:
     """cfn-lint template FILES with this project's configuration."""
-    from .render import lint
+    from .template.render import lint
 
     failed = False
     for path in files:

@@ -32,7 +32,7 @@ __all__ = [
     "parse_value",
 ]
 
-from . import __version__ as TEMPLATE_VERSION
+from ._version import __version__ as TEMPLATE_VERSION
 from .patterns import fullmatch
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f")

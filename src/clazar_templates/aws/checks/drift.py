@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .resolve import as_text
+from ...template.resolve import as_text
 
 __all__ = ["grants", "statement_changes"]
 

@@ -27,9 +27,9 @@ from typing import Any, NoReturn
 
 import click
 
-from . import render
-from .patterns import fullmatch
-from .resolve import as_text as _text
+from ..patterns import fullmatch
+from ..template import render
+from ..template.resolve import as_text as _text
 
 __all__ = ["Change", "DiffError", "PermissionDiff", "SubjectDiff", "diff", "load_template"]
 
@@ -161,7 +161,7 @@ def diff(
     """The permission changes from ``old_text`` to ``new_text`` (templates, YAML or JSON),
     both deployed in ``region`` with ``parameters`` (default: each parameter's Default;
     required ones get the same placeholder in both)."""
-    from .resolve import ResolveError, resolve
+    from ..template.resolve import ResolveError, resolve
 
     given = dict(parameters or {})
     templates = [load_template(old_text, "OLD"), load_template(new_text, "NEW")]
@@ -477,7 +477,7 @@ def _fail(message: str) -> NoReturn:
 def _fetch(bucket: str, prefix: str, version: str, name: str | None) -> str:
     """The published template ``name`` (None: only check the location); exit 2 if it
     cannot be read."""
-    from .publishing import LATEST, PublishError, check_location, read_published, template_key
+    from ..aws.publishing import LATEST, PublishError, check_location, read_published, template_key
 
     try:
         check_location(bucket, prefix, None if version == LATEST else version)
@@ -511,8 +511,8 @@ def diff_command(
 
     Exit status: 0 unchanged or narrowed, 1 permissions grew, 2 bad input.
     """
-    from .cli import name_values
-    from .stacks import STACKS, stack
+    from ..cli import name_values
+    from ..stacks import STACKS, stack
 
     parameters = name_values(pairs, "--param")
     if bucket:

@@ -20,11 +20,11 @@ from urllib.parse import quote
 
 import click
 
-from . import __version__
-from .aws import aws_errors, error_code
-from .options import OptionError, bucket_name_problem
-from .patterns import fullmatch
-from .stacks import STACKS
+from .._version import __version__
+from ..options import OptionError, bucket_name_problem
+from ..patterns import fullmatch
+from ..stacks import STACKS
+from .errors import aws_errors, error_code
 
 __all__ = [
     "CONTENT_TYPE",
@@ -132,7 +132,7 @@ def check_location(bucket: str, prefix: str, version: str | None) -> None:
 
 def build_versioned(version: str, progress: Progress) -> dict[str, str]:
     """Template name -> YAML with ``version`` stamped in; PublishError on lint findings."""
-    from .render import lint, to_yaml
+    from ..template.render import lint, to_yaml
 
     texts: dict[str, str] = {}
     problems: list[str] = []

@@ -24,9 +24,9 @@ from typing import Any
 
 import click
 
-from .resolve import as_text as _text
-from .stacks import Stack
-from .stacks import stack as find_stack
+from ..stacks import Stack
+from ..stacks import stack as find_stack
+from ..template.resolve import as_text as _text
 
 __all__ = ["diagram", "mermaid", "references"]
 
@@ -504,7 +504,7 @@ def diagram_command(stack_name: str, pairs: tuple[str, ...], fenced: bool) -> No
         target = find_stack(stack_name)
     except KeyError as error:
         raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
-    from .cli import build_options
+    from ..cli import build_options
 
     text = diagram(target, build_options([target], pairs)[target.name])
     click.echo(fenced_block(text) if fenced else text, nl=False)

@@ -25,12 +25,12 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .parameters import value_problem
-from .patterns import STACK_NAME, fullmatch
+from .._version import __version__
+from ..patterns import STACK_NAME, fullmatch
+from ..stacks import Stack
+from ..stacks import stack as find_stack
+from ..template.parameters import value_problem
 from .publishing import DEFAULT_PREFIX, LATEST, template_key
-from .stacks import Stack
-from .stacks import stack as find_stack
 
 __all__ = [
     "ApplyResult",
@@ -166,7 +166,7 @@ def stackset_plan(
     listed in ``unset`` and must be given before :func:`apply_plan`. Raises
     :class:`StackSetError` naming the bad input.
     """
-    from .render import to_yaml
+    from ..template.render import to_yaml
 
     target = find_stack(stack) if isinstance(stack, str) else stack
     if template_url is not None:
@@ -294,7 +294,7 @@ def _check_named_iam(
     regions: list[str],
 ) -> None:
     """Refuse a multi-region plan whose instances in one account would reuse an IAM name."""
-    from .resolve import resolve
+    from ..template.resolve import resolve
 
     if len(regions) < 2:
         return
@@ -353,9 +353,9 @@ def _published(
     ``options`` cannot describe them. The template is this package's own build for its
     version (no call), else the published text.
     """
-    from .patterns import REGION
+    from ..patterns import REGION
+    from ..template.render import load_template
     from .publishing import PublishError, check_location, object_url, read_published
-    from .render import load_template
 
     if options is not None and options != target.options():
         raise StackSetError(
@@ -526,7 +526,7 @@ def _split(values: tuple[str, ...]) -> list[str]:
 
 
 def _params(pairs: tuple[str, ...], secrets: Iterable[str]) -> dict[str, str]:
-    from .cli import name_values
+    from ..cli import name_values
 
     values = name_values(pairs, "--param")
     for name in values:
@@ -612,7 +612,7 @@ def stackset_plan_command(
         target = find_stack(stack_name)
     except KeyError as error:
         raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
-    from .cli import build_options
+    from ..cli import build_options
 
     options = build_options([target], settings)[target.name]
     declared = target.build(options).to_dict().get("Parameters", {})

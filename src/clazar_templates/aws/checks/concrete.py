@@ -1,6 +1,6 @@
 """A resolved template value as AWS holds it in one deployed stack.
 
-:func:`clazar_templates.resolve.resolve` leaves pseudo parameters and references to the
+:func:`clazar_templates.template.resolve.resolve` leaves pseudo parameters and references to the
 stack's resources symbolic (``${AWS::Partition}``, ``Ref``, ``Fn::GetAtt``). With the stack's
 ID and its resources' physical IDs they become the names and ARNs AWS returns, so a policy
 the template defines can be compared with the one AWS has. ARNs are built from the physical

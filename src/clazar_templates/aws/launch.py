@@ -1,6 +1,6 @@
 """The CloudFormation quick-create link behind the platform's "Launch Stack" button.
 
-The link names a published template (see :mod:`clazar_templates.publishing`) and pre-fills
+The link names a published template (see :mod:`clazar_templates.aws.publishing`) and pre-fills
 parameters. Each value is checked against the template's own parameter declaration (name,
 AllowedValues, AllowedPattern, lengths) so a link never opens a form CloudFormation would
 reject, and NoEcho parameters are refused: a link lives in browser history, proxy logs and
@@ -15,8 +15,9 @@ from urllib.parse import quote, urlencode
 
 import click
 
-from .parameters import value_problem
-from .patterns import REGION, STACK_NAME, fullmatch
+from ..patterns import REGION, STACK_NAME, fullmatch
+from ..stacks import Stack, stack
+from ..template.parameters import value_problem
 from .publishing import (
     DEFAULT_PREFIX,
     LATEST,
@@ -25,7 +26,6 @@ from .publishing import (
     object_url,
     template_key,
 )
-from .stacks import Stack, stack
 
 __all__ = ["LaunchError", "launch_url", "parameter_problem"]
 
@@ -136,7 +136,7 @@ def launch_url_command(
     region: str | None,
 ) -> None:
     """Print the CloudFormation quick-create link for STACK, with parameters pre-filled."""
-    from .cli import name_values
+    from ..cli import name_values
 
     try:
         url = launch_url(

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__
-from .options import OptionError
-from .publishing import DEFAULT_PREFIX, PublishError, read_published, template_key
-from .stacks import STACKS, Stack
+from ..._version import __version__
+from ...options import OptionError
+from ...stacks import STACKS, Stack
+from ..publishing import DEFAULT_PREFIX, PublishError, read_published, template_key
 
 __all__ = ["Identity", "NotOurs", "differences", "identify", "reference"]
 
@@ -75,7 +75,7 @@ def reference(
     Rebuilt when ``identity.version`` is this library's; else read from ``bucket`` with the
     S3 client ``s3``. NotOurs, saying what to pass, when it cannot be had.
     """
-    from .render import load_template, to_json
+    from ...template.render import load_template, to_json
 
     target, version = identity.target, identity.version
     if version == __version__:

@@ -2,8 +2,8 @@
 
 ``clazar-templates docs`` rewrites the generated parts of README.md (between
 ``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers) and ``docs/permissions.md`` (the
-permission reference of :mod:`clazar_templates.permission_reference`, with a diagram of each
-stack from :mod:`clazar_templates.diagrams`); ``--check`` only compares.
+permission reference of :mod:`clazar_templates.review.permissions`, with a diagram of each
+stack from :mod:`clazar_templates.review.diagrams`); ``--check`` only compares.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 import click
 
-from .options import option_fields
-from .permission_reference import markdown_cell, permissions_markdown, picture
-from .stacks import STACKS, Stack
+from ..options import option_fields
+from ..stacks import STACKS, Stack
+from .permissions import markdown_cell, permissions_markdown, picture
 
 __all__ = [
     "PERMISSIONS_DOC",
@@ -53,7 +53,7 @@ def parameter_table(target: Stack) -> str:
 def suppression_table() -> str:
     """Markdown table of every scanner finding the design accepts (checkov and cfn-guard),
     the resources that carry it in the deploy-time templates, and why."""
-    from .stacks.suppressions import ALL
+    from ..stacks.suppressions import ALL
 
     built = [s.build().to_dict()["Resources"] for s in STACKS.values()]
     rows = ["| checkov | cfn-guard | resources | why |", "| --- | --- | --- | --- |"]
@@ -135,7 +135,7 @@ def generated_files(root: Path) -> dict[Path, str]:
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a document is stale.")
 def docs_command(root: Path, check: bool) -> None:
     """Regenerate the README parameter tables and docs/permissions.md."""
-    from .render import write_all
+    from ..template.render import write_all
 
     files = generated_files(root)
     stale = [

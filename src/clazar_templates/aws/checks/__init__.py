@@ -3,7 +3,7 @@
 The stack is judged by what *our* template creates, not by its own template (anyone can
 deploy a template with one queue and call it connected): its template must say which of
 ours it is (``Metadata.Clazar``) and equal that template, rebuilt by this library or read
-from where it was published (see :mod:`clazar_templates.recognise`). Everything expected is
+from where it was published (see :mod:`.recognise`). Everything expected is
 then read from that template, resolved with the stack's parameter values: the roles and
 the policies and statements they must carry (and nothing more: a policy, managed policy or
 permissions boundary the stack did not create is a warning), the queue, topic and bucket
@@ -24,14 +24,14 @@ from urllib.parse import unquote
 
 import click
 
-from .aws import aws_errors, error_code
+from ...patterns import REGION, STACK_NAME, fullmatch
+from ...template.render import load_template
+from ...template.resolve import resolve
+from ..errors import aws_errors, error_code
+from ..publishing import DEFAULT_PREFIX, PublishError, check_location
 from .concrete import UNKNOWN, Concrete
 from .drift import grants, statement_changes
-from .patterns import REGION, STACK_NAME, fullmatch
-from .publishing import DEFAULT_PREFIX, PublishError, check_location
 from .recognise import NotOurs, differences, identify, reference, summarised
-from .render import load_template
-from .resolve import resolve
 
 __all__ = ["CheckError", "CheckReport", "CheckResult", "check"]
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import click
 
-from .options import option_fields
-from .stacks import STACKS, Stack
-from .stacks import stack as stack_named
+from ..options import option_fields
+from ..stacks import STACKS, Stack
+from ..stacks import stack as stack_named
 
 __all__ = ["permissions", "permissions_markdown", "stack_markdown", "stack_permissions"]
 
@@ -206,7 +206,7 @@ class StackPermissions:
 
 def managed_policy_note(name: str) -> str:
     """What the AWS managed policy ``name`` grants, for a reviewer."""
-    from .policies import PARTNER_CENTRAL_PRODUCTION, PARTNER_CENTRAL_SANDBOX
+    from ..policies import PARTNER_CENTRAL_PRODUCTION, PARTNER_CENTRAL_SANDBOX
 
     return {
         PARTNER_CENTRAL_SANDBOX: "AWS managed policy: full access to AWS Partner "
@@ -245,7 +245,7 @@ NO_VALUE = {"Ref": "AWS::NoValue"}
 
 
 def _why(sid: str) -> str:
-    from .policies import WHY
+    from ..policies import WHY
 
     return " ".join(WHY.get(sid, "(no reason recorded in policies.py)").split())
 
@@ -489,7 +489,7 @@ NOT_GRANTED_NEXT_TO = "CheckMarketplaceTopics"
 def _listed_actions(roles: list[RoleDoc]) -> tuple[list[ActionDoc], list[ActionDoc]]:
     """The denied and the deliberately not granted actions, for a stack that has the
     statements they belong to."""
-    from .policies import MARKETPLACE_DENIED, NOT_GRANTED
+    from ..policies import MARKETPLACE_DENIED, NOT_GRANTED
 
     sids = {st.sid for role in roles for policy in role.policies for st in policy.statements}
     denied = [ActionDoc(a, why) for a, why in MARKETPLACE_DENIED.items()]
@@ -630,7 +630,7 @@ it is present, in terms of the template's parameters.
 
 
 def picture(target: Stack) -> str:
-    """``target``'s Mermaid diagram, fenced for Markdown (see :mod:`clazar_templates.diagrams`)."""
+    """``target``'s Mermaid diagram, fenced for Markdown (see :mod:`.diagrams`)."""
     from .diagrams import diagram, fenced_block
 
     return fenced_block(diagram(target))
