@@ -31,7 +31,7 @@ from clazar_templates.cli import cli
 from clazar_templates.options import API_ENDPOINTS, option_fields
 from clazar_templates.stacks import STACKS
 from clazar_templates.template import render
-from clazar_templates.template.render import load_template
+from clazar_templates.template.reading import load_template
 from clazar_templates.template.resolve import resolve
 from conftest import valid_value
 from moto_deploy import deploy, finish_what_moto_skips, reporter_in_process

@@ -354,7 +354,7 @@ def _published(
     version (no call), else the published text.
     """
     from ..patterns import REGION
-    from ..template.render import load_template
+    from ..template.reading import load_template
     from .publishing import PublishError, check_location, object_url, read_published
 
     if options is not None and options != target.options():

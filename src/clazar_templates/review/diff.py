@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 import click
 
 from ..patterns import fullmatch
-from ..template import render
+from ..template import reading
 from ..template.resolve import as_text as _text
 
 __all__ = ["Change", "DiffError", "PermissionDiff", "SubjectDiff", "diff", "load_template"]
@@ -136,7 +136,7 @@ def _cell(values: tuple[str, ...]) -> str:
 def load_template(text: str, label: str = "template") -> dict[str, Any]:
     """A YAML or JSON template as plain data; DiffError naming ``label`` if it is not one."""
     try:
-        return render.load_template(text)
+        return reading.load_template(text)
     except ValueError as why:
         raise DiffError(f"{label}: not a CloudFormation template ({why})") from None
 

@@ -29,7 +29,6 @@ __all__ = [
     "TEMPLATE_BODY_LIMIT",
     "Finding",
     "lint",
-    "load_template",
     "ordered",
     "size_note",
     "to_json",
@@ -241,20 +240,6 @@ def lint(text: str, regions: Iterable[str] = LINT_REGIONS) -> list[Finding]:
         runner = _linter(tuple(regions))
         errors = list(run_template_by_data(template, runner.config, runner.rules))
     return [Finding(m.rule.id, m.message, m.linenumber) for m in errors]
-
-
-def load_template(text: str) -> dict[str, Any]:
-    """A YAML or JSON template as plain data, short-form intrinsics (``!Sub``) expanded.
-
-    Read with cfn-lint's decoder, as ``lint`` reads it; a ValueError names the first problem
-    when ``text`` is not a CloudFormation template.
-    """
-    from cfnlint.decode.decode import decode_str
-
-    template, problems = decode_str(text)
-    if problems or not isinstance(template, dict) or "Resources" not in template:
-        raise ValueError(problems[0].message if problems else "no Resources section")
-    return dict(json.loads(json.dumps(template)))
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -25,7 +25,7 @@ from urllib.parse import unquote
 import click
 
 from ...patterns import REGION, STACK_NAME, fullmatch
-from ...template.render import load_template
+from ...template.reading import load_template
 from ...template.resolve import resolve
 from ..errors import aws_errors, error_code
 from ..publishing import DEFAULT_PREFIX, PublishError, check_location

@@ -75,7 +75,8 @@ def reference(
     Rebuilt when ``identity.version`` is this library's; else read from ``bucket`` with the
     S3 client ``s3``. NotOurs, saying what to pass, when it cannot be had.
     """
-    from ...template.render import load_template, to_json
+    from ...template.reading import load_template
+    from ...template.render import to_json
 
     target, version = identity.target, identity.version
     if version == __version__:
