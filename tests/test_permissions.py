@@ -15,17 +15,9 @@ from click.testing import CliRunner
 from clazar_templates import permissions, policies
 from clazar_templates.cli import cli
 from clazar_templates.review.docs import PERMISSIONS_DOC, generated_files
-from clazar_templates.review.permissions import (
-    Cond,
-    Lit,
-    Op,
-    _literals,
-    _Reader,
-    describe,
-    simplify,
-    stack_markdown,
-)
+from clazar_templates.review.permissions import _Reader, stack_markdown
 from clazar_templates.stacks import STACKS, Stack
+from clazar_templates.template.conditions import Cond, Lit, Op, describe, literals, simplify
 from clazar_templates.template.resolve import resolve
 from support import DEPLOY_VALUES
 
@@ -201,7 +193,7 @@ def check_items(
             pairs.append((value, deployed_st["Condition"][operator][key]))
     for template_values, deployed_values in pairs:
         for item, cond in reader.choices(listed(template_values)):
-            shown = simplify(cond, _literals(when))
+            shown = simplify(cond, literals(when))
             assert holds(shown, values) == (deployed(item) in listed(deployed_values)), (
                 st["Sid"],
                 item,

@@ -26,6 +26,7 @@ import pytest
 
 from clazar_templates import options as o
 from clazar_templates.stacks import STACKS
+from clazar_templates.template.reading import POLICY_PLACES, policy_documents
 from conftest import valid_value
 from support import VENDOR, as_dict
 
@@ -51,17 +52,8 @@ VENDOR_ROOT = r"arn:\$\{AWS::Partition\}:iam::(\$\{ClazarAccountId\}|%s):root"
 ACCOUNT_ROOT = "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"
 COSELL_ROLE_ARN = re.compile(r"Clazar\w*Reporter\.(Sandbox|Production)RoleArn")
 
-# Where policy documents live: (resource type, property) -> what kind of policy it is.
-DOCUMENTS = {
-    ("AWS::IAM::Role", "AssumeRolePolicyDocument"): "trust",
-    ("AWS::IAM::Role", "Policies"): "identity",
-    ("AWS::IAM::Policy", "PolicyDocument"): "identity",
-    ("AWS::IAM::ManagedPolicy", "PolicyDocument"): "identity",
-    ("AWS::S3::BucketPolicy", "PolicyDocument"): "resource",
-    ("AWS::SQS::QueuePolicy", "PolicyDocument"): "resource",
-    ("AWS::SNS::TopicPolicy", "PolicyDocument"): "resource",
-    ("AWS::KMS::Key", "KeyPolicy"): "key",
-}
+# Where policy documents live (the library's one table): (resource type, property).
+DOCUMENTS = {(kind, p.document) for kind, places in POLICY_PLACES.items() for p in places}
 
 
 @dataclass(frozen=True)
@@ -105,20 +97,21 @@ def holds_statements(value: Any) -> bool:
 
 def statements(template: dict[str, Any]) -> Iterator[Found]:
     for logical, resource in template["Resources"].items():
-        kind = resource["Type"]
         for prop, value in resource.get("Properties", {}).items():
-            where = DOCUMENTS.get((kind, prop))
-            if where is None:
+            if (resource["Type"], prop) not in DOCUMENTS:
                 assert not holds_statements(value), f"unreviewed policy in {logical}.{prop}"
-                continue
-            documents = (
-                [(p["PolicyName"], p["PolicyDocument"]) for p in flat(value)]
-                if prop == "Policies"
-                else [(logical, d) for d in branches(value)]
-            )
-            for name, document in documents:
-                for st in flat(document["Statement"]):
-                    yield Found(logical, kind, name, where, st)
+    for logical, place, _, value in policy_documents(template["Resources"]):
+        if value is None or place.kind == "managed":  # AWS holds a managed policy's document
+            continue
+        documents = (
+            [(p["PolicyName"], p["PolicyDocument"]) for p in flat(value)]
+            if place.document == "Policies"
+            else [(logical, d) for d in branches(value)]
+        )
+        kind = template["Resources"][logical]["Type"]
+        for name, document in documents:
+            for st in flat(document["Statement"]):
+                yield Found(logical, kind, name, place.kind, st)
 
 
 def text(value: Any) -> str:

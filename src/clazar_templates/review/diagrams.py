@@ -24,13 +24,15 @@ from typing import Any
 
 import click
 
+from ..policies import MARKETPLACE_ACCOUNT
 from ..stacks import Stack
 from ..stacks import stack as find_stack
+from ..template.conditions import DIAGRAM, Formulas, describe
+from ..template.reading import POLICY_PLACES, as_list, every_branch, policy_documents, statements
 from ..template.resolve import as_text as _text
 
 __all__ = ["diagram", "mermaid", "references"]
 
-MARKETPLACE_ACCOUNT = "287250355862"  # owns the SaaS notification topics (see policies.py)
 EXTERNAL = {
     # node id: (label, group)
     "clazar": ("Clazar AWS account", "vendor"),
@@ -72,7 +74,7 @@ SHAPES = {  # Mermaid node shapes by resource type
     "AWS::Lambda::Function": ('("', '")'),
     "AWS::Events::Rule": ('>"', '"]'),
 }
-POLICY_PROPERTIES = {"PolicyDocument", "Policies", "AssumeRolePolicyDocument", "KeyPolicy"}
+POLICY_PROPERTIES = {p.document for ps in POLICY_PLACES.values() for p in ps if p.kind != "managed"}
 HANDLED = {  # properties drawn as grants or deliveries, not as "uses"
     "AWS::SNS::Subscription": {"TopicArn", "Endpoint"},
     "AWS::Events::Rule": {"Targets", "EventPattern"},
@@ -171,51 +173,53 @@ def mermaid(template: Mapping[str, Any]) -> str:
 
 def _draw(graph: Graph, logical: str, resource: Mapping[str, Any]) -> None:
     kind, props = resource.get("Type", ""), resource.get("Properties", {})
-    if kind == "AWS::IAM::Role":
-        _trust(graph, logical, props.get("AssumeRolePolicyDocument"))
-        for inline in props.get("Policies", []):
-            _identity(graph, logical, inline.get("PolicyDocument"))
-        for arn in props.get("ManagedPolicyArns", []):
-            name = _text(arn).rsplit("/", 1)[-1]
-            node = (
-                graph.external("partner_central")
-                if name.startswith("AWSPartnerCentral")
-                else graph.other(_text(arn), f"AWS managed policy {name}")
-            )
-            graph.edge(logical, node, "grant", name)
-    elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-        for role in _listed(props.get("Roles")):
-            for target in sorted(references(role) & set(graph.resources)):
-                _identity(graph, target, props.get("PolicyDocument"))
-    elif kind == "AWS::SNS::Subscription":
+    for _, where, applies_to, document in policy_documents({logical: resource}):
+        if where.kind == "trust":
+            _trust(graph, logical, document)
+        elif where.kind == "managed":
+            for arn in as_list(document):
+                name = _text(arn).rsplit("/", 1)[-1]
+                node = (
+                    graph.external("partner_central")
+                    if name.startswith("AWSPartnerCentral")
+                    else graph.other(_text(arn), f"AWS managed policy {name}")
+                )
+                graph.edge(logical, node, "grant", name)
+        elif where.document == "Policies":  # inline: PolicyName and PolicyDocument each
+            for inline in as_list(document):
+                _identity(graph, logical, inline.get("PolicyDocument"))
+        elif where.kind == "identity":  # attached to the roles it names
+            for role in every_branch(applies_to):
+                for target in sorted(references(role) & set(graph.resources)):
+                    _identity(graph, target, document)
+        elif where.applies_to:  # a resource policy of the resources it names
+            for item in every_branch(applies_to):
+                for target in sorted(references(item) & set(graph.resources)):
+                    _resource_policy(graph, target, document)
+        else:  # a key policy: of its own resource
+            _resource_policy(graph, logical, document)
+    if kind == "AWS::SNS::Subscription":
         for source in sorted(_places(graph, props.get("TopicArn"))):
             graph.edge(source, logical, "delivery", "delivers")
         for target in sorted(_places(graph, props.get("Endpoint"))):
             graph.edge(logical, target, "delivery", props.get("Protocol", ""))
     elif kind == "AWS::Events::Rule":
         pattern = props.get("EventPattern", {})
-        for source in _listed(pattern.get("source") if isinstance(pattern, dict) else None):
+        for source in every_branch(pattern.get("source") if isinstance(pattern, dict) else None):
             graph.edge(_service(graph, str(source)), logical, "delivery", str(source))
-        for target in _listed(props.get("Targets")):
+        for target in every_branch(props.get("Targets")):
             for place in sorted(_places(graph, target.get("Arn"))):
                 graph.edge(logical, place, "delivery", "delivers")
-    if kind in ("AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy", "AWS::S3::BucketPolicy"):
-        targets = {"AWS::SQS::QueuePolicy": "Queues", "AWS::SNS::TopicPolicy": "Topics"}
-        for item in _listed(props.get(targets.get(kind, "Bucket"))):
-            for target in sorted(references(item) & set(graph.resources)):
-                _resource_policy(graph, target, props.get("PolicyDocument"))
-    if kind == "AWS::KMS::Key":
-        _resource_policy(graph, logical, props.get("KeyPolicy"))
     if kind.startswith("Custom::") and "ApiUrl" in props:
         graph.edge(logical, graph.external("clazar_api"), "delivery", "reports once, signed")
     _uses(graph, logical, kind, props)
 
 
 def _identity(graph: Graph, role: str, document: Any) -> None:
-    for st in _statements(document):
-        actions = [_text(a) for a in _listed(st.get("Action") or st.get("NotAction"))]
+    for st in statements(document, branches=True):
+        actions = [_text(a) for a in every_branch(st.get("Action") or st.get("NotAction"))]
         deny = st.get("Effect") == "Deny"
-        for item in _listed(st.get("Resource") or st.get("NotResource")):
+        for item in every_branch(st.get("Resource") or st.get("NotResource")):
             for target in sorted(_reached(graph, item, actions)):
                 label = ("deny " if deny else "") + _summary(_for(graph, target, actions))
                 graph.edge(role, target, "deny" if deny else "grant", label)
@@ -230,9 +234,9 @@ def _for(graph: Graph, target: str, actions: list[str]) -> list[str]:
 
 
 def _trust(graph: Graph, role: str, document: Any) -> None:
-    for st in _statements(document):
+    for st in statements(document, branches=True):
         principal = st.get("Principal", {})
-        for item in _listed(principal.get("AWS") if isinstance(principal, dict) else None):
+        for item in every_branch(principal.get("AWS") if isinstance(principal, dict) else None):
             if "ClazarAccountId" in references(item):
                 external_id = "sts:ExternalId" in str(st.get("Condition", {}))
                 label = "assumes, with your external ID" if external_id else "assumes"
@@ -243,21 +247,21 @@ def _trust(graph: Graph, role: str, document: Any) -> None:
 
 def _resource_policy(graph: Graph, target: str, document: Any) -> None:
     """Who the policy lets in: services deliver, roles of this stack are granted."""
-    for st in _statements(document):
+    for st in statements(document, branches=True):
         if st.get("Effect") != "Allow" or not isinstance(st.get("Principal"), dict):
             continue
-        actions = [_text(a) for a in _listed(st.get("Action"))]
+        actions = [_text(a) for a in every_branch(st.get("Action"))]
         principal = st["Principal"]
-        for service in _listed(principal.get("Service")):
+        for service in every_branch(principal.get("Service")):
             if service in {"sns.amazonaws.com", "events.amazonaws.com"}:
-                sources = _listed(_find(st.get("Condition", {}), "aws:SourceArn"))
+                sources = every_branch(_find(st.get("Condition", {}), "aws:SourceArn"))
                 for source in sources:
                     if "aws-mp-" in _text(source) or MARKETPLACE_ACCOUNT in _text(source):
                         graph.edge(graph.external("marketplace"), target, "delivery", "notifies")
             else:
                 graph.edge(_service(graph, str(service)), target, "delivery", _summary(actions))
         reached = references(st.get("Resource")) & set(graph.resources) or {target}
-        for item in _listed(principal.get("AWS")):
+        for item in every_branch(principal.get("AWS")):
             for role in sorted(_principal_roles(graph, item)):
                 for place in sorted(reached):
                     graph.edge(role, place, "grant", _summary(_for(graph, place, actions)))
@@ -307,19 +311,6 @@ def _sub_names(text: str) -> Iterator[str]:
         if not text.startswith("${!", start):
             yield text[start + 2 : end]
         start = text.find("${", end)
-
-
-def _statements(document: Any) -> Iterator[dict[str, Any]]:
-    """Every statement, both branches of a conditional one (Fn::If) included."""
-    if not isinstance(document, dict):
-        return
-    stack = list(_listed(document.get("Statement")))
-    while stack:
-        item = stack.pop(0)
-        if isinstance(item, dict) and "Fn::If" in item:
-            stack += [b for b in item["Fn::If"][1:] if b != {"Ref": "AWS::NoValue"}]
-        elif isinstance(item, dict) and "Effect" in item:
-            yield item
 
 
 def _reached(graph: Graph, item: Any, actions: list[str]) -> set[str]:
@@ -381,18 +372,6 @@ def _find(node: Any, key: str) -> Any:
     return None
 
 
-def _listed(value: Any) -> list[Any]:
-    """``value`` as a list of items, both branches of every ``Fn::If`` (of the whole value or
-    of one item) included, ``AWS::NoValue`` left out."""
-    if value is None or value == {"Ref": "AWS::NoValue"}:
-        return []
-    if isinstance(value, dict) and "Fn::If" in value:
-        return [x for branch in value["Fn::If"][1:] for x in _listed(branch)]
-    if isinstance(value, list):
-        return [x for item in value for x in _listed(item)]
-    return [value]
-
-
 def _summary(actions: list[str]) -> str:
     """``sqs: ReceiveMessage, DeleteMessage +3`` (services in order, two names each)."""
     by_service: dict[str, list[str]] = {}
@@ -415,30 +394,12 @@ def _type_label(kind: str) -> str:
 
 
 def _condition_text(template: Mapping[str, Any], name: str) -> str:
-    """``if EnableCas=true and CasBucketName empty``; the Condition's name if that is long."""
-    conditions = template.get("Conditions", {})
-
-    def say(node: Any) -> str:
-        if isinstance(node, dict) and len(node) == 1:
-            ((key, arg),) = node.items()
-            if key == "Condition":
-                return say(conditions.get(arg))
-            if key == "Fn::Equals":
-                left, right = (_text(a).strip("${}") for a in arg)
-                return f"{left} empty" if right == "" else f"{left}={right}"
-            if key == "Fn::Not":
-                inner = say(arg[0])
-                return (
-                    inner.replace(" empty", " given")
-                    if inner.endswith(" empty")
-                    else f"not {inner}"
-                )
-            if key in ("Fn::And", "Fn::Or"):
-                joined = f" {key[4:].lower()} ".join(say(a) for a in arg)
-                return f"({joined})"
-        return name
-
-    text = say(conditions.get(name)).removeprefix("(").removesuffix(")")
+    """``if EnableCas=true and CasBucketName empty``; the Condition's name if that is long
+    or is not made of parameter equalities."""
+    try:
+        text = describe(Formulas(template, two_valued=False).condition(name), words=DIAGRAM)
+    except (ValueError, LookupError, AttributeError):
+        text = name
     return f"if {text if len(text) <= 60 else name}"
 
 

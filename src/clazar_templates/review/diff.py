@@ -29,6 +29,7 @@ import click
 
 from ..patterns import fullmatch
 from ..template import reading
+from ..template.reading import as_list, policy_documents, statements
 from ..template.resolve import as_text as _text
 
 __all__ = ["Change", "DiffError", "PermissionDiff", "SubjectDiff", "diff", "load_template"]
@@ -36,11 +37,6 @@ __all__ = ["Change", "DiffError", "PermissionDiff", "SubjectDiff", "diff", "load
 Clause = tuple[str, str, frozenset[str]]  # (operator, key lower-cased, values)
 COLUMNS = ("principals", "actions", "resources", "conditions", "before")
 MANAGED = "(managed policy)"  # the "action" of attaching a managed policy
-RESOURCE_POLICIES = {
-    "AWS::SQS::QueuePolicy": ("Queues", "PolicyDocument", "queue policy"),
-    "AWS::SNS::TopicPolicy": ("Topics", "PolicyDocument", "topic policy"),
-    "AWS::S3::BucketPolicy": ("Bucket", "PolicyDocument", "bucket policy"),
-}
 
 
 class DiffError(ValueError):
@@ -207,32 +203,28 @@ def _subjects(resources: Mapping[str, Any]) -> dict[tuple[str, str], set[Grant]]
     def add(name: str, kind: str, grants: Iterable[Grant]) -> None:
         found.setdefault((name, kind), set()).update(grants)
 
-    for logical, resource in resources.items():
-        kind, props = resource.get("Type", ""), resource.get("Properties", {})
-        if kind == "AWS::IAM::Role":
-            add(logical, "trust", _grants(props.get("AssumeRolePolicyDocument"), principal=True))
-            for inline in props.get("Policies", []):
-                add(logical, "role", _grants(inline.get("PolicyDocument")))
-            for arn in props.get("ManagedPolicyArns", []):
+    for logical, place, applies_to, document in policy_documents(resources):
+        if place.kind == "trust":
+            add(logical, "trust", _grants(document, principal=True))
+        elif place.kind == "managed":
+            for arn in as_list(document):
                 add(logical, "role", [Grant("Allow", "", MANAGED, _text(arn))])
-        elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
-            for role in props.get("Roles", []):
-                add(_name(role), "role", _grants(props.get("PolicyDocument")))
-        elif kind in RESOURCE_POLICIES:
-            targets, document, label = RESOURCE_POLICIES[kind]
-            for target in _listed(props.get(targets)):
-                add(_name(target), label, _grants(props.get(document), principal=True))
-        elif kind == "AWS::KMS::Key":
-            add(logical, "key policy", _grants(props.get("KeyPolicy"), principal=True))
+        elif place.document == "Policies":  # inline: PolicyName and PolicyDocument each
+            for inline in as_list(document):
+                add(logical, "role", _grants(inline.get("PolicyDocument")))
+        elif place.kind == "identity":
+            for role in as_list(applies_to):
+                add(_name(role), "role", _grants(document))
+        elif place.applies_to:
+            for target in as_list(applies_to):
+                add(_name(target), place.label, _grants(document, principal=True))
+        else:
+            add(logical, place.label, _grants(document, principal=True))
     return found
 
 
 def _grants(document: Any, principal: bool = False) -> Iterator[Grant]:
-    if not isinstance(document, dict):
-        return
-    for st in _listed(document.get("Statement")):
-        if not isinstance(st, dict):
-            continue
+    for st in statements(document):
         principals = _principals(st) if principal else {""}
         actions = _either(st, "Action", "NotAction", str.lower)
         resources = _either(st, "Resource", "NotResource", str) or {""}
@@ -246,8 +238,8 @@ def _grants(document: Any, principal: bool = False) -> Iterator[Grant]:
 
 def _either(st: Mapping[str, Any], key: str, negated: str, fold: Any) -> set[str]:
     if negated in st:
-        return {"not " + ",".join(sorted(fold(_text(v)) for v in _listed(st[negated])))}
-    return {fold(_text(v)) for v in _listed(st.get(key))}
+        return {"not " + ",".join(sorted(fold(_text(v)) for v in as_list(st[negated])))}
+    return {fold(_text(v)) for v in as_list(st.get(key))}
 
 
 _ROOT = re.compile(r"arn:(?:\$\{AWS::Partition\}|[^:]+):iam::([^:]+):root")
@@ -261,7 +253,7 @@ def _principals(st: Mapping[str, Any]) -> set[str]:
         found.add("*")
     else:
         for kind, items in value.items():
-            for item in _listed(items):
+            for item in as_list(items):
                 text = _text(item)
                 root = fullmatch(_ROOT, text)
                 found.add("*" if text == "*" else f"{kind}:{root.group(1) if root else text}")
@@ -273,13 +265,7 @@ def _clauses(condition: Any) -> Iterator[Clause]:
         return
     for operator, pairs in condition.items():
         for key, values in (pairs or {}).items():
-            yield str(operator), str(key).lower(), frozenset(_text(v) for v in _listed(values))
-
-
-def _listed(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
+            yield str(operator), str(key).lower(), frozenset(_text(v) for v in as_list(values))
 
 
 def _name(value: Any) -> str:

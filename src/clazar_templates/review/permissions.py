@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,18 @@ import click
 from ..options import option_fields
 from ..stacks import STACKS, Stack
 from ..stacks import stack as stack_named
+from ..template.conditions import (
+    PSEUDO,
+    Cond,
+    Formulas,
+    Op,
+    describe,
+    if_conditions,
+    literals,
+    simplify,
+)
+from ..template.conditions import parameters as parameters_of
+from ..template.reading import Place, policy_documents
 
 __all__ = ["permissions", "permissions_markdown", "stack_markdown", "stack_permissions"]
 
@@ -31,103 +43,6 @@ def markdown_cell(text: str) -> str:
 # Read from the built deploy-time templates (every option a parameter), so it describes
 # exactly what CloudFormation deploys. A statement's presence is the formula of Conditions
 # and Fn::If around it, simplified and written in terms of parameters.
-
-
-@dataclass(frozen=True)
-class Lit:
-    """The condition "``parameter`` equals ``value``" (or differs from it)."""
-
-    parameter: str
-    value: str
-    equal: bool = True
-
-
-@dataclass(frozen=True)
-class Op:
-    """All (``kind="and"``) or any (``"or"``) of ``items``."""
-
-    kind: str
-    items: tuple[Cond, ...]
-
-
-Cond = bool | Lit | Op
-
-
-def _known_to(lit: Lit, known: frozenset[Lit]) -> Cond:
-    """``lit`` given that every literal of ``known`` holds: True, False or unchanged."""
-    if lit in known:
-        return True
-    for k in known:
-        if k.parameter != lit.parameter:
-            continue
-        if k.equal and (lit.equal != (k.value == lit.value)):
-            return False
-        if k.equal and not lit.equal:
-            return True
-        if not k.equal and lit.equal and k.value == lit.value:
-            return False
-    return lit
-
-
-def _literals(cond: Cond) -> frozenset[Lit]:
-    """The literals ``cond`` implies by itself (its top-level conjuncts)."""
-    if isinstance(cond, Lit):
-        return frozenset([cond])
-    if isinstance(cond, Op) and cond.kind == "and":
-        return frozenset(i for i in cond.items if isinstance(i, Lit))
-    return frozenset()
-
-
-def _flat(kind: str, items: Iterable[Cond]) -> list[Cond]:
-    out: list[Cond] = []
-    for item in items:
-        out += _flat(kind, item.items) if isinstance(item, Op) and item.kind == kind else [item]
-    return list(dict.fromkeys(out))
-
-
-def simplify(cond: Cond, known: frozenset[Lit] = frozenset()) -> Cond:
-    """``cond`` with what ``known`` (and its own conjuncts) already decide taken out."""
-    if isinstance(cond, bool):
-        return cond
-    if isinstance(cond, Lit):
-        return _known_to(cond, known)
-    if cond.kind == "or":
-        items = _flat("or", (simplify(i, known) for i in _flat("or", cond.items)))
-        alternatives = {i for i in items if isinstance(i, Lit)}
-        if True in items or any(
-            Lit(i.parameter, i.value, not i.equal) in alternatives for i in alternatives
-        ):
-            return True
-        items = [i for i in items if i is not False]
-    else:
-        first = [simplify(i, known) if isinstance(i, Lit) else i for i in _flat("and", cond.items)]
-        lits = frozenset(i for i in first if isinstance(i, Lit))
-        if any(_known_to(lit, lits - {lit}) is False for lit in lits):
-            return False
-        items = _flat(
-            "and", (i if isinstance(i, Lit) else simplify(i, known | lits) for i in first)
-        )
-        if False in items:
-            return False
-        items = [i for i in items if i is not True]
-    if not items:
-        return cond.kind == "and"
-    return items[0] if len(items) == 1 else Op(cond.kind, tuple(items))
-
-
-def describe(cond: Cond, nested: bool = False) -> str:
-    """``cond`` in words: "always", or e.g. "`EnableCas=true` and `CasBucketName` is empty"."""
-    if isinstance(cond, bool):
-        return "always" if cond else "never"
-    if isinstance(cond, Lit):
-        if cond.parameter in _PSEUDO:
-            return f"{_PSEUDO[cond.parameter]} is {'' if cond.equal else 'not '}`{cond.value}`"
-        if cond.value == "":
-            return f"`{cond.parameter}` is {'empty' if cond.equal else 'set'}"
-        sign = "=" if cond.equal else "≠"
-        return f"`{cond.parameter}{sign}{cond.value}`"
-    text = f" {cond.kind} ".join(describe(i, nested=True) for i in cond.items)
-    return f"({text})" if nested else text
 
 
 @dataclass(frozen=True)
@@ -217,15 +132,6 @@ def managed_policy_note(name: str) -> str:
     }.get(name, "AWS managed policy: AWS defines its statements.")
 
 
-RESOURCE_POLICIES = {
-    # type: (kind, property naming what it applies to, property holding the document)
-    "AWS::S3::BucketPolicy": ("bucket policy", "Bucket", "PolicyDocument"),
-    "AWS::SQS::QueuePolicy": ("queue policy", "Queues", "PolicyDocument"),
-    "AWS::SQS::QueueInlinePolicy": ("queue policy", "Queue", "PolicyDocument"),
-    "AWS::SNS::TopicPolicy": ("topic policy", "Topics", "PolicyDocument"),
-    "AWS::SNS::TopicInlinePolicy": ("topic policy", "TopicArn", "PolicyDocument"),
-    "AWS::KMS::Key": ("key policy", "", "KeyPolicy"),
-}
 _REF_IS = {
     "AWS::SNS::Topic": "ARN",
     "AWS::S3::Bucket": "name",
@@ -233,15 +139,7 @@ _REF_IS = {
     "AWS::IAM::Role": "name",
     "AWS::KMS::Key": "key ID",
 }
-_PSEUDO = {
-    "AWS::AccountId": "this account's ID",
-    "AWS::StackId": "this stack's ID",
-    "AWS::StackName": "this stack's name",
-    "AWS::Region": "this stack's region",
-    "AWS::Partition": "this partition",
-}
 _PRINCIPAL = {"AWS": "AWS principal", "Service": "service", "Federated": "federated user"}
-NO_VALUE = {"Ref": "AWS::NoValue"}
 
 
 def _why(sid: str) -> str:
@@ -250,68 +148,20 @@ def _why(sid: str) -> str:
     return " ".join(WHY.get(sid, "(no reason recorded in policies.py)").split())
 
 
-class _Reader:
+class _Reader(Formulas):
     """A template dict read as permissions: conditions as formulas, values in words."""
 
     def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(data)
         self.resources: dict[str, Any] = data.get("Resources", {})
-        self.parameters: dict[str, Any] = data.get("Parameters", {})
-        self.conditions: dict[str, Any] = data.get("Conditions", {})
-        self.mentioned: set[str] = set()
-
-    # --- conditions -----------------------------------------------------------------
-    def condition(self, name: str | None) -> Cond:
-        return True if name is None else self.formula(self.conditions[name])
-
-    def formula(self, node: Any) -> Cond:
-        ((key, arg),) = node.items()
-        if key == "Condition":
-            return self.condition(arg)
-        if key == "Fn::Not":
-            return self.negate(self.formula(arg[0]))
-        if key in ("Fn::And", "Fn::Or"):
-            return Op(key[4:].lower(), tuple(self.formula(a) for a in arg))
-        if key == "Fn::Equals":
-            left, right = sorted(arg, key=lambda a: isinstance(a, str))
-            ref = left.get("Ref") if isinstance(left, dict) else None
-            if isinstance(right, str) and (ref in self.parameters or ref in _PSEUDO):
-                return self.literal(ref, right, True)
-        raise ValueError(f"cannot describe the condition {node!r}")
-
-    def literal(self, parameter: str, value: str, equal: bool) -> Lit:
-        """A literal; "flag ≠ true" of a two-valued parameter becomes "flag = false"."""
-        allowed = self.parameters.get(parameter, {}).get("AllowedValues", [])
-        if not equal and len(allowed) == 2 and value in allowed:
-            return Lit(parameter, next(v for v in allowed if v != value))
-        return Lit(parameter, value, equal)
-
-    def negate(self, cond: Cond) -> Cond:
-        if isinstance(cond, bool):
-            return not cond
-        if isinstance(cond, Lit):
-            return self.literal(cond.parameter, cond.value, not cond.equal)
-        flipped = "or" if cond.kind == "and" else "and"
-        return Op(flipped, tuple(self.negate(i) for i in cond.items))
-
-    def choices(self, node: Any, cond: Cond = True) -> list[tuple[Any, Cond]]:
-        """Every value ``node`` can take, with the condition under which it does."""
-        if isinstance(node, list):
-            return [choice for item in node for choice in self.choices(item, cond)]
-        if isinstance(node, dict) and list(node) == ["Fn::If"]:
-            name, yes, no = node["Fn::If"]
-            taken = self.condition(name)
-            return self.choices(yes, Op("and", (cond, taken))) + self.choices(
-                no, Op("and", (cond, self.negate(taken)))
-            )
-        return [] if node == NO_VALUE else [(node, cond)]
 
     # --- values ---------------------------------------------------------------------
     def value(self, node: Any) -> str:
         if isinstance(node, dict) and len(node) == 1:
             ((key, arg),) = node.items()
             if key == "Ref":
-                if arg in _PSEUDO:
-                    return _PSEUDO[arg]
+                if arg in PSEUDO:
+                    return PSEUDO[arg]
                 if arg in self.parameters:
                     return f"the value of `{arg}`"
                 kind = self.resources.get(arg, {}).get("Type", "")
@@ -331,11 +181,11 @@ class _Reader:
         """Each value of ``node`` in words, with "(when ...)" beyond ``presence``."""
         out = []
         for item, cond in self.choices(node if isinstance(node, list) else [node]):
-            when = simplify(cond, _literals(presence))
+            when = simplify(cond, literals(presence))
             if when is False:
                 continue
             text = (show or self.value)(item)
-            out.append(text if when is True else f"{text} (when {self.describe(when)})")
+            out.append(text if when is True else f"{text} (when {describe(when)})")
         return out
 
     # --- statements -----------------------------------------------------------------
@@ -368,7 +218,7 @@ class _Reader:
                         for operator, tests in st.get("Condition", {}).items()
                         for key, values in tests.items()
                     ],
-                    present_when=self.describe(when),
+                    present_when=describe(when),
                 )
             )
         return out
@@ -393,67 +243,62 @@ class _Reader:
         for logical, res in self.resources.items():
             if res["Type"] == "AWS::IAM::Role":
                 present = self.present(res)
-                props = res.get("Properties", {})
-                trust = self.statements(props["AssumeRolePolicyDocument"], present)
-                out.append(
-                    RoleDoc(
-                        logical,
-                        props.get("Description", ""),
-                        self.describe(present),
-                        [
-                            PolicyDoc(
-                                "Trust policy", "trust policy", self.describe(present), trust
-                            ),
-                            *self.role_policies(logical, props, present),
-                        ],
-                    )
-                )
+                policies = [
+                    policy
+                    for _, place, _, document in policy_documents({logical: res})
+                    for policy in self.role_policies(place, document, present)
+                ]
+                description = res.get("Properties", {}).get("Description", "")
+                policies += self.attached_policies(logical, present)
+                out.append(RoleDoc(logical, description, describe(present), policies))
         return out
 
-    def role_policies(self, role: str, props: dict[str, Any], present: Cond) -> list[PolicyDoc]:
+    def role_policies(self, place: Place, document: Any, present: Cond) -> list[PolicyDoc]:
+        """The role's own policies in ``place``: its trust policy, inline or managed ones."""
+        if place.kind == "trust":
+            statements = self.statements(document, present)
+            return [PolicyDoc("Trust policy", place.label, describe(present), statements)]
         out = []
-        for inline, cond in self.choices(props.get("Policies", []), present):
+        for item, cond in self.choices(document or [], present):
             when = simplify(cond)
-            out.append(
-                PolicyDoc(
-                    inline["PolicyName"],
-                    "inline policy",
-                    self.describe(when),
-                    self.statements(inline["PolicyDocument"], when),
-                )
-            )
-        for arn, cond in self.choices(props.get("ManagedPolicyArns", []), present):
-            text = arn.get("Fn::Sub", "") if isinstance(arn, dict) else arn
-            name = text.rsplit("/", 1)[-1] if ":iam::aws:policy/" in text else self.value(arn)
-            note = managed_policy_note(name)
-            out.append(
-                PolicyDoc(name, "AWS managed policy", self.describe(simplify(cond)), [], note)
-            )
-        for logical, res in self.resources.items():
-            if res["Type"] not in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            if place.kind == "managed":
+                text = item.get("Fn::Sub", "") if isinstance(item, dict) else item
+                name = text.rsplit("/", 1)[-1] if ":iam::aws:policy/" in text else self.value(item)
+                note = managed_policy_note(name)
+                out.append(PolicyDoc(name, place.label, describe(when), [], note))
+            else:  # inline: PolicyName and PolicyDocument
+                statements = self.statements(item["PolicyDocument"], when)
+                out.append(PolicyDoc(item["PolicyName"], place.label, describe(when), statements))
+        return out
+
+    def attached_policies(self, role: str, present: Cond) -> list[PolicyDoc]:
+        """The template's policies that name ``role`` among the roles they apply to."""
+        out = []
+        for logical, place, applies_to, document in policy_documents(self.resources):
+            if place.kind != "identity" or not place.applies_to:
                 continue
-            props = res.get("Properties", {})
-            for ref, cond in self.choices(props.get("Roles", []), self.present(res, present)):
+            within = self.present(self.resources[logical], present)
+            for ref, cond in self.choices(applies_to or [], within):
                 if ref == {"Ref": role}:
                     when = simplify(cond)
-                    statements = self.statements(props["PolicyDocument"], when)
-                    out.append(PolicyDoc(logical, res["Type"], self.describe(when), statements))
+                    statements = self.statements(document, when)
+                    out.append(PolicyDoc(logical, place.label, describe(when), statements))
         return out
 
     def resource_policies(self) -> list[ResourcePolicyDoc]:
         out = []
-        for logical, res in self.resources.items():
-            if res["Type"] not in RESOURCE_POLICIES:
+        for logical, place, applies_to, document in policy_documents(self.resources):
+            if place.kind not in ("resource", "key"):
                 continue
-            kind, target, document = RESOURCE_POLICIES[res["Type"]]
-            props = res.get("Properties", {})
-            present = self.present(res)
-            applies_to = (
-                self.items(props[target], present, self.target) if target else [f"`{logical}`"]
+            present = self.present(self.resources[logical])
+            targets = (
+                self.items(applies_to, present, self.target)
+                if place.applies_to
+                else [f"`{logical}`"]
             )
-            statements = self.statements(props[document], present)
+            statements = self.statements(document, present)
             out.append(
-                ResourcePolicyDoc(logical, kind, applies_to, self.describe(present), statements)
+                ResourcePolicyDoc(logical, place.label, targets, describe(present), statements)
             )
         return out
 
@@ -462,22 +307,25 @@ class _Reader:
         ref = node.get("Ref") if isinstance(node, dict) else None
         return f"`{ref}`" if ref in self.resources else self.value(node)
 
-    def describe(self, cond: Cond) -> str:
-        """:func:`describe`, noting the parameters named (for :meth:`options`)."""
-        if isinstance(cond, Lit):
-            self.mentioned.add(cond.parameter)
-        elif isinstance(cond, Op):
-            for item in cond.items:
-                self.describe(item)
-        return describe(cond)
+    def mentioned(self) -> set[str]:
+        """The parameters that add or remove permissions: those of the Condition of each
+        resource holding a policy, and of every ``Fn::If`` in its policies and targets."""
+        found: set[str] = set()
+        for logical, _, applies_to, document in policy_documents(self.resources):
+            found |= parameters_of(self.present(self.resources[logical]))
+            for name in if_conditions([applies_to, document]):
+                found |= parameters_of(self.condition(name))
+        return found
 
     def options(self, options_class: type[Any]) -> list[OptionDoc]:
-        """The parameters described so far, with the Python option that fixes each."""
+        """The parameters that add or remove permissions, with the Python option that fixes
+        each."""
         fields = {spec.parameter: name for name, spec in option_fields(options_class)}
+        mentioned = self.mentioned()
         return [
             OptionDoc(p, fields.get(p, ""), spec.get("Description", ""))
             for p, spec in self.parameters.items()
-            if p in self.mentioned
+            if p in mentioned
         ]
 
 
@@ -506,7 +354,7 @@ def stack_permissions(target: Stack) -> StackPermissions:
     reader = _Reader(data)
     title = data.get("Description", target.name).split(":", 1)[0].removeprefix("Clazar ")
     roles, resource_policies = reader.roles(), reader.resource_policies()
-    options = reader.options(target.options)  # those the roles and policies depend on
+    options = reader.options(target.options)
     denied, not_granted = _listed_actions(roles)
     return StackPermissions(
         target.short, target.name, title, options, roles, resource_policies, denied, not_granted

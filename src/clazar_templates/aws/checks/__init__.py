@@ -25,7 +25,8 @@ from urllib.parse import unquote
 import click
 
 from ...patterns import REGION, STACK_NAME, fullmatch
-from ...template.reading import load_template
+from ...policies import MARKETPLACE_REPORTS
+from ...template.reading import as_list, load_template, principals, statements
 from ...template.resolve import resolve
 from ..errors import aws_errors, error_code
 from ..publishing import DEFAULT_PREFIX, PublishError, check_location
@@ -37,7 +38,6 @@ __all__ = ["CheckError", "CheckReport", "CheckResult", "check"]
 
 OK, WARN, FAIL = "ok", "warn", "FAIL"
 HEALTHY = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"}
-MARKETPLACE_REPORTS = "reports.marketplace.amazonaws.com"
 STACK_ID = rf"arn:aws[a-z-]*:cloudformation:{REGION}:[0-9]{{12}}:stack/{STACK_NAME}/[-a-f0-9]+"
 # Bounded calls: a hung endpoint is a failure line in seconds, not minutes (botocore's own
 # defaults are a 60 s read timeout and up to 5 attempts).
@@ -101,17 +101,8 @@ def _document(value: Any) -> dict[str, Any]:
     return dict(json.loads(unquote(text) if text.startswith("%7B") else text))
 
 
-def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
-    found = document.get("Statement", [])
-    return found if isinstance(found, list) else [found]
-
-
 def _sids(document: dict[str, Any]) -> list[str]:
-    return [st["Sid"] for st in _statements(document) if "Sid" in st]
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+    return [st["Sid"] for st in statements(document) if "Sid" in st]
 
 
 class _Checker:
@@ -235,12 +226,10 @@ class _Checker:
     def vendor(self) -> tuple[str | None, str | None]:
         """Clazar's account and the external ID, as the template grants them."""
         for _, props in self.of_type("AWS::IAM::Role"):
-            for st in _statements(props.get("AssumeRolePolicyDocument", {})):
+            for st in statements(props.get("AssumeRolePolicyDocument")):
                 if st.get("Sid") == "TrustClazarAccount":
-                    root = fullmatch(
-                        r"arn:[^:]+:iam::([0-9]{12}):root",
-                        self.value(_principal(st, "AWS")),
-                    )
+                    (vendor,) = principals(st, "AWS") or [None]
+                    root = fullmatch(r"arn:[^:]+:iam::([0-9]{12}):root", self.value(vendor))
                     external = st["Condition"]["StringEquals"]["sts:ExternalId"]
                     return (root.group(1) if root else None), str(external)
         for _, props in self.of_type("Custom::ClazarReporter"):
@@ -277,20 +266,20 @@ class _Checker:
 
     def trust(self, name: str, doc: dict[str, Any], account: str | None, ext: str | None) -> None:
         subject = f"role {name} trust"
-        for st in _statements(doc):
-            actions = _listed(st.get("Action", []))
-            principals = _listed(_principal(st, "AWS"))
+        for st in statements(doc):
+            actions = as_list(st.get("Action"))
             if st.get("Effect") != "Allow" or "sts:AssumeRole" not in actions:
                 continue
             if not any(
-                p in (account, f"arn:{self.partition}:iam::{account}:root") for p in principals
+                p in (account, f"arn:{self.partition}:iam::{account}:root")
+                for p in principals(st, "AWS")
             ):
                 continue
             equals = (st.get("Condition") or {}).get("StringEquals")
             given = equals.get("sts:ExternalId") if isinstance(equals, dict) else None
             if given is None:
                 self.record(FAIL, subject, f"trusts {account} without requiring the external ID")
-            elif ext not in _listed(given):
+            elif ext not in as_list(given):
                 self.record(FAIL, subject, f"external ID is {given!r}, expected {ext!r}")
             else:
                 self.record(OK, subject, f"Clazar's account {account}, external ID {ext}")
@@ -492,19 +481,12 @@ class _Checker:
 def _source_arns(document: dict[str, Any]) -> list[str]:
     """Every aws:SourceArn an Allow statement of a queue policy accepts."""
     arns: list[str] = []
-    for st in _statements(document):
+    for st in statements(document):
         condition = st.get("Condition")
         if st.get("Effect") == "Allow" and isinstance(condition, dict):
             for tests in condition.values():
-                arns += _listed(tests.get("aws:SourceArn", [])) if isinstance(tests, dict) else []
+                arns += as_list(tests.get("aws:SourceArn")) if isinstance(tests, dict) else []
     return arns
-
-
-def _principal(statement: dict[str, Any], kind: str) -> Any:
-    """The statement's ``Principal`` of ``kind`` ("AWS", "Service"); [] for ``"*"`` or none
-    (what AWS answers is read, and a seller's own policy may say anything)."""
-    principal = statement.get("Principal")
-    return principal.get(kind, []) if isinstance(principal, dict) else []
 
 
 def _bucket_findings(
@@ -551,9 +533,9 @@ def _bucket_findings(
         return
     delivers = any(
         st.get("Effect") == "Allow"
-        and MARKETPLACE_REPORTS in _listed(_principal(st, "Service"))
-        and any(a in ("s3:PutObject", "s3:*") for a in _listed(st.get("Action", [])))
-        for st in _statements(policy)
+        and MARKETPLACE_REPORTS in principals(st, "Service")
+        and any(a in ("s3:PutObject", "s3:*") for a in as_list(st.get("Action")))
+        for st in statements(policy)
     )
     if delivers:
         yield OK, "policy", f"{MARKETPLACE_REPORTS} may deliver"

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ...template.reading import as_list
+
 __all__ = ["UNKNOWN", "Concrete"]
 
 UNKNOWN = "?{"  # starts a value no physical ID or ARN rule gives: "?{Logical.Attr}"
@@ -75,7 +77,7 @@ class Concrete:
             if key == "Fn::Sub":
                 return self.sub(arg)
             if key == "Fn::Join" and isinstance(arg, list) and len(arg) == 2:
-                return str(arg[0]).join(str(self(part)) for part in _listed(arg[1]))
+                return str(arg[0]).join(str(self(part)) for part in as_list(arg[1]))
         return {key: self(value) for key, value in node.items()}
 
     def variable(self, name: str) -> str:
@@ -109,7 +111,3 @@ class Concrete:
     def role_path(self, logical: str) -> str:
         path = self.resources.get(logical, {}).get("Properties", {}).get("Path", "/")
         return str(path) if isinstance(path, str) else "/"
-
-
-def _listed(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ...template.reading import as_list, statements
 from ...template.resolve import as_text
 
 __all__ = ["grants", "statement_changes"]
@@ -38,12 +39,12 @@ def statement_changes(expected: Any, actual: Any) -> list[str]:
 
 def grants(document_or_statement: Any) -> str:
     """What a document (or one statement) grants, shortly: ``Allow s3:GetObject on arn:...``."""
-    statements = _statements(document_or_statement)
-    if not statements and isinstance(document_or_statement, Mapping):
+    found = statements(document_or_statement)
+    if not found and isinstance(document_or_statement, Mapping):
         one = dict(document_or_statement)
-        statements = [one] if "Effect" in one else []
+        found = [one] if "Effect" in one else []
     said = []
-    for statement in statements:
+    for statement in found:
         shape = _shape(statement)
         who = _either(shape, "Principal", "NotPrincipal")
         actions = _either(shape, "Action", "NotAction")
@@ -60,15 +61,10 @@ def _either(shape: Mapping[str, frozenset[str]], name: str, negated: str) -> str
     return _few(shape[name])
 
 
-def _statements(document: Any) -> list[dict[str, Any]]:
-    found = document.get("Statement", []) if isinstance(document, Mapping) else []
-    return [st for st in _listed(found) if isinstance(st, dict)]
-
-
 def _by_sid(document: Any) -> dict[str, dict[str, Any]]:
     return {
         str(st.get("Sid") or f"#{number} (no Sid)"): st
-        for number, st in enumerate(_statements(document), 1)
+        for number, st in enumerate(statements(document), 1)
     }
 
 
@@ -104,10 +100,4 @@ def _few(values: Any) -> str:
 
 
 def _texts(value: Any) -> list[str]:
-    return [as_text(v) for v in _listed(value) if v is not None]
-
-
-def _listed(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
+    return [as_text(v) for v in as_list(value) if v is not None]
