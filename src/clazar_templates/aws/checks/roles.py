@@ -1,0 +1,42 @@
+"""Roles: every role the stack outputs exists, trusts Clazar, and carries its policies.
+
+Proves each role Clazar will assume (an output ending in ``RoleArn``) can be read from IAM;
+for the roles the stack created, runs the trust and role policy checks; a role the stack
+reuses (given by the seller) is only reported as such.
+"""
+
+from __future__ import annotations
+
+from .report import FAIL, OK
+from .role_policies import check_role_policies
+from .run import CheckRun, document
+from .trust import check_trust, check_trust_unchanged
+
+__all__ = ["check_roles"]
+
+
+def check_roles(run: CheckRun, account: str | None, external_id: str | None) -> list[str]:
+    """Check every role the stack outputs (the ones Clazar assumes); their ARNs."""
+    arns = [v for k, v in run.outputs.items() if k.endswith("RoleArn") and ":role/" in v]
+    iam = run.client("iam")
+    by_name = {run.physical.get(k): k for k, _ in run.of_type("AWS::IAM::Role")}
+    unreadable: tuple[type[Exception], ...] = (*run.errors, ValueError)
+    for arn in arns:
+        name = arn.rsplit("/", 1)[-1]
+        try:
+            role = iam.get_role(RoleName=name)["Role"]
+            trust = document(role["AssumeRolePolicyDocument"])
+        except unreadable as error:
+            run.record(FAIL, f"role {name}", str(error))
+            continue
+        check_trust(run, name, trust, account, external_id)
+        logical = by_name.get(name)
+        if logical:
+            check_trust_unchanged(run, name, logical, trust)
+            try:
+                check_role_policies(run, iam, role, logical)
+            except run.errors as error:
+                run.record(FAIL, f"role {name} policies", str(error))
+        else:
+            run.record(OK, f"role {name}", "reused (not created by this stack)")
+    return arns
