@@ -112,6 +112,31 @@ def test_conditional_policy_enabled() -> None:
     assert same.subjects == ()
 
 
+def inline_queue_policy(service: str) -> str:
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sqs:SendMessage"}
+    policy = {"Queue": {"Ref": "Queue"}, "PolicyDocument": {"Statement": [statement]}}
+    return json.dumps(
+        {
+            "Resources": {
+                "Queue": {"Type": "AWS::SQS::Queue"},
+                "QueuePolicy": {"Type": "AWS::SQS::QueueInlinePolicy", "Properties": policy},
+            }
+        }
+    )
+
+
+def test_an_inline_queue_policy_is_compared_like_a_queue_policy() -> None:
+    """Every place the one table of policy documents names is read, the newer
+    AWS::SQS::QueueInlinePolicy too: another service let in is growth on the queue."""
+    found = diff(inline_queue_policy("sns.amazonaws.com"), inline_queue_policy("s3.amazonaws.com"))
+    (subject,) = found.subjects
+    assert (subject.name, subject.kind, subject.grew) == ("Queue", "queue policy", True)
+    assert {c.principals for c in subject.changes} == {
+        ("Service:s3.amazonaws.com",),
+        ("Service:sns.amazonaws.com",),
+    }
+
+
 def test_marketplace_access_enabled_in_the_real_template() -> None:
     old = to_yaml(build_marketplace())
     new = to_yaml(build_marketplace(MarketplaceOptions(allow_marketplace_access=True)))

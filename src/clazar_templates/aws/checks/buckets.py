@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ...policies import MARKETPLACE_REPORTS
 from ...template.reading import as_list, principals, statements
 from ..errors import aws_errors, error_code
 from .report import FAIL, OK, WARN
@@ -46,6 +45,8 @@ def bucket_findings(
     ``expected`` is the policy the stack gives it; None for a bucket the seller brought, which
     only needs to let AWS Marketplace deliver.
     """
+    from ...policies import MARKETPLACE_REPORTS  # (with awacs: imported when needed)
+
     errors = aws_errors()
     try:
         rules = s3.get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]
