@@ -178,6 +178,12 @@ def build_deployer_policy(
     if not concrete_partition:
         names = dataclasses.replace(names, partition="${AWS::Partition}")
     template = json.loads(json.dumps(target.build(options).to_dict()))
+    if region is not None:  # resources that can only exist in another region are not made
+        template["Resources"] = {
+            logical: resource
+            for logical, resource in template["Resources"].items()
+            if _possible({"Condition": resource.get("Condition")}, template, region)
+        }
     builder = _Builder(names, template)
     max_name = _max_stack_name(builder.resources)
     if stack_name is not None and len(stack_name) > max_name:
@@ -448,6 +454,24 @@ def _resource_names(
         else:
             raise ValueError(f"{logical}: a {prop} this tool cannot scope: {branch!r}")
     return found
+
+
+def _possible(condition: Any, template: dict[str, Any], region: str) -> bool:
+    """False when ``condition`` cannot hold in ``region`` whatever the parameters: it needs
+    ``AWS::Region`` to equal another region (through ``Fn::And`` and named Conditions)."""
+    if not isinstance(condition, dict) or len(condition) != 1:
+        return True
+    ((key, arg),) = condition.items()
+    if key == "Condition":
+        return arg is None or _possible(template["Conditions"][arg], template, region)
+    if key == "Fn::And":
+        return all(_possible(c, template, region) for c in arg)
+    if key == "Fn::Or":
+        return any(_possible(c, template, region) for c in arg)
+    if key == "Fn::Equals" and {"Ref": "AWS::Region"} in arg:
+        other = arg[1] if arg[0] == {"Ref": "AWS::Region"} else arg[0]
+        return not isinstance(other, str) or other == region
+    return True  # Fn::Not and parameter comparisons: possible
 
 
 def _max_stack_name(resources: dict[str, Any]) -> int:
