@@ -29,6 +29,7 @@ _EXPORTS = {
     "stackset_plan": "aws.stacksets",
     "stackset_status": "aws.stacksets",
     "diff": "review.diff",
+    "deployer_policy": "review.deployer",
     "diagram": "review.diagrams",
 }
 
@@ -40,6 +41,7 @@ __all__ = [
     "build_cosell",
     "build_marketplace",
     "check",
+    "deployer_policy",
     "diagram",
     "diff",
     "launch_url",
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
     from .aws.launch import launch_url
     from .aws.publishing import publish
     from .options import CosellOptions, MarketplaceOptions, OptionError
+    from .review.deployer import deployer_policy
     from .review.permissions import permissions
     from .stacks.cosell import build_cosell
     from .stacks.marketplace import build_marketplace

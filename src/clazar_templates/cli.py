@@ -162,5 +162,58 @@ def lint_command(files: tuple[Path, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
+@cli.command("deployer-policy")
+@click.argument("stack_arg", metavar="STACK")
+@click.option(
+    "--set",
+    "pairs",
+    multiple=True,
+    metavar="OPTION=VALUE",
+    help="A build-time option of the template deployed. Repeatable.",
+)
+@click.option("--stack-name", help="The stack's name (else ${StackName}).")
+@click.option("--region", help="The stack's region (else ${AWS::Region}).")
+@click.option("--account", help="The stack's account ID (else ${AWS::AccountId}).")
+@click.option("--template-bucket", help="The bucket the template is published in.")
+@click.option("--template-prefix", default="templates", show_default=True, help="Its prefix.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "markdown", "template"]),
+    default="json",
+    show_default=True,
+)
+def deployer_policy_command(
+    stack_arg: str,
+    pairs: tuple[str, ...],
+    stack_name: str | None,
+    region: str | None,
+    account: str | None,
+    template_bucket: str | None,
+    template_prefix: str,
+    fmt: str,
+) -> None:
+    """The least-privilege policy that deploys STACK (JSON, Markdown, or a service-role
+    template), from the resource schemas cfn-lint ships."""
+    from .review.deployer import DeployerError, deployer_policy
+
+    target = _stacks((stack_arg,))[0]
+    options = build_options([target], pairs)[target.name]
+    try:
+        text = deployer_policy(
+            target,
+            options=options,
+            stack_name=stack_name,
+            region=region,
+            account=account,
+            template_bucket=template_bucket,
+            template_prefix=template_prefix,
+            fmt=fmt,
+        )
+    except DeployerError as error:
+        raise click.BadParameter(error.message, param_hint=f"--{error.field}") from None
+    click.echo(text, nl=False)
+
+
 def main() -> None:
     cli(prog_name="clazar-templates")

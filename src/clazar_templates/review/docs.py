@@ -1,9 +1,10 @@
 """Reference documents generated from the templates, so they can never disagree with them.
 
 ``clazar-templates docs`` rewrites the generated parts of README.md (between
-``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers) and ``docs/permissions.md`` (the
+``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers), ``docs/permissions.md`` (the
 permission reference of :mod:`clazar_templates.review.permissions`, with a diagram of each
-stack from :mod:`clazar_templates.review.diagrams`); ``--check`` only compares.
+stack from :mod:`clazar_templates.review.diagrams`) and ``docs/deployer-permissions.md`` (the
+deployer's policy of :mod:`clazar_templates.review.deployer`); ``--check`` only compares.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from ..stacks import STACKS, Stack
 from .permissions import markdown_cell, permissions_markdown, picture
 
 __all__ = [
+    "DEPLOYER_DOC",
     "PERMISSIONS_DOC",
     "generated_files",
     "generated_sections",
@@ -30,6 +32,7 @@ __all__ = [
 ]
 
 PERMISSIONS_DOC = Path("docs/permissions.md")
+DEPLOYER_DOC = Path("docs/deployer-permissions.md")
 
 
 def parameter_table(target: Stack) -> str:
@@ -117,10 +120,13 @@ def update_markers(text: str, sections: dict[str, Callable[[], str]]) -> str:
 
 def generated_files(root: Path) -> dict[Path, str]:
     """Every generated document under ``root``, with its up-to-date text."""
+    from .deployer_render import deployer_markdown
+
     readme = root / "README.md"
     return {
         readme: update_markers(readme.read_text(encoding="utf-8"), generated_sections()),
         root / PERMISSIONS_DOC: permissions_markdown(list(STACKS.values())),
+        root / DEPLOYER_DOC: deployer_markdown(list(STACKS.values())),
     }
 
 
@@ -134,7 +140,8 @@ def generated_files(root: Path) -> dict[Path, str]:
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a document is stale.")
 def docs_command(root: Path, check: bool) -> None:
-    """Regenerate the README parameter tables and docs/permissions.md."""
+    """Regenerate the README parameter tables, docs/permissions.md and
+    docs/deployer-permissions.md."""
     from ..template.render import write_all
 
     files = generated_files(root)

