@@ -27,6 +27,7 @@ from clazar_templates.aws.upgrade import (
     apply_upgrade,
     plan_upgrade,
 )
+from clazar_templates.aws.upgrade_changes import resource_changes
 from clazar_templates.cli import cli
 from conftest import Deployment
 from support import ACCOUNT, VENDOR
@@ -204,6 +205,22 @@ def test_a_retained_queue_says_its_data_is_kept(cfn: Any, tmp_path: Path) -> Non
     (queue,) = plan.flagged
     assert "retained (UpdateReplacePolicy: Retain)" in queue.fate
     assert "orphaned" in queue.fate
+
+
+def test_a_renamed_clazar_role_is_flagged_but_not_other_roles(cfn: Any, tmp_path: Path) -> None:
+    """The role whose ARN the stack outputs is the one Clazar assumes: stateful."""
+    template = small("0.2.0")
+    template["Resources"]["ClazarRole"]["Properties"]["RoleName"] = "ClazarRole2"
+    template["Resources"]["OtherRole"] = copy.deepcopy(template["Resources"]["ClazarRole"])
+    template["Resources"]["OtherRole"]["Properties"]["RoleName"] = "OtherRole"
+    plan = plan_upgrade(STACK, target(tmp_path, template), client=cfn)
+    role = next(c for c in plan.changes if c.logical_id == "ClazarRole")
+    assert role.create_only == ("RoleName",)
+    assert role.flagged
+    assert "Clazar cannot assume it until the new one exists" in role.fate
+    other = next(c for c in plan.changes if c.logical_id == "OtherRole")
+    assert other.action == "Add"
+    assert not other.stateful
 
 
 def test_a_removed_queue_is_flagged_with_its_deletion_policy(aws: None, tmp_path: Path) -> None:
@@ -489,3 +506,32 @@ def test_a_template_of_the_other_stack_is_refused(cfn: Any, tmp_path: Path) -> N
         UpgradeInputError, match="is clazar-cosell; the stack runs clazar-marketplace"
     ):
         plan_upgrade(STACK, target(tmp_path, template), client=cfn)
+
+
+# --- what AWS says that moto does not ------------------------------------------------------
+
+
+def _listed(action: str, logical: str, kind: str, replacement: str) -> dict[str, Any]:
+    change = {"Action": action, "LogicalResourceId": logical, "ResourceType": kind}
+    return {"Type": "Resource", "ResourceChange": {**change, "Replacement": replacement}}
+
+
+def test_replacement_from_the_change_set_counts_without_a_create_only_change() -> None:
+    """AWS's ``Replacement`` is believed where the offline prediction sees nothing (a
+    property it cannot resolve), and ``Conditional`` is shown as a maybe, flagged."""
+    resolved = {"Resources": small()["Resources"], "Outputs": small()["Outputs"]}
+    listed = [
+        _listed("Modify", "ClazarSqsQueue", "AWS::SQS::Queue", "True"),
+        _listed("Modify", "ClazarRole", "AWS::IAM::Role", "Conditional"),
+        _listed("Modify", "ClazarSqsAccess", "AWS::IAM::Policy", "False"),
+    ]
+    changes = {c.logical_id: c for c in resource_changes(listed, resolved, resolved)}
+    queue, role, policy = (changes[n] for n in ("ClazarSqsQueue", "ClazarRole", "ClazarSqsAccess"))
+    assert queue.create_only == ()
+    assert queue.replaces
+    assert queue.flagged
+    assert not role.replaces
+    assert role.flagged
+    assert role.fate.startswith("may be replaced (CloudFormation: Conditional)")
+    assert not policy.replaces
+    assert not policy.flagged

@@ -30,6 +30,8 @@ _EXPORTS = {
     "stackset_status": "aws.stacksets",
     "diff": "review.diff",
     "diagram": "review.diagrams",
+    "plan_upgrade": "aws.upgrade",
+    "apply_upgrade": "aws.upgrade",
 }
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "MarketplaceOptions",
     "OptionError",
     "__version__",
+    "apply_upgrade",
     "build_cosell",
     "build_marketplace",
     "check",
@@ -45,6 +48,7 @@ __all__ = [
     "launch_url",
     "lint",
     "permissions",
+    "plan_upgrade",
     "publish",
     "stackset_plan",
     "stackset_status",
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
     from .aws.checks import check
     from .aws.launch import launch_url
     from .aws.publishing import publish
+    from .aws.upgrade import apply_upgrade, plan_upgrade
     from .options import CosellOptions, MarketplaceOptions, OptionError
     from .review.permissions import permissions
     from .stacks.cosell import build_cosell

@@ -163,7 +163,7 @@ def plan_upgrade(
     given = dict(parameters or {})
     _check_arguments(stack_name, region, bucket, prefix)
     session = session or boto3.Session(region_name=region)
-    where = region or session.region_name or "us-east-1"
+    where = region or (client.meta.region_name if client else session.region_name) or "us-east-1"
     cfn = client or session.client(
         "cloudformation", region_name=where, config=Config(**CLIENT_CONFIG)
     )
@@ -600,7 +600,7 @@ def _wait_and_describe(
             changes += answer.get("Changes", [])
     except aws_errors() as error:
         _fail(error, "read the change set")
-    say(f"change set made: {len(changes)} resource changes")
+    say(f"change set made: {len(changes)} resource change(s)")
     return changes
 
 
@@ -612,6 +612,8 @@ def _discard(cfn: Any, change_set: str | None, say: Progress) -> None:
         cfn.delete_change_set(ChangeSetName=change_set)
     except aws_errors() as error:
         say(f"could not delete change set {change_set} ({error}); delete it yourself")
+    else:
+        say(f"deleted change set {change_set.split(':changeSet/')[-1].split('/')[0]}")
 
 
 # --- following the update -----------------------------------------------------------------
