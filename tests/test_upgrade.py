@@ -460,6 +460,36 @@ def test_stacks_that_cannot_be_upgraded_exit_1(
     assert change_sets(cfn, stack if stack != "nosuch" else STACK) == []
 
 
+def publish_small(template: dict[str, Any], version: str) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="clazar-published")
+    key = f"templates/{version}/clazar-marketplace.yaml"
+    s3.put_object(Bucket="clazar-published", Key=key, Body=json.dumps(template).encode())
+
+
+@pytest.mark.parametrize("as_url", [False, True])
+def test_a_published_version(cfn: Any, monkeypatch: pytest.MonkeyPatch, as_url: bool) -> None:
+    """Read from the bucket; sent by URL when too big for a body (made so here)."""
+    from clazar_templates.aws import upgrade_changeset
+
+    publish_small(with_resource("0.2.0"), "0.2.0")
+    if as_url:
+        monkeypatch.setattr(upgrade_changeset, "MAX_BODY", 100)
+    sent: list[str] = []
+    create = cfn.create_change_set
+
+    def spy(**kwargs: Any) -> Any:
+        sent.append("TemplateURL" if "TemplateURL" in kwargs else "TemplateBody")
+        return create(**kwargs)
+
+    monkeypatch.setattr(cfn, "create_change_set", spy)
+    plan = plan_upgrade(STACK, "0.2.0", bucket="clazar-published", client=cfn)
+    assert sent == ["TemplateURL" if as_url else "TemplateBody"]
+    assert plan.source.startswith("clazar-marketplace 0.2.0 as published at s3://clazar-published/")
+    assert [(c.action, c.logical_id) for c in plan.changes] == [("Add", "ClazarSqsDeadLetterQueue")]
+    assert change_sets(cfn) == []
+
+
 def test_a_version_not_published_exits_1(cfn: Any) -> None:
     boto3.client("s3").create_bucket(Bucket="clazar-published")
     result = run("--stack", STACK, "--to", "9.9.9", "--bucket", "clazar-published")
