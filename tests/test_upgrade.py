@@ -565,3 +565,22 @@ def test_replacement_from_the_change_set_counts_without_a_create_only_change() -
     assert role.fate.startswith("may be replaced (CloudFormation: Conditional)")
     assert not policy.replaces
     assert not policy.flagged
+
+
+@pytest.mark.parametrize("operation", ["describe_stack_events", "execute_change_set"])
+def test_apply_denied_leaves_no_change_set(cfn: Any, tmp_path: Path, operation: str) -> None:
+    client = _Denied(cfn, operation)
+    plan = plan_upgrade(
+        STACK, target(tmp_path, with_resource()), client=client, keep_change_set=True
+    )
+    with pytest.raises(UpgradeError, match="access denied: cannot"):
+        apply_upgrade(plan, progress=lambda _: None)
+    assert change_sets(cfn) == []
+    assert not plan.kept
+
+
+def test_nothing_to_apply(cfn: Any, tmp_path: Path) -> None:
+    result = run("--stack", STACK, "--to", target(tmp_path, small()), "--apply")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().splitlines()[-1] == "clazar: nothing to change"
+    assert change_sets(cfn) == []

@@ -23,6 +23,7 @@ from .errors import aws_errors
 from .publishing import DEFAULT_PREFIX
 from .upgrade_changes import ResourceChange, resource_changes
 from .upgrade_changeset import (
+    NOTHING,
     UpgradeResult,
     create_change_set,
     discard,
@@ -206,7 +207,7 @@ def apply_upgrade(
     """
     cfn, name = plan.client, plan.stack_name
     if not plan.changes:
-        return UpgradeResult(name, "UPDATE_COMPLETE", "")  # nothing to change
+        return UpgradeResult(name, NOTHING, "")
     if not plan.kept or plan.change_set is None:
         raise UpgradeInputError("plan", "its change set was not kept: plan with keep_change_set")
     refusals = plan.refusals
@@ -224,14 +225,17 @@ def apply_upgrade(
                 f"{names}: {fresh_reason(plan.fresh[0])}; pass --param {plan.fresh[0]}=NEW",
             )
         raise UpgradeError("not applied: " + "; ".join(refusals))
-    seen = event_ids(cfn, name)
     try:
-        cfn.execute_change_set(ChangeSetName=plan.change_set)
-    except aws_errors() as error:
+        seen = event_ids(cfn, name)
+        try:
+            cfn.execute_change_set(ChangeSetName=plan.change_set)
+        except aws_errors() as error:
+            fail(error, f"execute the change set on stack {name}")
+    except BaseException:
         discard(cfn, plan.change_set, progress)
+        raise
+    finally:
         plan.kept = False
-        fail(error, f"execute the change set on stack {name}")
-    plan.kept = False
     return follow(cfn, name, seen, progress, timeout, poll)
 
 

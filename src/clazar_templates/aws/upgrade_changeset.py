@@ -13,11 +13,19 @@ from typing import Any
 from .errors import aws_errors
 from .upgrade_stack import UpgradeError, fail
 
-__all__ = ["UpgradeResult", "create_change_set", "discard", "follow", "wait_and_describe"]
+__all__ = [
+    "NOTHING",
+    "UpgradeResult",
+    "create_change_set",
+    "discard",
+    "follow",
+    "wait_and_describe",
+]
 
 Progress = Callable[[str], None]
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 MAX_BODY = 51_200  # bytes CloudFormation takes as TemplateBody
+NOTHING = "NO_CHANGES"  # the status of an upgrade that had nothing to change
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 
 
@@ -29,10 +37,12 @@ class UpgradeResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "UPDATE_COMPLETE"
+        return self.status in ("UPDATE_COMPLETE", NOTHING)
 
     @property
     def summary(self) -> str:
+        if self.status == NOTHING:
+            return f"{self.stack_name}: nothing to change"
         if self.ok:
             return f"Upgraded {self.stack_name}: {self.status}"
         return f"Error: the upgrade failed: {self.failure or 'no reason given'}; {self.status}"
