@@ -2,9 +2,12 @@
 
 The change-set mechanics run on a small template derived from ours (a named role with
 one inline policy, a named queue; ``Metadata.Clazar`` says which of ours it is), so each
-test deploys in milliseconds; one test upgrades between two builds of the real Role &
-Access template. moto makes change sets but gives no ``Replacement`` field: the
-replacements seen here are the offline prediction from the schemas' createOnlyProperties.
+test deploys in milliseconds; one test plans, refuses and applies an upgrade between two
+builds of the real Role & Access template. moto makes change sets but gives no
+``Replacement`` field: the replacements seen here are the offline prediction from the
+schemas' createOnlyProperties (AWS's field is tested on DescribeChangeSet data at the end).
+moto applies a change set at once, with one event for the stack and none per resource, and
+has no rollback: a failed update is made as AWS reports one.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from clazar_templates.aws.upgrade import (
 from clazar_templates.aws.upgrade_changes import resource_changes
 from clazar_templates.cli import cli
 from conftest import Deployment
-from support import ACCOUNT, VENDOR
+from support import ACCOUNT, DEPLOY_VALUES, VENDOR
 
 pytestmark = pytest.mark.slow
 STACK = "clazar"
@@ -336,11 +339,21 @@ def test_upgrade_between_two_builds_of_the_marketplace_template(
     cloudformation: Deployment, tmp_path: Path
 ) -> None:
     old = build_marketplace(MarketplaceOptions(version="0.9.0", allow_marketplace_access=False))
-    assert cloudformation.create(old)["StackStatus"] == "CREATE_COMPLETE"
+    client = cloudformation.client
+    # Every parameter given, defaults too: moto's update counts a parameter it was not given
+    # as changed, and then updates resources whose Condition is false (AWS does neither).
+    declared = old.to_dict()["Parameters"]
+    values = {k: str(spec.get("Default", DEPLOY_VALUES.get(k))) for k, spec in declared.items()}
+    client.create_stack(
+        StackName=STACK,
+        TemplateBody=to_json(old),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    assert cloudformation.wait(STACK)["StackStatus"] == "CREATE_COMPLETE"
     new = build_marketplace(MarketplaceOptions(allow_marketplace_access=True))
     path = tmp_path / "clazar-marketplace.json"
     path.write_text(to_json(new), encoding="utf-8")
-    client = cloudformation.client
 
     plan = plan_upgrade(STACK, str(path), client=client)
     assert (plan.from_version, plan.to_version) == ("0.9.0", __version__)
@@ -369,8 +382,16 @@ def test_upgrade_between_two_builds_of_the_marketplace_template(
     with pytest.raises(UpgradeError, match="permissions grow"):
         apply_upgrade(plan, progress=lambda _: None)
     assert change_sets(client) == []
-    # (moto 5.2 cannot update this template: its update re-evaluates a Condition wrongly
-    # and trips on a resource the stack never made; applying is tested on the small one.)
+    policies = boto3.client("iam").list_role_policies(RoleName="ClazarRole")["PolicyNames"]
+    assert "ClazarMarketplaceAccessPolicy" not in policies
+
+    plan = plan_upgrade(STACK, str(path), client=client, parameters=secret, keep_change_set=True)
+    result = apply_upgrade(plan, accept_growth=True, progress=lambda _: None, poll=0.01)
+    assert result.ok
+    policies = boto3.client("iam").list_role_policies(RoleName="ClazarRole")["PolicyNames"]
+    assert "ClazarMarketplaceAccessPolicy" in policies
+    deployed = client.get_template(StackName=STACK)["TemplateBody"]
+    assert deployed["Metadata"]["Clazar"]["Version"] == __version__
 
 
 # --- bad input and failures --------------------------------------------------------------
