@@ -210,11 +210,9 @@ def upgrade_command(
             report=click.echo,
             progress=say,
         )
-    except UpgradeInputError as error:
-        raise click.UsageError(str(error)) from None
-    except UpgradeError as error:
+    except (UpgradeInputError, UpgradeError) as error:
         say(f"Error: {error}")
-        sys.exit(1)
+        sys.exit(2 if isinstance(error, UpgradeInputError) else 1)
     if result is not None:
         click.echo(result.summary)
         sys.exit(0 if result.ok else 1)
