@@ -244,6 +244,30 @@ def test_no_changes(cfn: Any, tmp_path: Path) -> None:
     assert change_sets(cfn) == []
 
 
+def test_parameters_new_removed_changed_and_required(aws: None, tmp_path: Path) -> None:
+    client = boto3.client("cloudformation", region_name=REGION)
+    old = small()
+    old["Parameters"]["Legacy"] = {"Type": "String", "Default": "kept-until-now"}
+    create(client, old)
+    new = with_statement()
+    new["Parameters"]["RetentionDays"] = {"Type": "String", "Default": "4"}
+    path = target(tmp_path, new)
+    plan = plan_upgrade(STACK, path, client=client, parameters={"ExternalId": "ext-0002"})
+    notes = {n.name: (n.change, n.detail) for n in plan.parameters}
+    assert notes == {
+        "ExternalId": ("changed", "'ext-0001' -> 'ext-0002'"),
+        "RetentionDays": ("new", "takes its default '4'"),
+        "Legacy": ("removed", "its value 'kept-until-now' is no longer used"),
+    }
+    assert "| `Legacy` | removed | its value 'kept-until-now' is no longer used |" in (
+        plan.to_markdown()
+    )
+    new["Parameters"]["Required"] = {"Type": "String", "Description": "Something new."}
+    with pytest.raises(UpgradeInputError, match=r"Required: .* adds this required parameter"):
+        plan_upgrade(STACK, target(tmp_path, new, "required.json"), client=client)
+    assert change_sets(client) == []
+
+
 # --- apply -------------------------------------------------------------------------------
 
 

@@ -199,10 +199,12 @@ def parameter_plan(
         if name in given:
             listed.append({"ParameterKey": name, "ParameterValue": given[name]})
             deploys[name] = given[name]
-            if spec.get("NoEcho"):
-                notes.append(ParameterNote(name, "changed", "a new value (NoEcho: not shown)"))
-            elif name in values and values[name] != given[name]:
-                notes.append(ParameterNote(name, "changed", f"{values[name]!r} -> {given[name]!r}"))
+            shown = "a new value (NoEcho: not shown)" if spec.get("NoEcho") else repr(given[name])
+            if name not in values:
+                notes.append(ParameterNote(name, "new", f"set to {shown}"))
+            elif spec.get("NoEcho") or values[name] != given[name]:
+                was = "" if spec.get("NoEcho") else f"{values[name]!r} -> "
+                notes.append(ParameterNote(name, "changed", was + shown))
         elif name in values:
             listed.append({"ParameterKey": name, "UsePreviousValue": True})
             deploys[name] = values[name]
@@ -222,12 +224,10 @@ def parameter_plan(
                 f"{name}: {to} adds this required parameter ({spec.get('Description', '')}); "
                 f"pass --param {name}=VALUE",
             )
-        if name in given and name not in values:
-            notes.append(ParameterNote(name, "new", f"set to {given[name]!r}"))
-    for name in old.get("Parameters", {}):
+    for name, spec in old.get("Parameters", {}).items():
         if name not in declared:
-            shown = values.get(name, "")
-            notes.append(ParameterNote(name, "removed", f"its value {shown!r} is no longer used"))
+            shown = "(NoEcho)" if spec.get("NoEcho") else repr(values.get(name, ""))
+            notes.append(ParameterNote(name, "removed", f"its value {shown} is no longer used"))
     return notes, listed, deploys
 
 
