@@ -31,6 +31,8 @@ _EXPORTS = {
     "diff": "review.diff",
     "deployer_policy": "review.deployer",
     "diagram": "review.diagrams",
+    "plan_upgrade": "aws.upgrade",
+    "apply_upgrade": "aws.upgrade",
 }
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "MarketplaceOptions",
     "OptionError",
     "__version__",
+    "apply_upgrade",
     "build_cosell",
     "build_marketplace",
     "check",
@@ -47,6 +50,7 @@ __all__ = [
     "launch_url",
     "lint",
     "permissions",
+    "plan_upgrade",
     "publish",
     "stackset_plan",
     "stackset_status",
@@ -58,6 +62,7 @@ if TYPE_CHECKING:
     from .aws.checks import check
     from .aws.launch import launch_url
     from .aws.publishing import publish
+    from .aws.upgrade import apply_upgrade, plan_upgrade
     from .options import CosellOptions, MarketplaceOptions, OptionError
     from .review.deployer import deployer_policy
     from .review.permissions import permissions

@@ -6,6 +6,7 @@ Heavy libraries (cfn-lint, boto3) are imported inside the commands that need the
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from pathlib import Path
@@ -213,6 +214,61 @@ def deployer_policy_command(
     except DeployerError as error:
         raise click.BadParameter(error.message, param_hint=f"--{error.field}") from None
     click.echo(text, nl=False)
+
+
+@cli.command("upgrade")
+@click.option("--stack", "stack_name", required=True, help="Name of the deployed stack.")
+@click.option("--to", required=True, metavar="VERSION|FILE", help="Target version or template.")
+@click.option("--bucket", help="Where VERSION is published, if not this package's version.")
+@click.option("--prefix", default="templates", show_default=True, help="With --bucket.")
+@click.option("--region", help="The stack's region (default: your AWS configuration's).")
+@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="A new value.")
+@click.option("--apply", is_flag=True, help="Execute the change set and follow the stack.")
+@click.option("--accept-growth", is_flag=True, help="Apply even if permissions grow.")
+@click.option(
+    "--accept-replacement", is_flag=True, help="Apply even if stateful resources are replaced."
+)
+def upgrade_command(
+    stack_name: str,
+    to: str,
+    bucket: str | None,
+    prefix: str,
+    region: str | None,
+    pairs: tuple[str, ...],
+    apply: bool,
+    accept_growth: bool,
+    accept_replacement: bool,
+) -> None:
+    """Plan upgrading a stack to VERSION or FILE: parameters, permission diff, resource
+    changes of a real change set (deleted afterwards); with --apply, execute it.
+
+    Exit status: 0 planned (or applied), 1 the stack, the target or AWS stops it, the apply
+    is refused or the update failed (one line), 2 bad input (one line).
+    """
+    from .aws.upgrade import UpgradeError, UpgradeInputError, upgrade
+
+    parameters = name_values(pairs, "--param")
+    say = functools.partial(click.echo, err=True)
+    try:
+        _, result = upgrade(
+            stack_name,
+            to,
+            bucket=bucket,
+            prefix=prefix,
+            region=region,
+            parameters=parameters,
+            apply=apply,
+            accept_growth=accept_growth,
+            accept_replacement=accept_replacement,
+            report=click.echo,
+            progress=say,
+        )
+    except (UpgradeInputError, UpgradeError) as error:
+        say(f"Error: {error}")
+        sys.exit(2 if isinstance(error, UpgradeInputError) else 1)
+    if result is not None:
+        click.echo(result.summary)
+        sys.exit(0 if result.ok else 1)
 
 
 def main() -> None:

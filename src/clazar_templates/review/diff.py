@@ -153,22 +153,25 @@ def diff(
     region: str = "us-east-1",
     old_label: str | None = None,
     new_label: str | None = None,
+    new_parameters: Mapping[str, str] | None = None,
 ) -> PermissionDiff:
     """The permission changes from ``old_text`` to ``new_text`` (templates, YAML or JSON),
     both deployed in ``region`` with ``parameters`` (default: each parameter's Default;
-    required ones get the same placeholder in both)."""
+    required ones get the same placeholder in both); ``new_parameters``, when given, are
+    NEW's values instead (an upgrade that also changes parameter values)."""
     from ..template.resolve import ResolveError, resolve
 
     given = dict(parameters or {})
+    sides = [given, given if new_parameters is None else dict(new_parameters)]
     templates = [load_template(old_text, "OLD"), load_template(new_text, "NEW")]
     declared = {n for t in templates for n in t.get("Parameters", {})}
-    unknown = sorted(set(given) - declared)
+    unknown = sorted((set(given) | set(sides[1])) - declared)
     if unknown:
         raise DiffError(f"--param {unknown[0]}: neither template has this parameter")
     deployed = []
-    for template, side in zip(templates, ("OLD", "NEW"), strict=True):
+    for template, side, values_given in zip(templates, ("OLD", "NEW"), sides, strict=True):
         try:
-            values = _values(template, given)
+            values = _values(template, values_given)
             deployed.append(resolve(template, values, region=region)["Resources"])
         except ResolveError as error:
             raise DiffError(f"{side}: {error}") from None
