@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 
 import click
 
+from ..errors import FieldError
 from ..patterns import REGION, STACK_NAME, fullmatch
 from ..stacks import Stack, stack
 from ..template.parameters import value_problem
@@ -35,12 +36,10 @@ CONSOLES = {
 }
 
 
-class LaunchError(ValueError):
+class LaunchError(FieldError):
     """A link that cannot be made; ``field`` names the argument at fault."""
 
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+    field: str
 
 
 def parameter_problem(spec: Mapping[str, Any], value: str) -> str | None:
@@ -57,7 +56,7 @@ def _stack(name: str) -> Stack:
     try:
         return stack(name)
     except KeyError as error:
-        raise LaunchError(str(error.args[0]), "stack") from None
+        raise LaunchError("stack", str(error.args[0])) from None
 
 
 def launch_url(
@@ -84,29 +83,28 @@ def launch_url(
     region = region or bucket_region
     for label, value in (("bucket_region", bucket_region), ("region", region)):
         if not fullmatch(REGION, value):
-            raise LaunchError(f"{label}: {value!r} is not an AWS region name", label)
+            raise LaunchError(label, f"{value!r} is not an AWS region name")
     name = stack_name or target.name
     if not fullmatch(STACK_NAME, name):
         raise LaunchError(
-            f"stack_name: {name!r} is not valid; expected 1-128 letters, digits and hyphens, "
-            "starting with a letter",
             "stack_name",
+            f"{name!r} is not valid; expected 1-128 letters, digits and hyphens, "
+            "starting with a letter",
         )
     try:
         check_location(bucket, prefix, None if version == LATEST else version)
     except PublishError as error:
-        raise LaunchError(str(error), error.field or "bucket") from None
+        raise LaunchError(error.field or "bucket", error.message) from None
     declared = target.build().to_dict().get("Parameters", {})
     for key, value in given.items():
         if key not in declared:
             raise LaunchError(
-                f"param: {target.name} has no parameter {key!r}; it has " + ", ".join(declared),
-                "param",
+                "param", f"{target.name} has no parameter {key!r}; it has " + ", ".join(declared)
             )
         problem = parameter_problem(declared[key], value)
         if problem:
             shown = key if declared[key].get("NoEcho") else f"{key}={value!r}"  # not a secret
-            raise LaunchError(f"param: {shown} is refused: {problem}", "param")
+            raise LaunchError("param", f"{shown} is refused: {problem}")
     template_url = object_url(bucket, bucket_region, template_key(prefix, version, target.name))
     query = [("templateURL", template_url), ("stackName", name)]
     query += [(f"param_{key}", given[key]) for key in declared if key in given]

@@ -26,6 +26,7 @@ from typing import Any
 import click
 
 from .._version import __version__
+from ..errors import FieldError
 from ..patterns import STACK_NAME, fullmatch
 from ..stacks import Stack
 from ..stacks import stack as find_stack
@@ -59,13 +60,10 @@ IAM_NAMES = {
 }
 
 
-class StackSetError(ValueError):
+class StackSetError(FieldError):
     """A StackSet request that cannot work; ``field`` names the input (``--region``...)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+    field: str
 
 
 @dataclass(frozen=True)
@@ -336,7 +334,7 @@ def _url_location(target: Stack, url: str, bucket: str | None) -> tuple[str, str
     try:
         location = parse_object_url(url)
     except PublishError as error:
-        raise StackSetError("--template-url", str(error)) from None
+        raise StackSetError("--template-url", error.message) from None
     if not url.endswith(f"/{target.name}.yaml"):
         raise StackSetError(
             "--template-url", f"{url!r} is not the {target.name} template ({target.name}.yaml)"

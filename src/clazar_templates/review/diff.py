@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 import click
 
+from ..errors import FieldError
 from ..patterns import fullmatch
 from ..template import render
 from ..template.resolve import as_text as _text
@@ -43,8 +44,11 @@ RESOURCE_POLICIES = {
 }
 
 
-class DiffError(ValueError):
-    """A template that cannot be read or resolved."""
+class DiffError(FieldError):
+    """A template that cannot be read or resolved; ``field`` names it (``OLD``, ``NEW``) or
+    the parameter at fault (``--param Name``)."""
+
+    field: str
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,7 @@ def load_template(text: str, label: str = "template") -> dict[str, Any]:
     try:
         return render.load_template(text)
     except ValueError as why:
-        raise DiffError(f"{label}: not a CloudFormation template ({why})") from None
+        raise DiffError(label, f"not a CloudFormation template ({why})") from None
 
 
 def _values(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
@@ -168,14 +172,14 @@ def diff(
     declared = {n for t in templates for n in t.get("Parameters", {})}
     unknown = sorted(set(given) - declared)
     if unknown:
-        raise DiffError(f"--param {unknown[0]}: neither template has this parameter")
+        raise DiffError(f"--param {unknown[0]}", "neither template has this parameter")
     deployed = []
     for template, side in zip(templates, ("OLD", "NEW"), strict=True):
         try:
             values = _values(template, given)
             deployed.append(resolve(template, values, region=region)["Resources"])
         except ResolveError as error:
-            raise DiffError(f"{side}: {error}") from None
+            raise DiffError(side, str(error)) from None
     old, new = (_subjects(resources) for resources in deployed)
     subjects = []
     for key in sorted(set(old) | set(new)):

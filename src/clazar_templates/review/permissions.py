@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from ..errors import FieldError
 from ..options import option_fields
 from ..stacks import STACKS, Stack
 from ..stacks import stack as stack_named
@@ -660,18 +661,18 @@ def _plain(data: Any) -> Any:
 def permissions(stack: str | None = None, fmt: str = "markdown") -> str:
     """The permission reference of ``stack`` (all stacks by default), as Markdown or JSON.
 
-    Raises ValueError for an unknown stack or format.
+    Raises FieldError (a ValueError) naming ``stack`` or ``format`` for an unknown one.
     """
     try:
         targets = [stack_named(stack)] if stack else list(STACKS.values())
     except KeyError as error:
-        raise ValueError(f"stack: {error.args[0]}") from None
+        raise FieldError("stack", str(error.args[0])) from None
     if fmt == "markdown":
         return permissions_markdown(targets)
     if fmt == "json":
         data = {"stacks": [_plain(dataclasses.asdict(stack_permissions(t))) for t in targets]}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    raise ValueError(f"format: {fmt!r} is not valid; expected markdown or json")
+    raise FieldError("format", f"{fmt!r} is not valid; expected markdown or json")
 
 
 @click.command("permissions")

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 import click
 
+from ...errors import FieldError
 from ...patterns import REGION, STACK_NAME, fullmatch
 from ...template.render import load_template
 from ...template.resolve import resolve
@@ -50,12 +51,10 @@ CLIENT_CONFIG: dict[str, Any] = {
 Progress = Callable[[str], None]
 
 
-class CheckError(ValueError):
+class CheckError(FieldError):
     """An argument ``check`` cannot run with; ``field`` names it (``--region``...)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+    field: str
 
 
 @dataclass(frozen=True)
@@ -630,8 +629,7 @@ def _check_arguments(stack: str, region: str | None, bucket: str | None, prefix:
         try:
             check_location(bucket, prefix, None)
         except PublishError as error:
-            message = str(error).removeprefix(f"{error.field}: ")
-            raise CheckError(f"--{error.field}", message) from None
+            raise CheckError(f"--{error.field}", error.message) from None
 
 
 @click.command("check")
