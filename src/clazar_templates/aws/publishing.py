@@ -25,7 +25,7 @@ from ..errors import FieldError
 from ..options import OptionError, bucket_name_problem
 from ..patterns import fullmatch
 from ..stacks import STACKS
-from .errors import aws_errors, error_code
+from .errors import aws_errors, aws_message, error_code
 
 __all__ = [
     "CONTENT_TYPE",
@@ -235,9 +235,9 @@ class _Uploads:
             key, error = failed
             raise PublishError(
                 None,
-                f"uploading s3://{self.bucket}/{key} failed ({error}); latest/ was not touched "
-                f"and what was uploaded of {self.version} is kept (a version never changes): "
-                "run publish again to finish it",
+                f"uploading s3://{self.bucket}/{key} failed ({aws_message(error)}); latest/ was "
+                f"not touched and what was uploaded of {self.version} is kept (a version never "
+                "changes): run publish again to finish it",
             ) from error
 
     def switch_latest(
@@ -266,8 +266,8 @@ class _Uploads:
         except aws_errors() as error:
             raise PublishError(
                 None,
-                f"every latest/ object was uploaded, but reading them back failed ({error}): "
-                "run publish again to verify the switch",
+                f"every latest/ object was uploaded, but reading them back failed "
+                f"({aws_message(error)}): run publish again to verify the switch",
             ) from error
         if moved:
             raise PublishError(
@@ -319,7 +319,7 @@ class _Uploads:
 def _switch_failed(
     bucket: str, key: str, error: Exception, written: list[str], stuck: list[str]
 ) -> str:
-    failed = f"uploading s3://{bucket}/{key} failed ({error})"
+    failed = f"uploading s3://{bucket}/{key} failed ({aws_message(error)})"
     if not stuck:
         undone = f" ({', '.join(written)} undone)" if written else ""
         return (
@@ -453,7 +453,7 @@ def publish_command(
             raise click.BadParameter(message, param_hint=f"--{error.field}") from None
         raise click.ClickException(str(error)) from None
     except aws_errors() as error:
-        raise click.ClickException(f"S3: {error}") from None
+        raise click.ClickException(f"S3: {aws_message(error)}") from None
     for obj in objects:
         label = "would upload" if dry_run and obj.action == "upload" else obj.action
         click.echo(f"{label:<12} {obj.url}")

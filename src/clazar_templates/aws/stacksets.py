@@ -31,6 +31,7 @@ from ..patterns import STACK_NAME, fullmatch
 from ..stacks import Stack
 from ..stacks import stack as find_stack
 from ..template.parameters import value_problem
+from .errors import aws_errors, aws_message
 from .publishing import DEFAULT_PREFIX, LATEST, template_key
 
 __all__ = [
@@ -370,14 +371,15 @@ def _published(
     url = object_url(bucket, region, template_key(prefix, version, target.name))
     if version == __version__:
         return target.build().to_dict(), url
+    unreadable: tuple[type[Exception], ...] = (*aws_errors(), ValueError)  # not a template
     try:
         text = read_published(bucket, prefix, version, target.name, client=_s3(region))
         return load_template(text), url
-    except Exception as error:  # botocore's errors, a body that is not a template
+    except unreadable as error:
         raise StackSetError(
             "--version",
-            f"cannot read {url} to check the parameters against it ({error}); pass the "
-            "--bucket, --prefix and --bucket-region it is published with",
+            f"cannot read {url} to check the parameters against it ({aws_message(error)}); "
+            "pass the --bucket, --prefix and --bucket-region it is published with",
         ) from None
 
 
@@ -646,10 +648,8 @@ def stackset_plan_command(
         result = apply_plan(plan, _client(home_region), progress=lambda m: click.echo(m, err=True))
     except StackSetError as error:
         raise click.BadParameter(error.message, param_hint=error.field) from None
-    except Exception as error:  # botocore's ClientError and friends: say what AWS said
-        if type(error).__module__.startswith("botocore"):
-            raise click.ClickException(str(error)) from None
-        raise
+    except aws_errors() as error:  # say what AWS said
+        raise click.ClickException(aws_message(error)) from None
     click.echo(json.dumps(dataclasses.asdict(result)))
     sys.exit(0 if result.status in ("SUCCEEDED", "RUNNING") else 1)
 
@@ -669,10 +669,8 @@ def stackset_status_command(
             _client(home_region),
             call_as="DELEGATED_ADMIN" if delegated_admin else "SELF",
         )
-    except Exception as error:
-        if type(error).__module__.startswith("botocore"):
-            raise click.ClickException(str(error)) from None
-        raise
+    except aws_errors() as error:
+        raise click.ClickException(aws_message(error)) from None
     if fmt == "json":
         click.echo(json.dumps([dataclasses.asdict(i) for i in found], indent=2))
     else:

@@ -28,7 +28,7 @@ from ...errors import FieldError
 from ...patterns import REGION, STACK_NAME, fullmatch
 from ...template.render import load_template
 from ...template.resolve import resolve
-from ..errors import aws_errors, error_code
+from ..errors import aws_errors, aws_message, error_code
 from ..publishing import DEFAULT_PREFIX, PublishError, check_location
 from .concrete import UNKNOWN, Concrete
 from .drift import grants, statement_changes
@@ -167,7 +167,11 @@ class _Checker:
             if "does not exist" in str(error):
                 self.record(FAIL, "stack", f"no stack named {name} exists in {self.region}")
             else:
-                self.record(FAIL, "stack", f"cannot read stack {name} in {self.region}: {error}")
+                self.record(
+                    FAIL,
+                    "stack",
+                    f"cannot read stack {name} in {self.region}: {aws_message(error)}",
+                )
             return False
         status = stack["StackStatus"]
         self.partition = stack["StackId"].split(":")[1]
@@ -185,7 +189,7 @@ class _Checker:
             self.record(FAIL, "template", str(error))
             return False
         except unreadable as error:  # AWS refused, or parameters our template cannot take
-            self.record(FAIL, "template", f"cannot read the stack's template: {error}")
+            self.record(FAIL, "template", f"cannot read the stack's template: {aws_message(error)}")
             return False
         self.resources = resolved["Resources"]
         self.concrete = Concrete(stack["StackId"], self.physical, self.resources)
@@ -260,7 +264,7 @@ class _Checker:
                 role = iam.get_role(RoleName=name)["Role"]
                 trust = _document(role["AssumeRolePolicyDocument"])
             except unreadable as error:
-                self.record(FAIL, f"role {name}", str(error))
+                self.record(FAIL, f"role {name}", aws_message(error))
                 continue
             self.trust(name, trust, account, external_id)
             logical = by_name.get(name)
@@ -269,7 +273,7 @@ class _Checker:
                 try:
                     self.role_policies(iam, role, logical)
                 except self.errors as error:
-                    self.record(FAIL, f"role {name} policies", str(error))
+                    self.record(FAIL, f"role {name} policies", aws_message(error))
             else:
                 self.record(OK, f"role {name}", "reused (not created by this stack)")
         return arns
@@ -395,7 +399,7 @@ class _Checker:
                 try:
                     got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
                 except self.errors as error:
-                    self.record(FAIL, subject, str(error))
+                    self.record(FAIL, subject, aws_message(error))
                     continue
                 text = got.get("Attributes", {}).get("Policy")
                 self.queue_policies.append(self.sids(subject, props["PolicyDocument"], text))
@@ -406,7 +410,7 @@ class _Checker:
                 try:
                     text = sns.get_topic_attributes(TopicArn=arn)["Attributes"].get("Policy")
                 except self.errors as error:
-                    self.record(FAIL, subject, str(error))
+                    self.record(FAIL, subject, aws_message(error))
                     continue
                 self.sids(subject, props["PolicyDocument"], text)
 
@@ -444,7 +448,7 @@ class _Checker:
                     for s in page["Subscriptions"]
                 )
             except self.errors as error:
-                self.record(FAIL if ours else WARN, subject, f"cannot list: {error}")
+                self.record(FAIL if ours else WARN, subject, f"cannot list: {aws_message(error)}")
                 continue
             if not subscribed:
                 self.record(FAIL, subject, f"{logical}: {endpoint} is not subscribed")
@@ -483,7 +487,9 @@ class _Checker:
                     RoleArn=arn, RoleSessionName="clazar-check", ExternalId=external_id or ""
                 )
             except self.errors as error:
-                self.record(FAIL, subject, f"with the external ID as the vendor: {error}")
+                self.record(
+                    FAIL, subject, f"with the external ID as the vendor: {aws_message(error)}"
+                )
             else:
                 self.record(OK, subject, "the vendor can assume it with the external ID")
 
@@ -600,7 +606,7 @@ def check(
     try:
         _run(run, stack_name, bucket, prefix, vendor_session)
     except run.errors as error:  # one a step did not expect: still a line, not a traceback
-        run.record(FAIL, "AWS", str(error))
+        run.record(FAIL, "AWS", aws_message(error))
     return run.report
 
 
