@@ -13,8 +13,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import click
-
 from ..errors import FieldError
 from ..patterns import REGION, STACK_NAME, fullmatch
 from ..stacks import Stack, stack
@@ -112,43 +110,3 @@ def launch_url(
     console = console or "https://console.aws.amazon.com"
     fragment = "/stacks/quickcreate?" + urlencode(query, quote_via=quote, safe="")
     return f"{console}/cloudformation/home?region={region}#{fragment}"
-
-
-@click.command("launch-url")
-@click.argument("stack_arg", metavar="STACK")
-@click.option("--bucket", required=True, help="Bucket the templates are published in.")
-@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix.")
-@click.option("--version", default=LATEST, show_default=True, help="Published version.")
-@click.option("--bucket-region", default="us-east-1", show_default=True)
-@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Repeatable.")
-@click.option("--stack-name", help="Stack name in the form (default: the template name).")
-@click.option("--region", help="Region the console opens in (default: --bucket-region).")
-def launch_url_command(
-    stack_arg: str,
-    bucket: str,
-    prefix: str,
-    version: str,
-    bucket_region: str,
-    pairs: tuple[str, ...],
-    stack_name: str | None,
-    region: str | None,
-) -> None:
-    """Print the CloudFormation quick-create link for STACK, with parameters pre-filled."""
-    from ..cli import name_values
-
-    try:
-        url = launch_url(
-            stack_arg,
-            bucket=bucket,
-            prefix=prefix,
-            version=version,
-            bucket_region=bucket_region,
-            params=name_values(pairs, "--param"),
-            stack_name=stack_name,
-            region=region,
-        )
-    except LaunchError as error:
-        hint = "STACK" if error.field == "stack" else f"--{error.field.replace('_', '-')}"
-        message = str(error).removeprefix(f"{error.field}: ")
-        raise click.BadParameter(message, param_hint=hint) from None
-    click.echo(url)

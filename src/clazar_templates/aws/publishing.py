@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import click
-
 from .._version import __version__
 from ..errors import FieldError
 from ..options import OptionError, bucket_name_problem
 from ..patterns import fullmatch
 from ..stacks import STACKS
 from .errors import aws_errors, aws_message, error_code
+from .layout import DEFAULT_PREFIX, LATEST
 
 __all__ = [
     "CONTENT_TYPE",
@@ -39,8 +38,6 @@ __all__ = [
     "template_key",
 ]
 
-DEFAULT_PREFIX = "templates"
-LATEST = "latest"
 CONTENT_TYPE = "text/yaml; charset=utf-8"  # browsers show it, CloudFormation reads it
 _PREFIX = r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*"
 DOT_SEGMENTS = (".", "..")  # a URL resolves them, so the key's URL would name another key
@@ -426,34 +423,3 @@ def stored_sha256(client: Any, bucket: str, key: str) -> str | None:
 
 def _missing(error: Exception) -> bool:
     return error_code(error) in ("404", "NoSuchKey", "NotFound")
-
-
-@click.command("publish")
-@click.option("--bucket", required=True, help="S3 bucket the templates are served from.")
-@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix.")
-@click.option("--version", default=__version__, show_default=True, help="Version to publish.")
-@click.option("--region", help="The bucket's region (default: asked from S3).")
-@click.option("--dry-run", is_flag=True, help="Print the plan; upload nothing.")
-def publish_command(
-    bucket: str, prefix: str, version: str, region: str | None, dry_run: bool
-) -> None:
-    """Build, lint and upload every template to s3://BUCKET/PREFIX/VERSION/ and latest/."""
-    try:
-        objects = publish(
-            bucket,
-            prefix=prefix,
-            version=version,
-            region=region,
-            dry_run=dry_run,
-            progress=lambda message: click.echo(message, err=True),
-        )
-    except PublishError as error:
-        if error.field:
-            message = str(error).removeprefix(f"{error.field}: ")
-            raise click.BadParameter(message, param_hint=f"--{error.field}") from None
-        raise click.ClickException(str(error)) from None
-    except aws_errors() as error:
-        raise click.ClickException(f"S3: {aws_message(error)}") from None
-    for obj in objects:
-        label = "would upload" if dry_run and obj.action == "upload" else obj.action
-        click.echo(f"{label:<12} {obj.url}")

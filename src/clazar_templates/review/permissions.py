@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import click
-
 from ..errors import FieldError
 from ..options import option_fields
 from ..stacks import STACKS, Stack
@@ -673,21 +671,3 @@ def permissions(stack: str | None = None, fmt: str = "markdown") -> str:
         data = {"stacks": [_plain(dataclasses.asdict(stack_permissions(t))) for t in targets]}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     raise FieldError("format", f"{fmt!r} is not valid; expected markdown or json")
-
-
-@click.command("permissions")
-@click.argument("stack", required=False)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["markdown", "json"]),
-    default="markdown",
-    show_default=True,
-)
-def permissions_command(stack: str | None, fmt: str) -> None:
-    """Print the permission reference of STACK (all stacks by default)."""
-    try:
-        stack_named(stack or "marketplace")
-    except KeyError as error:
-        raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
-    click.echo(permissions(stack, fmt), nl=False)

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-import click
-
 from ...errors import FieldError
 from ...patterns import REGION, STACK_NAME, fullmatch
 from ...template.render import load_template
@@ -636,33 +634,3 @@ def _check_arguments(stack: str, region: str | None, bucket: str | None, prefix:
             check_location(bucket, prefix, None)
         except PublishError as error:
             raise CheckError(f"--{error.field}", error.message) from None
-
-
-@click.command("check")
-@click.option("--stack", "stack_name", required=True, help="Name of the deployed stack.")
-@click.option("--region", help="The stack's region (default: your AWS configuration's).")
-@click.option("--vendor-profile", help="AWS profile with Clazar's credentials: also assume.")
-@click.option("--bucket", help="Where the stack's template version is published, if not ours.")
-@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="With --bucket.")
-def check_command(
-    stack_name: str, region: str | None, vendor_profile: str | None, bucket: str | None, prefix: str
-) -> None:
-    """Test a deployed stack's configuration: print each check, then Connected or Error.
-
-    Exit status: 0 connected, 1 a check failed, 2 bad input (one line).
-    """
-    try:
-        report = check(
-            stack_name,
-            region=region,
-            vendor_profile=vendor_profile,
-            bucket=bucket,
-            prefix=prefix,
-            progress=click.echo,
-        )
-    except CheckError as error:
-        click.echo(f"Error: {error}", err=True)
-        raise SystemExit(2) from None
-    click.echo(report.summary)
-    if not report.connected:
-        raise SystemExit(1)
