@@ -1,88 +1,32 @@
 """The ``clazar-templates`` command (also ``python -m clazar_templates``).
 
-Heavy libraries (cfn-lint, boto3) are imported inside the commands that need them, so
-``--help`` and ``build --no-lint`` start fast.
+Each command parses its arguments (see :mod:`.cli_args`), calls one library function and
+prints. Heavy libraries (cfn-lint, boto3) and the review and AWS modules are imported
+inside the commands that need them, so ``--help`` and ``build --no-lint`` start fast.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
+import dataclasses
+import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from .options import OptionError
-from .stacks import STACKS, Stack, options_for, stack
+from ._version import __version__
+from .aws.layout import DEFAULT_PREFIX, LATEST
+from .cli_args import (
+    bad_input,
+    build_options,
+    name_values,
+    stacks_named,
+    usage_errors,
+)
+from .errors import FieldError
 
 
-def name_values(pairs: tuple[str, ...], hint: str = "--set") -> dict[str, str]:
-    """``NAME=VALUE`` arguments (``--set``, ``--param``) as a dict; exit 2 on a malformed one."""
-    values: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            form = "OPTION=VALUE" if hint == "--set" else "NAME=VALUE"
-            raise click.BadParameter(f"{pair!r} is not {form}", param_hint=hint)
-        values[name.strip()] = value
-    return values
-
-
-def _stacks(names: tuple[str, ...]) -> list[Stack]:
-    try:
-        return [stack(n) for n in names] if names else list(STACKS.values())
-    except KeyError as error:
-        raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
-
-
-def build_options(targets: list[Stack], pairs: tuple[str, ...]) -> dict[str, Any]:
-    """Each target's options from ``--set`` pairs (template name -> options); exit 2 on a
-    bad name or value, naming the option and the accepted form."""
-    settings = name_values(pairs)
-    try:
-        return {t.name: options_for(t, settings) for t in targets}
-    except OptionError as error:
-        raise click.BadParameter(str(error), param_hint="--set") from None
-
-
-# Commands that live in their own modules, imported only when run (keeps startup fast).
-LAZY_COMMANDS = {
-    "docs": "clazar_templates.review.docs:docs_command",
-    "permissions": "clazar_templates.review.permissions:permissions_command",
-    "publish": "clazar_templates.aws.publishing:publish_command",
-    "launch-url": "clazar_templates.aws.launch:launch_url_command",
-    "check": "clazar_templates.aws.checks:check_command",
-    "stackset-plan": "clazar_templates.aws.stacksets:stackset_plan_command",
-    "stackset-status": "clazar_templates.aws.stacksets:stackset_status_command",
-    "diff": "clazar_templates.review.diff:diff_command",
-    "diagram": "clazar_templates.review.diagrams:diagram_command",
-}
-
-
-class LazyGroup(click.Group):
-    """A click group whose LAZY_COMMANDS are imported on first use."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        available = [n for n, target in LAZY_COMMANDS.items() if _module_exists(target)]
-        return sorted([*super().list_commands(ctx), *available])
-
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        if name in LAZY_COMMANDS and _module_exists(LAZY_COMMANDS[name]):
-            module, attr = LAZY_COMMANDS[name].split(":")
-            command: click.Command = getattr(importlib.import_module(module), attr)
-            return command
-        return super().get_command(ctx, name)
-
-
-def _module_exists(target: str) -> bool:
-    from importlib.util import find_spec
-
-    return find_spec(target.split(":", maxsplit=1)[0]) is not None
-
-
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="clazar-templates")
 def cli() -> None:
     """Build, check and publish Clazar's CloudFormation templates."""
@@ -115,7 +59,8 @@ def build(
     """Render STACK templates (all by default), lint them, write them atomically."""
     from .template.render import lint, size_note, to_json, to_yaml, write_all
 
-    targets = _stacks(stacks)
+    with usage_errors():
+        targets = stacks_named(stacks)
     options = build_options(targets, pairs)
     files: dict[Path, str] = {}
     failed = False
@@ -163,6 +108,358 @@ def lint_command(files: tuple[Path, ...]) -> None:
     sys.exit(1 if failed else 0)
 
 
+@cli.command("docs")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Project directory holding README.md and docs/.",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a document is stale.")
+def docs_command(root: Path, check: bool) -> None:
+    """Regenerate the README parameter tables and docs/permissions.md."""
+    from .review.docs import refresh_documents
+
+    stale = refresh_documents(root, check=check)
+    if check:
+        for path in stale:
+            click.echo(f"{path} is out of date; run `make templates`.", err=True)
+        sys.exit(1 if stale else 0)
+    for path in stale:
+        click.echo(f"wrote {path}")
+
+
+@cli.command("permissions")
+@click.argument("stack", required=False)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+)
+def permissions_command(stack: str | None, fmt: str) -> None:
+    """Print the permission reference of STACK (all stacks by default)."""
+    from .review.permissions import permissions
+
+    with usage_errors():
+        click.echo(permissions(stack, fmt), nl=False)
+
+
+@cli.command("diagram")
+@click.argument("stack_name", metavar="STACK")
+@click.option("--set", "pairs", multiple=True, metavar="OPTION=VALUE", help="A build option.")
+@click.option("--fenced", is_flag=True, help="Wrap in a ```mermaid block (for Markdown).")
+def diagram_command(stack_name: str, pairs: tuple[str, ...], fenced: bool) -> None:
+    """Print STACK's template as a Mermaid flowchart (what it creates, who reaches what)."""
+    from .review.diagrams import diagram, fenced_block
+
+    with usage_errors():
+        (target,) = stacks_named([stack_name])
+    text = diagram(target, build_options([target], pairs)[target.name])
+    click.echo(fenced_block(text) if fenced else text, nl=False)
+
+
+@cli.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
+@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Deploy with this.")
+@click.option("--region", default="us-east-1", show_default=True, help="Deploy in this region.")
+@click.option("--bucket", help="Compare published versions: OLD and NEW are versions in it.")
+@click.option("--prefix", default="", help="Key prefix of the published versions.")
+@click.option("--stack", "stacks", multiple=True, help="With --bucket: which stacks (all).")
+def diff_command(
+    old: str,
+    new: str,
+    fmt: str,
+    pairs: tuple[str, ...],
+    region: str,
+    bucket: str | None,
+    prefix: str,
+    stacks: tuple[str, ...],
+) -> None:
+    """Permission changes from template OLD to NEW (files, or versions with --bucket).
+
+    Exit status: 0 unchanged or narrowed, 1 permissions grew, 2 bad input.
+    """
+    from .review.diff import diff_files, diff_published
+
+    parameters = name_values(pairs, "--param")
+    if stacks and not bucket:
+        bad_input("--stack needs --bucket (OLD and NEW are files otherwise)")
+    try:
+        if bucket:
+            names = [s.name for s in stacks_named(stacks, "--stack")]
+            results = diff_published(
+                bucket, old, new, names, prefix=prefix, parameters=parameters, region=region
+            )
+        else:
+            results = [diff_files(old, new, parameters=parameters, region=region)]
+    except FieldError as error:
+        bad_input(error)
+    outputs = [r.to_json() if fmt == "json" else r.to_markdown() for r in results]
+    if fmt == "json" and len(outputs) > 1:
+        click.echo(json.dumps([json.loads(o) for o in outputs], indent=2))
+    else:
+        click.echo("\n".join(outputs), nl=False)
+    sys.exit(1 if any(r.grew for r in results) else 0)
+
+
+@cli.command("publish")
+@click.option("--bucket", required=True, help="S3 bucket the templates are served from.")
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix.")
+@click.option("--version", default=__version__, show_default=True, help="Version to publish.")
+@click.option("--region", help="The bucket's region (default: asked from S3).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; upload nothing.")
+def publish_command(
+    bucket: str, prefix: str, version: str, region: str | None, dry_run: bool
+) -> None:
+    """Build, lint and upload every template to s3://BUCKET/PREFIX/VERSION/ and latest/."""
+    from .aws.errors import aws_errors, aws_message
+    from .aws.publishing import publish
+
+    try:
+        with usage_errors():
+            objects = publish(
+                bucket,
+                prefix=prefix,
+                version=version,
+                region=region,
+                dry_run=dry_run,
+                progress=lambda message: click.echo(message, err=True),
+            )
+    except aws_errors() as error:
+        raise click.ClickException(f"S3: {aws_message(error)}") from None
+    for obj in objects:
+        label = "would upload" if dry_run and obj.action == "upload" else obj.action
+        click.echo(f"{label:<12} {obj.url}")
+
+
+@cli.command("launch-url")
+@click.argument("stack_arg", metavar="STACK")
+@click.option("--bucket", required=True, help="Bucket the templates are published in.")
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix.")
+@click.option("--version", default=LATEST, show_default=True, help="Published version.")
+@click.option("--bucket-region", default="us-east-1", show_default=True)
+@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Repeatable.")
+@click.option("--stack-name", help="Stack name in the form (default: the template name).")
+@click.option("--region", help="Region the console opens in (default: --bucket-region).")
+def launch_url_command(
+    stack_arg: str,
+    bucket: str,
+    prefix: str,
+    version: str,
+    bucket_region: str,
+    pairs: tuple[str, ...],
+    stack_name: str | None,
+    region: str | None,
+) -> None:
+    """Print the CloudFormation quick-create link for STACK, with parameters pre-filled."""
+    from .aws.launch import launch_url
+
+    params = name_values(pairs, "--param")
+    with usage_errors():
+        url = launch_url(
+            stack_arg,
+            bucket=bucket,
+            prefix=prefix,
+            version=version,
+            bucket_region=bucket_region,
+            params=params,
+            stack_name=stack_name,
+            region=region,
+        )
+    click.echo(url)
+
+
+@cli.command("check")
+@click.option("--stack", "stack_name", required=True, help="Name of the deployed stack.")
+@click.option("--region", help="The stack's region (default: your AWS configuration's).")
+@click.option("--vendor-profile", help="AWS profile with Clazar's credentials: also assume.")
+@click.option("--bucket", help="Where the stack's template version is published, if not ours.")
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="With --bucket.")
+def check_command(
+    stack_name: str, region: str | None, vendor_profile: str | None, bucket: str | None, prefix: str
+) -> None:
+    """Test a deployed stack's configuration: print each check, then Connected or Error.
+
+    Exit status: 0 connected, 1 a check failed, 2 bad input (one line).
+    """
+    from .aws.checks import check
+
+    try:
+        report = check(
+            stack_name,
+            region=region,
+            vendor_profile=vendor_profile,
+            bucket=bucket,
+            prefix=prefix,
+            progress=click.echo,
+        )
+    except FieldError as error:
+        bad_input(error)
+    click.echo(report.summary)
+    if not report.connected:
+        raise SystemExit(1)
+
+
+@cli.command("stackset-plan")
+@click.argument("stack_name", metavar="STACK")
+@click.option(
+    "--org-unit",
+    "--org-units",
+    "org_units",
+    multiple=True,
+    required=True,
+    metavar="OU",
+    help="Organizational unit (ou-...) or root (r-...) ID; repeatable or comma-separated.",
+)
+@click.option(
+    "--regions",
+    "--region",
+    "regions",
+    multiple=True,
+    required=True,
+    metavar="REGION",
+    help="Region of the instances; repeatable or comma-separated.",
+)
+@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Stack parameter.")
+@click.option("--set", "settings", multiple=True, metavar="OPTION=VALUE", help="Build option.")
+@click.option("--name", "stack_set_name", help="Stack set name (default: the template name).")
+@click.option("--failure-tolerance", default="0", show_default=True, help="Accounts or N%.")
+@click.option("--max-concurrent", default="1", show_default=True, help="Accounts or N%.")
+@click.option(
+    "--region-concurrency",
+    type=click.Choice(["sequential", "parallel"], case_sensitive=False),
+    default="sequential",
+    show_default=True,
+)
+@click.option("--bucket", help="Send the TemplateURL of the template published in this bucket.")
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="With --bucket.")
+@click.option("--version", default=__version__, show_default=True, help="With --bucket.")
+@click.option("--bucket-region", default="us-east-1", show_default=True, help="With --bucket.")
+@click.option(
+    "--template-url",
+    help="The same as --bucket/--prefix/--version/--bucket-region, as the published URL.",
+)
+@click.option("--delegated-admin", is_flag=True, help="Run as a delegated administrator.")
+@click.option("--home-region", help="Region of the stack set itself (default: your profile's).")
+@click.option("--apply", "do_apply", is_flag=True, help="Send the requests (default: print).")
+def stackset_plan_command(
+    stack_name: str,
+    org_units: tuple[str, ...],
+    regions: tuple[str, ...],
+    pairs: tuple[str, ...],
+    settings: tuple[str, ...],
+    stack_set_name: str | None,
+    failure_tolerance: str,
+    max_concurrent: str,
+    region_concurrency: str,
+    bucket: str | None,
+    prefix: str,
+    version: str,
+    bucket_region: str,
+    template_url: str | None,
+    delegated_admin: bool,
+    home_region: str | None,
+    do_apply: bool,
+) -> None:
+    """Print (or --apply) the StackSet requests that deploy STACK to whole OUs.
+
+    With --bucket the stack set takes the published template's URL; without, the template
+    body (at most 51,200 bytes). NoEcho parameters (ClazarSecretKey) are read from the
+    environment (CLAZAR_SECRET_KEY) or, with --apply, a hidden prompt; never from --param.
+    """
+    from .aws.errors import aws_errors, aws_message
+    from .aws.stacksets import apply_plan, cloudformation_client, stackset_parameters
+    from .aws.stacksets import stackset_plan as plan_for
+
+    with usage_errors():
+        (target,) = stacks_named([stack_name])
+    options = build_options([target], settings)[target.name]
+    given = name_values(pairs, "--param")
+
+    def ask(name: str) -> str:
+        return str(click.prompt(name, hide_input=True, err=True))
+
+    try:
+        with usage_errors():
+            params = stackset_parameters(
+                target, given, options=options, ask=ask if do_apply else None
+            )
+            plan = plan_for(
+                target,
+                org_units=_split(org_units),
+                regions=_split(regions),
+                params=params,
+                stack_set_name=stack_set_name,
+                failure_tolerance=failure_tolerance,
+                max_concurrent=max_concurrent,
+                region_concurrency=region_concurrency,
+                bucket=bucket,
+                prefix=prefix,
+                version=version,
+                bucket_region=bucket_region,
+                template_url=template_url,
+                options=options,
+                call_as="DELEGATED_ADMIN" if delegated_admin else "SELF",
+            )
+            if not do_apply:
+                click.echo(plan.to_json(), nl=False)
+                return
+            result = apply_plan(
+                plan,
+                cloudformation_client(home_region),
+                progress=lambda m: click.echo(m, err=True),
+            )
+    except aws_errors() as error:  # say what AWS said
+        raise click.ClickException(aws_message(error)) from None
+    click.echo(json.dumps(dataclasses.asdict(result)))
+    sys.exit(0 if result.status in ("SUCCEEDED", "RUNNING") else 1)
+
+
+def _split(values: tuple[str, ...]) -> list[str]:
+    """Repeated and comma-separated values (``--regions a,b --regions c``) as one list."""
+    return [part for value in values for part in value.split(",")]
+
+
+@cli.command("stackset-status")
+@click.argument("name")
+@click.option("--delegated-admin", is_flag=True, help="Run as a delegated administrator.")
+@click.option("--home-region", help="Region of the stack set (default: your profile's).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+def stackset_status_command(
+    name: str, delegated_admin: bool, home_region: str | None, fmt: str
+) -> None:
+    """Every instance of stack set NAME with its status and reason; exit 1 if any failed."""
+    from .aws.errors import aws_errors, aws_message
+    from .aws.stacksets import cloudformation_client, stackset_status
+
+    try:
+        found = stackset_status(
+            name,
+            cloudformation_client(home_region),
+            call_as="DELEGATED_ADMIN" if delegated_admin else "SELF",
+        )
+    except aws_errors() as error:
+        raise click.ClickException(aws_message(error)) from None
+    if fmt == "json":
+        click.echo(json.dumps([dataclasses.asdict(i) for i in found], indent=2))
+    else:
+        click.echo("| account | region | status | detail | reason |")
+        click.echo("| --- | --- | --- | --- | --- |")
+        for i in found:
+            click.echo(
+                f"| {i.account} | {i.region} | {i.status} | {i.detailed_status} | "
+                f"{i.reason.replace('|', '/')} |"
+            )
+        if not found:
+            click.echo(f"stack set {name} has no instances", err=True)
+    sys.exit(1 if any(i.failed for i in found) else 0)
+
+
 @cli.command("deployer-policy")
 @click.argument("stack_arg", metavar="STACK")
 @click.option(
@@ -176,7 +473,7 @@ def lint_command(files: tuple[Path, ...]) -> None:
 @click.option("--region", help="The stack's region (else ${AWS::Region}).")
 @click.option("--account", help="The stack's account ID (else ${AWS::AccountId}).")
 @click.option("--template-bucket", help="The bucket the template is published in.")
-@click.option("--template-prefix", default="templates", show_default=True, help="Its prefix.")
+@click.option("--template-prefix", default=DEFAULT_PREFIX, show_default=True, help="Its prefix.")
 @click.option(
     "--format",
     "fmt",
@@ -196,11 +493,12 @@ def deployer_policy_command(
 ) -> None:
     """The least-privilege policy that deploys STACK (JSON, Markdown, or a service-role
     template), from the resource schemas cfn-lint ships."""
-    from .review.deployer import DeployerError, deployer_policy
+    from .review.deployer import deployer_policy
 
-    target = _stacks((stack_arg,))[0]
+    with usage_errors():
+        (target,) = stacks_named((stack_arg,))
     options = build_options([target], pairs)[target.name]
-    try:
+    with usage_errors():
         text = deployer_policy(
             target,
             options=options,
@@ -211,8 +509,6 @@ def deployer_policy_command(
             template_prefix=template_prefix,
             fmt=fmt,
         )
-    except DeployerError as error:
-        raise click.BadParameter(error.message, param_hint=f"--{error.field}") from None
     click.echo(text, nl=False)
 
 
@@ -220,7 +516,7 @@ def deployer_policy_command(
 @click.option("--stack", "stack_name", required=True, help="Name of the deployed stack.")
 @click.option("--to", required=True, metavar="VERSION|FILE", help="Target version or template.")
 @click.option("--bucket", help="Where VERSION is published, if not this package's version.")
-@click.option("--prefix", default="templates", show_default=True, help="With --bucket.")
+@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="With --bucket.")
 @click.option("--region", help="The stack's region (default: your AWS configuration's).")
 @click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="A new value.")
 @click.option("--apply", is_flag=True, help="Execute the change set and follow the stack.")
@@ -248,7 +544,6 @@ def upgrade_command(
     from .aws.upgrade import UpgradeError, UpgradeInputError, upgrade
 
     parameters = name_values(pairs, "--param")
-    say = functools.partial(click.echo, err=True)
     try:
         _, result = upgrade(
             stack_name,
@@ -261,10 +556,10 @@ def upgrade_command(
             accept_growth=accept_growth,
             accept_replacement=accept_replacement,
             report=click.echo,
-            progress=say,
+            progress=lambda line: click.echo(line, err=True),
         )
     except (UpgradeInputError, UpgradeError) as error:
-        say(f"Error: {error}")
+        click.echo(f"Error: {error}", err=True)
         sys.exit(2 if isinstance(error, UpgradeInputError) else 1)
     if result is not None:
         click.echo(result.summary)

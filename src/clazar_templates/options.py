@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 from ._version import __version__ as TEMPLATE_VERSION
+from .errors import FieldError
 from .patterns import fullmatch
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f")
@@ -42,19 +43,20 @@ API_ENDPOINTS = {
 }
 
 
-class OptionError(ValueError):
+class OptionError(FieldError):
     """A build option (or a ``--set`` value) that is not of the accepted form."""
 
+    field: str
+
     def __init__(self, field_name: str, value: object, form: str) -> None:
-        self.field = field_name
-        self.value = value
-        self.form = form
         shown = (
             repr(value)
             if len(repr(value)) <= 80
             else f"{repr(value)[:60]}... ({len(str(value))} characters)"
         )
-        super().__init__(f"{field_name}: {shown} is not valid; expected {form}")
+        super().__init__(field_name, f"{shown} is not valid; expected {form}")
+        self.value = value
+        self.form = form
 
 
 # --- Accepted forms ---------------------------------------------------------------------

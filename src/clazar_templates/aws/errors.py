@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["aws_errors", "error_code"]
+__all__ = ["aws_errors", "aws_message", "error_code"]
 
 
 def aws_errors() -> tuple[type[Exception], ...]:
     """Everything a boto3 call raises when AWS refuses it, it fails, or the endpoint answers
-    garbage: botocore's own errors, ``ClientError``, and ``ResponseParserError`` (which is no
-    ``BotoCoreError``)."""
+    garbage: botocore's own errors (connection-level ones and ``NoCredentialsError``
+    included), ``ClientError``, and ``ResponseParserError`` (which is no ``BotoCoreError``)."""
     from botocore.exceptions import BotoCoreError, ClientError
     from botocore.parsers import ResponseParserError
 
@@ -19,3 +19,10 @@ def error_code(error: Exception) -> str:
     """AWS's error code (``NoSuchKey``, ``404``...), or the exception's type name."""
     response = getattr(error, "response", None) or {}
     return str(response.get("Error", {}).get("Code") or type(error).__name__)
+
+
+def aws_message(error: Exception) -> str:
+    """What the tools print for one of :func:`aws_errors`: botocore's own text (AWS's code
+    and message for a ``ClientError``; the endpoint or cause for the errors without
+    ``.response``), on one line (a parser error quotes the body it could not read)."""
+    return " ".join(str(error).split()) or error_code(error)

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import click
-
+from ..errors import FieldError
 from ..patterns import REGION, STACK_NAME, fullmatch
 from ..stacks import Stack, stack
 from ..template.parameters import value_problem
@@ -35,12 +34,10 @@ CONSOLES = {
 }
 
 
-class LaunchError(ValueError):
+class LaunchError(FieldError):
     """A link that cannot be made; ``field`` names the argument at fault."""
 
-    def __init__(self, message: str, field: str) -> None:
-        super().__init__(message)
-        self.field = field
+    field: str
 
 
 def parameter_problem(spec: Mapping[str, Any], value: str) -> str | None:
@@ -57,7 +54,7 @@ def _stack(name: str) -> Stack:
     try:
         return stack(name)
     except KeyError as error:
-        raise LaunchError(str(error.args[0]), "stack") from None
+        raise LaunchError("stack", str(error.args[0])) from None
 
 
 def launch_url(
@@ -84,29 +81,28 @@ def launch_url(
     region = region or bucket_region
     for label, value in (("bucket_region", bucket_region), ("region", region)):
         if not fullmatch(REGION, value):
-            raise LaunchError(f"{label}: {value!r} is not an AWS region name", label)
+            raise LaunchError(label, f"{value!r} is not an AWS region name")
     name = stack_name or target.name
     if not fullmatch(STACK_NAME, name):
         raise LaunchError(
-            f"stack_name: {name!r} is not valid; expected 1-128 letters, digits and hyphens, "
-            "starting with a letter",
             "stack_name",
+            f"{name!r} is not valid; expected 1-128 letters, digits and hyphens, "
+            "starting with a letter",
         )
     try:
         check_location(bucket, prefix, None if version == LATEST else version)
     except PublishError as error:
-        raise LaunchError(str(error), error.field or "bucket") from None
+        raise LaunchError(error.field or "bucket", error.message) from None
     declared = target.build().to_dict().get("Parameters", {})
     for key, value in given.items():
         if key not in declared:
             raise LaunchError(
-                f"param: {target.name} has no parameter {key!r}; it has " + ", ".join(declared),
-                "param",
+                "param", f"{target.name} has no parameter {key!r}; it has " + ", ".join(declared)
             )
         problem = parameter_problem(declared[key], value)
         if problem:
             shown = key if declared[key].get("NoEcho") else f"{key}={value!r}"  # not a secret
-            raise LaunchError(f"param: {shown} is refused: {problem}", "param")
+            raise LaunchError("param", f"{shown} is refused: {problem}")
     template_url = object_url(bucket, bucket_region, template_key(prefix, version, target.name))
     query = [("templateURL", template_url), ("stackName", name)]
     query += [(f"param_{key}", given[key]) for key in declared if key in given]
@@ -114,43 +110,3 @@ def launch_url(
     console = console or "https://console.aws.amazon.com"
     fragment = "/stacks/quickcreate?" + urlencode(query, quote_via=quote, safe="")
     return f"{console}/cloudformation/home?region={region}#{fragment}"
-
-
-@click.command("launch-url")
-@click.argument("stack_arg", metavar="STACK")
-@click.option("--bucket", required=True, help="Bucket the templates are published in.")
-@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix.")
-@click.option("--version", default=LATEST, show_default=True, help="Published version.")
-@click.option("--bucket-region", default="us-east-1", show_default=True)
-@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Repeatable.")
-@click.option("--stack-name", help="Stack name in the form (default: the template name).")
-@click.option("--region", help="Region the console opens in (default: --bucket-region).")
-def launch_url_command(
-    stack_arg: str,
-    bucket: str,
-    prefix: str,
-    version: str,
-    bucket_region: str,
-    pairs: tuple[str, ...],
-    stack_name: str | None,
-    region: str | None,
-) -> None:
-    """Print the CloudFormation quick-create link for STACK, with parameters pre-filled."""
-    from ..cli import name_values
-
-    try:
-        url = launch_url(
-            stack_arg,
-            bucket=bucket,
-            prefix=prefix,
-            version=version,
-            bucket_region=bucket_region,
-            params=name_values(pairs, "--param"),
-            stack_name=stack_name,
-            region=region,
-        )
-    except LaunchError as error:
-        hint = "STACK" if error.field == "stack" else f"--{error.field.replace('_', '-')}"
-        message = str(error).removeprefix(f"{error.field}: ")
-        raise click.BadParameter(message, param_hint=hint) from None
-    click.echo(url)

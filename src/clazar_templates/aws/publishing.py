@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import click
-
 from .._version import __version__
+from ..errors import FieldError
 from ..options import OptionError, bucket_name_problem
 from ..patterns import fullmatch
 from ..stacks import STACKS
-from .errors import aws_errors, error_code
+from .errors import aws_errors, aws_message, error_code
+from .layout import DEFAULT_PREFIX, LATEST
 
 __all__ = [
     "CONTENT_TYPE",
@@ -38,8 +38,6 @@ __all__ = [
     "template_key",
 ]
 
-DEFAULT_PREFIX = "templates"
-LATEST = "latest"
 CONTENT_TYPE = "text/yaml; charset=utf-8"  # browsers show it, CloudFormation reads it
 _PREFIX = r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*"
 DOT_SEGMENTS = (".", "..")  # a URL resolves them, so the key's URL would name another key
@@ -47,12 +45,8 @@ DOT_SEGMENTS = (".", "..")  # a URL resolves them, so the key's URL would name a
 Progress = Callable[[str], None]
 
 
-class PublishError(ValueError):
+class PublishError(FieldError):
     """Publishing refused; ``field`` names the bad argument, or is None (conflict, lint)."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -97,11 +91,11 @@ def parse_object_url(url: str) -> tuple[str, str, str, str]:
         url,
     )
     if not found:
-        raise PublishError(f"{url!r} is not {form}", "template-url")
+        raise PublishError("template-url", f"{url!r} is not {form}")
     path = unquote(found["path"]).split("/")
     bucket = found["host"] or path.pop(0)
     if len(path) < 2 or not path[-1].endswith(".yaml"):
-        raise PublishError(f"{url!r} is not {form}", "template-url")
+        raise PublishError("template-url", f"{url!r} is not {form}")
     return bucket, found["r1"] or found["r2"], "/".join(path[:-2]), path[-2]
 
 
@@ -110,24 +104,24 @@ def check_location(bucket: str, prefix: str, version: str | None) -> None:
     (``version=None``: the ``latest`` alias, which can be read but not published)."""
     problem = bucket_name_problem(bucket)
     if problem:
-        raise PublishError(f"bucket: {bucket!r} is not an S3 bucket name: {problem}", "bucket")
+        raise PublishError("bucket", f"{bucket!r} is not an S3 bucket name: {problem}")
     path = prefix.strip("/")
     if path and (not fullmatch(_PREFIX, path) or set(path.split("/")) & set(DOT_SEGMENTS)):
         raise PublishError(
-            f"prefix: {prefix!r} is not valid; expected path segments of letters, digits and "
-            "!_.*'()- separated by /, none of them . or ..",
             "prefix",
+            f"{prefix!r} is not valid; expected path segments of letters, digits and "
+            "!_.*'()- separated by /, none of them . or ..",
         )
     if version is None:
         return
     if version == LATEST:
-        raise PublishError(f"version: {LATEST!r} is the moving alias, not a version", "version")
+        raise PublishError("version", f"{LATEST!r} is the moving alias, not a version")
     if version in DOT_SEGMENTS:
-        raise PublishError(f"version: {version!r} is a path segment, not a version", "version")
+        raise PublishError("version", f"{version!r} is a path segment, not a version")
     try:
         STACKS["marketplace"].options(version=version)
     except OptionError as error:
-        raise PublishError(str(error), "version") from None
+        raise PublishError("version", error.message) from None
 
 
 def build_versioned(version: str, progress: Progress) -> dict[str, str]:
@@ -143,7 +137,9 @@ def build_versioned(version: str, progress: Progress) -> dict[str, str]:
         progress(f"built {target.name}.yaml {version} ({len(text.encode())} bytes), linted")
         texts[target.name] = text
     if problems:
-        raise PublishError("cfn-lint found problems; nothing was uploaded:\n" + "\n".join(problems))
+        raise PublishError(
+            None, "cfn-lint found problems; nothing was uploaded:\n" + "\n".join(problems)
+        )
     return texts
 
 
@@ -177,9 +173,10 @@ def publish(
     conflicts = [o.key for o in plan if o.action == "conflict"]
     if conflicts:
         raise PublishError(
+            None,
             f"version {version} is already published with different content "
             f"({', '.join(conflicts)}); a published version never changes, so nothing was "
-            "uploaded. Publish a new version."
+            "uploaded. Publish a new version.",
         )
     for obj in plan:
         if obj.action == "unchanged":
@@ -234,9 +231,10 @@ class _Uploads:
         if failed:
             key, error = failed
             raise PublishError(
-                f"uploading s3://{self.bucket}/{key} failed ({error}); latest/ was not touched "
-                f"and what was uploaded of {self.version} is kept (a version never changes): "
-                "run publish again to finish it"
+                None,
+                f"uploading s3://{self.bucket}/{key} failed ({aws_message(error)}); latest/ was "
+                f"not touched and what was uploaded of {self.version} is kept (a version never "
+                "changes): run publish again to finish it",
             ) from error
 
     def switch_latest(
@@ -255,20 +253,24 @@ class _Uploads:
         if failed:
             key, error = failed
             stuck = self.restore(written, before)
-            raise PublishError(_switch_failed(self.bucket, key, error, written, stuck)) from error
+            raise PublishError(
+                None, _switch_failed(self.bucket, key, error, written, stuck)
+            ) from error
         try:
             moved = [
                 o.key for o in objects if stored_sha256(self.client, self.bucket, o.key) != o.sha256
             ]
         except aws_errors() as error:
             raise PublishError(
-                f"every latest/ object was uploaded, but reading them back failed ({error}): "
-                "run publish again to verify the switch"
+                None,
+                f"every latest/ object was uploaded, but reading them back failed "
+                f"({aws_message(error)}): run publish again to verify the switch",
             ) from error
         if moved:
             raise PublishError(
+                None,
                 f"latest/ changed while this publish switched it ({', '.join(moved)} now hold "
-                "other content: another publish at the same time?); run publish again"
+                "other content: another publish at the same time?); run publish again",
             )
 
     def each(
@@ -314,7 +316,7 @@ class _Uploads:
 def _switch_failed(
     bucket: str, key: str, error: Exception, written: list[str], stuck: list[str]
 ) -> str:
-    failed = f"uploading s3://{bucket}/{key} failed ({error})"
+    failed = f"uploading s3://{bucket}/{key} failed ({aws_message(error)})"
     if not stuck:
         undone = f" ({', '.join(written)} undone)" if written else ""
         return (
@@ -421,34 +423,3 @@ def stored_sha256(client: Any, bucket: str, key: str) -> str | None:
 
 def _missing(error: Exception) -> bool:
     return error_code(error) in ("404", "NoSuchKey", "NotFound")
-
-
-@click.command("publish")
-@click.option("--bucket", required=True, help="S3 bucket the templates are served from.")
-@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="Key prefix.")
-@click.option("--version", default=__version__, show_default=True, help="Version to publish.")
-@click.option("--region", help="The bucket's region (default: asked from S3).")
-@click.option("--dry-run", is_flag=True, help="Print the plan; upload nothing.")
-def publish_command(
-    bucket: str, prefix: str, version: str, region: str | None, dry_run: bool
-) -> None:
-    """Build, lint and upload every template to s3://BUCKET/PREFIX/VERSION/ and latest/."""
-    try:
-        objects = publish(
-            bucket,
-            prefix=prefix,
-            version=version,
-            region=region,
-            dry_run=dry_run,
-            progress=lambda message: click.echo(message, err=True),
-        )
-    except PublishError as error:
-        if error.field:
-            message = str(error).removeprefix(f"{error.field}: ")
-            raise click.BadParameter(message, param_hint=f"--{error.field}") from None
-        raise click.ClickException(str(error)) from None
-    except aws_errors() as error:
-        raise click.ClickException(f"S3: {error}") from None
-    for obj in objects:
-        label = "would upload" if dry_run and obj.action == "upload" else obj.action
-        click.echo(f"{label:<12} {obj.url}")

@@ -13,7 +13,6 @@ StackSets (``call_as="DELEGATED_ADMIN"``), after the one-time
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import re
@@ -23,13 +22,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import click
-
 from .._version import __version__
+from ..errors import FieldError
 from ..patterns import STACK_NAME, fullmatch
 from ..stacks import Stack
 from ..stacks import stack as find_stack
 from ..template.parameters import value_problem
+from .errors import aws_errors, aws_message
 from .publishing import DEFAULT_PREFIX, LATEST, template_key
 
 __all__ = [
@@ -38,7 +37,9 @@ __all__ = [
     "StackSetError",
     "StackSetPlan",
     "apply_plan",
+    "cloudformation_client",
     "secret_env_var",
+    "stackset_parameters",
     "stackset_plan",
     "stackset_status",
 ]
@@ -59,13 +60,10 @@ IAM_NAMES = {
 }
 
 
-class StackSetError(ValueError):
+class StackSetError(FieldError):
     """A StackSet request that cannot work; ``field`` names the input (``--region``...)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
+    field: str
 
 
 @dataclass(frozen=True)
@@ -131,6 +129,39 @@ def secret_env_var(parameter: str) -> str:
 
 
 # --- planning ---------------------------------------------------------------------------
+
+
+def stackset_parameters(
+    target: Stack,
+    given: Mapping[str, str],
+    *,
+    options: Any = None,
+    ask: Callable[[str], str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """``given`` plus each NoEcho parameter of ``target`` (built with ``options``), read from
+    the environment (:func:`secret_env_var`) or else, if given, from ``ask`` (a hidden
+    prompt). StackSetError("--param") for a NoEcho parameter in ``given``: a value on the
+    command line lands in shell history."""
+    env = os.environ if environ is None else environ
+    declared = target.build(options).to_dict().get("Parameters", {})
+    secrets = [n for n, spec in declared.items() if spec.get("NoEcho")]
+    for name in given:
+        if name in secrets:
+            raise StackSetError(
+                "--param",
+                f"{name} is NoEcho: a value on the command line lands in your shell history. "
+                f"Set {secret_env_var(name)} in the environment, or leave it out and answer "
+                "the hidden prompt of --apply.",
+            )
+    params = dict(given)
+    for name in secrets:
+        value = env.get(secret_env_var(name))
+        if value is None and ask is not None:
+            value = ask(name)
+        if value is not None:
+            params[name] = value
+    return params
 
 
 def stackset_plan(
@@ -336,7 +367,7 @@ def _url_location(target: Stack, url: str, bucket: str | None) -> tuple[str, str
     try:
         location = parse_object_url(url)
     except PublishError as error:
-        raise StackSetError("--template-url", str(error)) from None
+        raise StackSetError("--template-url", error.message) from None
     if not url.endswith(f"/{target.name}.yaml"):
         raise StackSetError(
             "--template-url", f"{url!r} is not the {target.name} template ({target.name}.yaml)"
@@ -372,14 +403,15 @@ def _published(
     url = object_url(bucket, region, template_key(prefix, version, target.name))
     if version == __version__:
         return target.build().to_dict(), url
+    unreadable: tuple[type[Exception], ...] = (*aws_errors(), ValueError)  # not a template
     try:
         text = read_published(bucket, prefix, version, target.name, client=_s3(region))
         return load_template(text), url
-    except Exception as error:  # botocore's errors, a body that is not a template
+    except unreadable as error:
         raise StackSetError(
             "--version",
-            f"cannot read {url} to check the parameters against it ({error}); pass the "
-            "--bucket, --prefix and --bucket-region it is published with",
+            f"cannot read {url} to check the parameters against it ({aws_message(error)}); "
+            "pass the --bucket, --prefix and --bucket-region it is published with",
         ) from None
 
 
@@ -424,7 +456,7 @@ def apply_plan(
         raise StackSetError(
             f"--param {name}", f"NoEcho parameter without a value; set {secret_env_var(name)}"
         )
-    cfn = client or _client()
+    cfn = client or cloudformation_client()
     call_as = plan.create_stack_set["CallAs"]
     try:
         set_id = cfn.create_stack_set(**plan.create_stack_set)["StackSetId"]
@@ -458,7 +490,8 @@ def apply_plan(
     return ApplyResult(set_id, operation, status, created)
 
 
-def _client(region: str | None = None) -> Any:
+def cloudformation_client(region: str | None = None) -> Any:
+    """A CloudFormation client in ``region`` (default: your AWS configuration's)."""
     import boto3
 
     return boto3.client("cloudformation", region_name=region)
@@ -477,7 +510,7 @@ def stackset_status(
     name: str, client: Any = None, *, call_as: str = "SELF"
 ) -> list[InstanceStatus]:
     """Every instance of stack set ``name``: account, region, status and, if it failed, why."""
-    cfn = client or _client()
+    cfn = client or cloudformation_client()
     found: list[InstanceStatus] = []
     reasons: dict[str, dict[tuple[str, str], str]] = {}
     pages = cfn.get_paginator("list_stack_instances").paginate(StackSetName=name, CallAs=call_as)
@@ -516,175 +549,3 @@ def _operation_reasons(
         for page in pages
         for r in page.get("Summaries", [])
     }
-
-
-# --- commands ---------------------------------------------------------------------------
-
-
-def _split(values: tuple[str, ...]) -> list[str]:
-    return [part for value in values for part in value.split(",")]
-
-
-def _params(pairs: tuple[str, ...], secrets: Iterable[str]) -> dict[str, str]:
-    from ..cli import name_values
-
-    values = name_values(pairs, "--param")
-    for name in values:
-        if name in secrets:
-            raise click.BadParameter(
-                f"{name} is NoEcho: a value on the command line lands in your shell history. "
-                f"Set {secret_env_var(name)} in the environment, or leave it out and answer "
-                "the hidden prompt of --apply.",
-                param_hint="--param",
-            )
-    return values
-
-
-@click.command("stackset-plan")
-@click.argument("stack_name", metavar="STACK")
-@click.option(
-    "--org-unit",
-    "--org-units",
-    "org_units",
-    multiple=True,
-    required=True,
-    metavar="OU",
-    help="Organizational unit (ou-...) or root (r-...) ID; repeatable or comma-separated.",
-)
-@click.option(
-    "--regions",
-    "--region",
-    "regions",
-    multiple=True,
-    required=True,
-    metavar="REGION",
-    help="Region of the instances; repeatable or comma-separated.",
-)
-@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Stack parameter.")
-@click.option("--set", "settings", multiple=True, metavar="OPTION=VALUE", help="Build option.")
-@click.option("--name", "stack_set_name", help="Stack set name (default: the template name).")
-@click.option("--failure-tolerance", default="0", show_default=True, help="Accounts or N%.")
-@click.option("--max-concurrent", default="1", show_default=True, help="Accounts or N%.")
-@click.option(
-    "--region-concurrency",
-    type=click.Choice(["sequential", "parallel"], case_sensitive=False),
-    default="sequential",
-    show_default=True,
-)
-@click.option("--bucket", help="Send the TemplateURL of the template published in this bucket.")
-@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="With --bucket.")
-@click.option("--version", default=__version__, show_default=True, help="With --bucket.")
-@click.option("--bucket-region", default="us-east-1", show_default=True, help="With --bucket.")
-@click.option(
-    "--template-url",
-    help="The same as --bucket/--prefix/--version/--bucket-region, as the published URL.",
-)
-@click.option("--delegated-admin", is_flag=True, help="Run as a delegated administrator.")
-@click.option("--home-region", help="Region of the stack set itself (default: your profile's).")
-@click.option("--apply", "do_apply", is_flag=True, help="Send the requests (default: print).")
-def stackset_plan_command(
-    stack_name: str,
-    org_units: tuple[str, ...],
-    regions: tuple[str, ...],
-    pairs: tuple[str, ...],
-    settings: tuple[str, ...],
-    stack_set_name: str | None,
-    failure_tolerance: str,
-    max_concurrent: str,
-    region_concurrency: str,
-    bucket: str | None,
-    prefix: str,
-    version: str,
-    bucket_region: str,
-    template_url: str | None,
-    delegated_admin: bool,
-    home_region: str | None,
-    do_apply: bool,
-) -> None:
-    """Print (or --apply) the StackSet requests that deploy STACK to whole OUs.
-
-    With --bucket the stack set takes the published template's URL; without, the template
-    body (at most 51,200 bytes). NoEcho parameters (ClazarSecretKey) are read from the
-    environment (CLAZAR_SECRET_KEY) or, with --apply, a hidden prompt; never from --param.
-    """
-
-    try:
-        target = find_stack(stack_name)
-    except KeyError as error:
-        raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
-    from ..cli import build_options
-
-    options = build_options([target], settings)[target.name]
-    declared = target.build(options).to_dict().get("Parameters", {})
-    secrets = [n for n, spec in declared.items() if spec.get("NoEcho")]
-    params = _params(pairs, secrets)
-    for name in secrets:
-        value = os.environ.get(secret_env_var(name))
-        if value is None and do_apply:
-            value = click.prompt(name, hide_input=True, err=True)
-        if value is not None:
-            params[name] = value
-    try:
-        plan = stackset_plan(
-            target,
-            org_units=_split(org_units),
-            regions=_split(regions),
-            params=params,
-            stack_set_name=stack_set_name,
-            failure_tolerance=failure_tolerance,
-            max_concurrent=max_concurrent,
-            region_concurrency=region_concurrency,
-            bucket=bucket,
-            prefix=prefix,
-            version=version,
-            bucket_region=bucket_region,
-            template_url=template_url,
-            options=options,
-            call_as="DELEGATED_ADMIN" if delegated_admin else "SELF",
-        )
-        if not do_apply:
-            click.echo(plan.to_json(), nl=False)
-            return
-        result = apply_plan(plan, _client(home_region), progress=lambda m: click.echo(m, err=True))
-    except StackSetError as error:
-        raise click.BadParameter(error.message, param_hint=error.field) from None
-    except Exception as error:  # botocore's ClientError and friends: say what AWS said
-        if type(error).__module__.startswith("botocore"):
-            raise click.ClickException(str(error)) from None
-        raise
-    click.echo(json.dumps(dataclasses.asdict(result)))
-    sys.exit(0 if result.status in ("SUCCEEDED", "RUNNING") else 1)
-
-
-@click.command("stackset-status")
-@click.argument("name")
-@click.option("--delegated-admin", is_flag=True, help="Run as a delegated administrator.")
-@click.option("--home-region", help="Region of the stack set (default: your profile's).")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
-def stackset_status_command(
-    name: str, delegated_admin: bool, home_region: str | None, fmt: str
-) -> None:
-    """Every instance of stack set NAME with its status and reason; exit 1 if any failed."""
-    try:
-        found = stackset_status(
-            name,
-            _client(home_region),
-            call_as="DELEGATED_ADMIN" if delegated_admin else "SELF",
-        )
-    except Exception as error:
-        if type(error).__module__.startswith("botocore"):
-            raise click.ClickException(str(error)) from None
-        raise
-    if fmt == "json":
-        click.echo(json.dumps([dataclasses.asdict(i) for i in found], indent=2))
-    else:
-        click.echo("| account | region | status | detail | reason |")
-        click.echo("| --- | --- | --- | --- | --- |")
-        for i in found:
-            click.echo(
-                f"| {i.account} | {i.region} | {i.status} | {i.detailed_status} | "
-                f"{i.reason.replace('|', '/')} |"
-            )
-        if not found:
-            click.echo(f"stack set {name} has no instances", err=True)
-    sys.exit(1 if any(i.failed for i in found) else 0)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .._version import __version__
+from ..errors import FieldError
 from ..options import OptionError
 from ..patterns import REGION, STACK_NAME, fullmatch
 from ..review.diff import DiffError, PermissionDiff, diff
@@ -31,12 +32,10 @@ UPGRADABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", 
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 
-class UpgradeInputError(ValueError):
+class UpgradeInputError(FieldError):
     """An argument the upgrade cannot run with (exit 2); ``field`` names it (``--to``)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+    field: str
 
 
 class UpgradeError(RuntimeError):

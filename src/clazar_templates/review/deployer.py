@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import FieldError
 from ..options import OptionError, bucket_name_problem
 from ..patterns import REGION, STACK_NAME, fullmatch
 from ..stacks import STACKS, Stack, options_for
@@ -57,14 +58,10 @@ DEFAULT_PREFIX = "templates"
 FORMATS = ("json", "markdown", "template")
 
 
-class DeployerError(ValueError):
-    """A bad argument; ``field`` names it (``stack-name``, ``region``, ``set``, ...). Same
-    shape as a ``FieldError(field, message)``."""
+class DeployerError(FieldError):
+    """A bad argument; ``field`` names it (``stack-name``, ``region``, ``set``, ...)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+    field: str
 
 
 # === The policy as data ====================================================================

@@ -22,8 +22,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import click
-
 from ..policies import MARKETPLACE_ACCOUNT
 from ..stacks import Stack
 from ..stacks import stack as find_stack
@@ -452,20 +450,3 @@ def _render(graph: Graph, roles: dict[str, str]) -> str:
     if dashed:
         lines.append(f"  class {','.join(dashed)} conditional")
     return "\n".join(lines) + "\n"
-
-
-@click.command("diagram")
-@click.argument("stack_name", metavar="STACK")
-@click.option("--set", "pairs", multiple=True, metavar="OPTION=VALUE", help="A build option.")
-@click.option("--fenced", is_flag=True, help="Wrap in a ```mermaid block (for Markdown).")
-def diagram_command(stack_name: str, pairs: tuple[str, ...], fenced: bool) -> None:
-    """Print STACK's template as a Mermaid flowchart (what it creates, who reaches what)."""
-
-    try:
-        target = find_stack(stack_name)
-    except KeyError as error:
-        raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
-    from ..cli import build_options
-
-    text = diagram(target, build_options([target], pairs)[target.name])
-    click.echo(fenced_block(text) if fenced else text, nl=False)

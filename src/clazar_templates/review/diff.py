@@ -19,28 +19,37 @@ from __future__ import annotations
 import functools
 import json
 import re
-import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import click
-
+from ..errors import FieldError
 from ..patterns import fullmatch
 from ..template import reading
 from ..template.reading import as_list, policy_documents, statements
 from ..template.resolve import as_text as _text
 
-__all__ = ["Change", "DiffError", "PermissionDiff", "SubjectDiff", "diff", "load_template"]
+__all__ = [
+    "Change",
+    "DiffError",
+    "PermissionDiff",
+    "SubjectDiff",
+    "diff",
+    "diff_files",
+    "diff_published",
+    "load_template",
+]
 
 Clause = tuple[str, str, frozenset[str]]  # (operator, key lower-cased, values)
 COLUMNS = ("principals", "actions", "resources", "conditions", "before")
 MANAGED = "(managed policy)"  # the "action" of attaching a managed policy
 
 
-class DiffError(ValueError):
-    """A template that cannot be read or resolved."""
+class DiffError(FieldError):
+    """A template that cannot be read or resolved; ``field`` names it (``OLD``, ``NEW``), the
+    parameter at fault (``--param Name``), or is None (a file or object that cannot be read,
+    named in the message)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +143,7 @@ def load_template(text: str, label: str = "template") -> dict[str, Any]:
     try:
         return reading.load_template(text)
     except ValueError as why:
-        raise DiffError(f"{label}: not a CloudFormation template ({why})") from None
+        raise DiffError(label, f"not a CloudFormation template ({why})") from None
 
 
 def _values(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
@@ -167,14 +176,14 @@ def diff(
     declared = {n for t in templates for n in t.get("Parameters", {})}
     unknown = sorted((set(given) | set(sides[1])) - declared)
     if unknown:
-        raise DiffError(f"--param {unknown[0]}: neither template has this parameter")
+        raise DiffError(f"--param {unknown[0]}", "neither template has this parameter")
     deployed = []
     for template, side, values_given in zip(templates, ("OLD", "NEW"), sides, strict=True):
         try:
             values = _values(template, values_given)
             deployed.append(resolve(template, values, region=region)["Resources"])
         except ResolveError as error:
-            raise DiffError(f"{side}: {error}") from None
+            raise DiffError(side, str(error)) from None
     old, new = (_subjects(resources) for resources in deployed)
     subjects = []
     for key in sorted(set(old) | set(new)):
@@ -455,87 +464,62 @@ def _merge(rows: list[dict[str, Any]], dimension: str) -> list[dict[str, Any]]:
     return list(merged.values())
 
 
-# --- command ----------------------------------------------------------------------------
+# --- files and published versions --------------------------------------------------
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(2)  # 1 means "permissions grew"
+def diff_files(
+    old: str | Path,
+    new: str | Path,
+    *,
+    parameters: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
+) -> PermissionDiff:
+    """:func:`diff` of the template files ``old`` and ``new``; DiffError if one cannot be
+    read."""
+    return diff(_read(old), _read(new), parameters=parameters, region=region)
 
 
-def _fetch(bucket: str, prefix: str, version: str, name: str | None) -> str:
-    """The published template ``name`` (None: only check the location); exit 2 if it
-    cannot be read."""
-    from ..aws.publishing import LATEST, PublishError, check_location, read_published, template_key
-
-    try:
-        check_location(bucket, prefix, None if version == LATEST else version)
-        return "" if name is None else read_published(bucket, prefix, version, name)
-    except PublishError as error:
-        _fail(str(error))
-    except Exception as error:  # botocore ClientError, NoCredentialsError, not UTF-8 ...
-        _fail(f"cannot read s3://{bucket}/{template_key(prefix, version, str(name))}: {error}")
-
-
-@click.command("diff")
-@click.argument("old")
-@click.argument("new")
-@click.option("--format", "fmt", type=click.Choice(["markdown", "json"]), default="markdown")
-@click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Deploy with this.")
-@click.option("--region", default="us-east-1", show_default=True, help="Deploy in this region.")
-@click.option("--bucket", help="Compare published versions: OLD and NEW are versions in it.")
-@click.option("--prefix", default="", help="Key prefix of the published versions.")
-@click.option("--stack", "stacks", multiple=True, help="With --bucket: which stacks (all).")
-def diff_command(
+def diff_published(
+    bucket: str,
     old: str,
     new: str,
-    fmt: str,
-    pairs: tuple[str, ...],
-    region: str,
-    bucket: str | None,
-    prefix: str,
-    stacks: tuple[str, ...],
-) -> None:
-    """Permission changes from template OLD to NEW (files, or versions with --bucket).
+    templates: Sequence[str],
+    *,
+    prefix: str = "",
+    parameters: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
+) -> list[PermissionDiff]:
+    """:func:`diff` of each of ``templates`` (``clazar-marketplace``...) as published in
+    ``bucket`` under ``prefix`` as version ``old`` and as ``new``.
 
-    Exit status: 0 unchanged or narrowed, 1 permissions grew, 2 bad input.
+    Both locations are checked before anything is read: PublishError naming a malformed
+    bucket, prefix or version; DiffError for an object that cannot be read.
     """
-    from ..cli import name_values
-    from ..stacks import STACKS, stack
+    from ..aws.layout import LATEST
+    from ..aws.publishing import check_location
 
-    parameters = name_values(pairs, "--param")
-    if bucket:
-        try:
-            names = [stack(s).name for s in stacks] if stacks else [s.name for s in STACKS.values()]
-        except KeyError as error:
-            _fail(f"--stack: {error.args[0]}")
-        for version in (old, new):  # both, before anything is read
-            _fetch(bucket, prefix, version, None)
-        pairs_of_text = [
-            (_fetch(bucket, prefix, old, n), _fetch(bucket, prefix, new, n)) for n in names
-        ]
-    else:
-        if stacks:
-            _fail("--stack needs --bucket (OLD and NEW are files otherwise)")
-        pairs_of_text = [(_read(old), _read(new))]
-    grew = False
-    outputs = []
-    for old_text, new_text in pairs_of_text:
-        try:
-            result = diff(old_text, new_text, parameters=parameters, region=region)
-        except DiffError as error:
-            _fail(str(error))
-        grew = grew or result.grew
-        outputs.append(result.to_json() if fmt == "json" else result.to_markdown())
-    if fmt == "json" and len(outputs) > 1:
-        click.echo(json.dumps([json.loads(o) for o in outputs], indent=2))
-    else:
-        click.echo("\n".join(outputs), nl=False)
-    sys.exit(1 if grew else 0)
+    for version in (old, new):
+        check_location(bucket, prefix, None if version == LATEST else version)
+    texts = [
+        (_fetch(bucket, prefix, old, name), _fetch(bucket, prefix, new, name)) for name in templates
+    ]
+    return [diff(a, b, parameters=parameters, region=region) for a, b in texts]
 
 
-def _read(path: str) -> str:
+def _fetch(bucket: str, prefix: str, version: str, name: str) -> str:
+    from ..aws.errors import aws_errors, aws_message
+    from ..aws.publishing import read_published, template_key
+
+    unreadable: tuple[type[Exception], ...] = (*aws_errors(), UnicodeDecodeError)
+    try:
+        return read_published(bucket, prefix, version, name)
+    except unreadable as error:
+        key = template_key(prefix, version, name)
+        raise DiffError(None, f"cannot read s3://{bucket}/{key}: {aws_message(error)}") from None
+
+
+def _read(path: str | Path) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except OSError as error:
-        _fail(f"cannot read {path}: {error.strerror}")
+        raise DiffError(None, f"cannot read {path}: {error.strerror}") from None

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import functools
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import click
 
 from ..options import option_fields
 from ..stacks import STACKS, Stack
@@ -28,6 +25,7 @@ __all__ = [
     "generated_files",
     "generated_sections",
     "parameter_table",
+    "refresh_documents",
     "update_markers",
 ]
 
@@ -130,28 +128,15 @@ def generated_files(root: Path) -> dict[Path, str]:
     }
 
 
-@click.command("docs")
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="Project directory holding README.md and docs/.",
-)
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a document is stale.")
-def docs_command(root: Path, check: bool) -> None:
-    """Regenerate the README parameter tables, docs/permissions.md and
-    docs/deployer-permissions.md."""
+def refresh_documents(root: Path, *, check: bool = False) -> list[Path]:
+    """The generated documents under ``root`` that are out of date, rewritten (atomically)
+    unless ``check``."""
     from ..template.render import write_all
 
     files = generated_files(root)
     stale = [
         p for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text
     ]
-    if check:
-        for path in stale:
-            click.echo(f"{path} is out of date; run `make templates`.", err=True)
-        sys.exit(1 if stale else 0)
-    write_all({p: files[p] for p in stale})
-    for path in stale:
-        click.echo(f"wrote {path}")
+    if not check:
+        write_all({p: files[p] for p in stale})
+    return stale

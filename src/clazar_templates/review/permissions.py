@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import click
-
+from ..errors import FieldError
 from ..options import option_fields
 from ..stacks import STACKS, Stack
 from ..stacks import stack as stack_named
@@ -508,33 +507,15 @@ def _plain(data: Any) -> Any:
 def permissions(stack: str | None = None, fmt: str = "markdown") -> str:
     """The permission reference of ``stack`` (all stacks by default), as Markdown or JSON.
 
-    Raises ValueError for an unknown stack or format.
+    Raises FieldError (a ValueError) naming ``stack`` or ``format`` for an unknown one.
     """
     try:
         targets = [stack_named(stack)] if stack else list(STACKS.values())
     except KeyError as error:
-        raise ValueError(f"stack: {error.args[0]}") from None
+        raise FieldError("stack", str(error.args[0])) from None
     if fmt == "markdown":
         return permissions_markdown(targets)
     if fmt == "json":
         data = {"stacks": [_plain(dataclasses.asdict(stack_permissions(t))) for t in targets]}
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    raise ValueError(f"format: {fmt!r} is not valid; expected markdown or json")
-
-
-@click.command("permissions")
-@click.argument("stack", required=False)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["markdown", "json"]),
-    default="markdown",
-    show_default=True,
-)
-def permissions_command(stack: str | None, fmt: str) -> None:
-    """Print the permission reference of STACK (all stacks by default)."""
-    try:
-        stack_named(stack or "marketplace")
-    except KeyError as error:
-        raise click.BadParameter(str(error.args[0]), param_hint="STACK") from None
-    click.echo(permissions(stack, fmt), nl=False)
+    raise FieldError("format", f"{fmt!r} is not valid; expected markdown or json")

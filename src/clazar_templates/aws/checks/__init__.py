@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
-
+from ...errors import FieldError
 from ...patterns import REGION, STACK_NAME, fullmatch
+from ..errors import aws_message
 from ..publishing import DEFAULT_PREFIX, PublishError, check_location
 from .assume import check_assume
 from .buckets import check_buckets
@@ -44,12 +44,10 @@ CLIENT_CONFIG: dict[str, Any] = {
 }
 
 
-class CheckError(ValueError):
+class CheckError(FieldError):
     """An argument ``check`` cannot run with; ``field`` names it (``--region``...)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
+    field: str
 
 
 def check(
@@ -92,7 +90,7 @@ def check(
     try:
         _run(run, stack_name, bucket, prefix, vendor_session)
     except run.errors as error:  # one a step did not expect: still a line, not a traceback
-        run.record(FAIL, "AWS", str(error))
+        run.record(FAIL, "AWS", aws_message(error))
     return run.report
 
 
@@ -122,35 +120,4 @@ def _check_arguments(stack: str, region: str | None, bucket: str | None, prefix:
         try:
             check_location(bucket, prefix, None)
         except PublishError as error:
-            message = str(error).removeprefix(f"{error.field}: ")
-            raise CheckError(f"--{error.field}", message) from None
-
-
-@click.command("check")
-@click.option("--stack", "stack_name", required=True, help="Name of the deployed stack.")
-@click.option("--region", help="The stack's region (default: your AWS configuration's).")
-@click.option("--vendor-profile", help="AWS profile with Clazar's credentials: also assume.")
-@click.option("--bucket", help="Where the stack's template version is published, if not ours.")
-@click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="With --bucket.")
-def check_command(
-    stack_name: str, region: str | None, vendor_profile: str | None, bucket: str | None, prefix: str
-) -> None:
-    """Test a deployed stack's configuration: print each check, then Connected or Error.
-
-    Exit status: 0 connected, 1 a check failed, 2 bad input (one line).
-    """
-    try:
-        report = check(
-            stack_name,
-            region=region,
-            vendor_profile=vendor_profile,
-            bucket=bucket,
-            prefix=prefix,
-            progress=click.echo,
-        )
-    except CheckError as error:
-        click.echo(f"Error: {error}", err=True)
-        raise SystemExit(2) from None
-    click.echo(report.summary)
-    if not report.connected:
-        raise SystemExit(1)
+            raise CheckError(f"--{error.field}", error.message) from None

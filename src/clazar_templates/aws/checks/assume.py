@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import aws_message
 from .report import FAIL, OK
 from .run import CheckRun
 
@@ -24,6 +25,6 @@ def check_assume(run: CheckRun, vendor: Any, arns: list[str], external_id: str |
                 RoleArn=arn, RoleSessionName="clazar-check", ExternalId=external_id or ""
             )
         except run.errors as error:
-            run.record(FAIL, subject, f"with the external ID as the vendor: {error}")
+            run.record(FAIL, subject, f"with the external ID as the vendor: {aws_message(error)}")
         else:
             run.record(OK, subject, "the vendor can assume it with the external ID")

@@ -20,6 +20,7 @@ from typing import Any
 from ..._version import __version__
 from ...options import OptionError
 from ...stacks import STACKS, Stack
+from ..errors import aws_errors, aws_message
 from ..publishing import DEFAULT_PREFIX, PublishError, read_published, template_key
 
 __all__ = ["Identity", "NotOurs", "differences", "identify", "reference"]
@@ -94,14 +95,15 @@ def reference(
             f"{version}"
         )
     where = f"s3://{bucket}/{template_key(prefix, version, target.name)}"
+    unreadable: tuple[type[Exception], ...] = (*aws_errors(), ValueError)  # no template
     try:
         published = load_template(read_published(bucket, prefix, version, target.name, client=s3))
     except PublishError as error:
         raise NotOurs(f"{identity}: {error}") from None
-    except Exception as error:  # botocore's errors, a body that is no template
+    except unreadable as error:
         raise NotOurs(
-            f"cannot read {identity} from {where} ({error}); pass the --bucket and --prefix "
-            f"where {version} is published"
+            f"cannot read {identity} from {where} ({aws_message(error)}); pass the --bucket and "
+            f"--prefix where {version} is published"
         ) from None
     try:
         found = identify(published)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import aws_message
 from .report import FAIL, OK
 from .run import CheckRun, document, sids
 
@@ -25,7 +26,7 @@ def check_resource_policies(run: CheckRun) -> None:
             try:
                 got = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
             except run.errors as error:
-                run.record(FAIL, subject, str(error))
+                run.record(FAIL, subject, aws_message(error))
                 continue
             text = got.get("Attributes", {}).get("Policy")
             run.queue_policies.append(check_sids(run, subject, props["PolicyDocument"], text))
@@ -36,7 +37,7 @@ def check_resource_policies(run: CheckRun) -> None:
             try:
                 text = sns.get_topic_attributes(TopicArn=arn)["Attributes"].get("Policy")
             except run.errors as error:
-                run.record(FAIL, subject, str(error))
+                run.record(FAIL, subject, aws_message(error))
                 continue
             check_sids(run, subject, props["PolicyDocument"], text)
 

@@ -7,6 +7,7 @@ reuses (given by the seller) is only reported as such.
 
 from __future__ import annotations
 
+from ..errors import aws_message
 from .report import FAIL, OK
 from .role_policies import check_role_policies
 from .run import CheckRun, document
@@ -27,7 +28,7 @@ def check_roles(run: CheckRun, account: str | None, external_id: str | None) -> 
             role = iam.get_role(RoleName=name)["Role"]
             trust = document(role["AssumeRolePolicyDocument"])
         except unreadable as error:
-            run.record(FAIL, f"role {name}", str(error))
+            run.record(FAIL, f"role {name}", aws_message(error))
             continue
         check_trust(run, name, trust, account, external_id)
         logical = by_name.get(name)
@@ -36,7 +37,7 @@ def check_roles(run: CheckRun, account: str | None, external_id: str | None) -> 
             try:
                 check_role_policies(run, iam, role, logical)
             except run.errors as error:
-                run.record(FAIL, f"role {name} policies", str(error))
+                run.record(FAIL, f"role {name} policies", aws_message(error))
         else:
             run.record(OK, f"role {name}", "reused (not created by this stack)")
     return arns

@@ -13,6 +13,7 @@ from typing import Any
 
 from ...template.reading import load_template
 from ...template.resolve import resolve
+from ..errors import aws_message
 from .concrete import Concrete
 from .recognise import NotOurs, differences, identify, reference, summarised
 from .report import FAIL, OK, WARN
@@ -33,7 +34,9 @@ def check_stack(run: CheckRun, name: str, bucket: str | None, prefix: str) -> bo
         if "does not exist" in str(error):
             run.record(FAIL, "stack", f"no stack named {name} exists in {run.region}")
         else:
-            run.record(FAIL, "stack", f"cannot read stack {name} in {run.region}: {error}")
+            run.record(
+                FAIL, "stack", f"cannot read stack {name} in {run.region}: {aws_message(error)}"
+            )
         return False
     status = stack["StackStatus"]
     run.partition = stack["StackId"].split(":")[1]
@@ -51,7 +54,7 @@ def check_stack(run: CheckRun, name: str, bucket: str | None, prefix: str) -> bo
         run.record(FAIL, "template", str(error))
         return False
     except unreadable as error:  # AWS refused, or parameters our template cannot take
-        run.record(FAIL, "template", f"cannot read the stack's template: {error}")
+        run.record(FAIL, "template", f"cannot read the stack's template: {aws_message(error)}")
         return False
     run.resources = resolved["Resources"]
     run.concrete = Concrete(stack["StackId"], run.physical, run.resources)

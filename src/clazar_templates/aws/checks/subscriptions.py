@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...template.reading import as_list, statements
+from ..errors import aws_message
 from .report import FAIL, OK, WARN
 from .run import CheckRun
 
@@ -34,7 +35,7 @@ def check_subscriptions(run: CheckRun) -> None:
                 for s in page["Subscriptions"]
             )
         except run.errors as error:
-            run.record(FAIL if ours else WARN, subject, f"cannot list: {error}")
+            run.record(FAIL if ours else WARN, subject, f"cannot list: {aws_message(error)}")
             continue
         if not subscribed:
             run.record(FAIL, subject, f"{logical}: {endpoint} is not subscribed")
