@@ -208,6 +208,9 @@ class Option:
     description: str
     group: str
     default: str | None = None  # the parameter's Default, when it has one
+    condition: str | None = None
+    """The deploy-time Condition resources depend on: for a flag, "the parameter is true";
+    for an option whose empty value means "the stack makes it", "the parameter is empty"."""
 
 
 def option(
@@ -218,9 +221,10 @@ def option(
     group: str,
     *,
     default: str | None = None,
+    condition: str | None = None,
 ) -> Any:
     """Declare an option field: ``None`` (deploy time) by default."""
-    spec = Option(parameter, kind, label, description, group, default)
+    spec = Option(parameter, kind, label, description, group, default, condition)
     return field(default=None, metadata={"option": spec})
 
 
@@ -315,6 +319,7 @@ class MarketplaceOptions(_Common):
         "(use that when deploying the stack to several regions of one account, e.g. a StackSet).",
         GROUP_ROLE,
         default="ClazarRole",
+        condition="GeneratedRoleName",
     )
     allow_marketplace_access: bool | None = option(
         "AllowMarketplaceAccess",
@@ -325,6 +330,7 @@ class MarketplaceOptions(_Common):
         "buying, Private Marketplace, procurement and sharing. false creates no such policy.",
         GROUP_MARKETPLACE,
         default="false",
+        condition="MarketplaceAccessAllowed",
     )
     enable_cas: bool | None = option(
         "EnableCas",
@@ -334,6 +340,7 @@ class MarketplaceOptions(_Common):
         "GenerateDataSet). AWS discontinued CAS on 2024-08-30; leave false unless told.",
         GROUP_FEEDS,
         default="false",
+        condition="CasEnabled",
     )
     cas_sns_topic_arn: str | None = option(
         "CasSnsTopicArn",
@@ -342,6 +349,7 @@ class MarketplaceOptions(_Common):
         "The CAS topic you are already enrolled with; empty creates one.",
         GROUP_FEEDS,
         default="",
+        condition="NewCasSnsTopic",
     )
     cas_bucket_name: str | None = option(
         "CasBucketName",
@@ -350,6 +358,7 @@ class MarketplaceOptions(_Common):
         "The CAS bucket you are already enrolled with; empty creates one.",
         GROUP_FEEDS,
         default="",
+        condition="NewCasBucket",
     )
     sdds_sns_topic_arn: str | None = option(
         "SddsSnsTopicArn",
@@ -358,6 +367,7 @@ class MarketplaceOptions(_Common):
         "The Seller Data Feed topic you are already enrolled with; empty creates one.",
         GROUP_FEEDS,
         default="",
+        condition="NewSddsSnsTopic",
     )
     sdds_bucket_name: str | None = option(
         "SddsBucketName",
@@ -366,6 +376,7 @@ class MarketplaceOptions(_Common):
         "The Seller Data Feed bucket you are already enrolled with; empty creates one.",
         GROUP_FEEDS,
         default="",
+        condition="NewSddsBucket",
     )
 
     enable_event_bridge: bool | None = option(
@@ -377,6 +388,7 @@ class MarketplaceOptions(_Common):
         "us-east-1 only, so the rules are created only when the stack is deployed there.",
         GROUP_EVENTS,
         default="false",
+        condition="EventBridgeEnabled",
     )
 
 
@@ -392,6 +404,7 @@ class CosellOptions(_Common):
         "empty creates SandboxRole. The role must trust Clazar's account with the external ID.",
         GROUP_COSELL,
         default="",
+        condition="CreateSandboxRole",
     )
     existing_production_role: str | None = option(
         "ExistingProductionRole",
@@ -401,6 +414,7 @@ class CosellOptions(_Common):
         "empty creates ProductionRole. The role must trust Clazar's account with the external ID.",
         GROUP_COSELL,
         default="",
+        condition="CreateProductionRole",
     )
     enable_event_bridge: bool | None = option(
         "EnableEventBridge",
@@ -411,6 +425,7 @@ class CosellOptions(_Common):
         "publishes them in us-east-1 only, so they are created only when deployed there.",
         GROUP_EVENTS,
         default="false",
+        condition="EventBridgeEnabled",
     )
 
 

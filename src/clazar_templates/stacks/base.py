@@ -81,25 +81,31 @@ class StackBuilder:
         current = getattr(self.options, field)
         return self.parameter(self._specs[field]) if current is None else current
 
-    def flag(self, field: str, condition: str) -> Flag:
-        """A boolean option as a flag: its value, or the Condition ``condition`` (== "true")."""
+    def flag(self, field: str) -> Flag:
+        """A boolean option as a flag: its value, or its Condition (the parameter is "true")."""
         current = getattr(self.options, field)
         if current is not None:
             return bool(current)
-        return self.condition(condition, Equals(self.parameter(self._specs[field]), "true"))
+        return self._option_condition(field, "true")
 
-    def existing(self, field: str, condition: str) -> tuple[Flag, Any]:
+    def existing(self, field: str) -> tuple[Flag, Any]:
         """For an option whose empty value means "the stack makes it" (an existing resource
         to reuse, or a name to use): (empty?, the given value).
 
-        ``condition`` names the deploy-time Condition "the parameter is empty"; it is the
-        single ``Equals`` that every ``Fn::If`` choosing between the two must branch on.
+        At deploy time "empty?" is the option's Condition "the parameter is empty"; it is
+        the single ``Equals`` that every ``Fn::If`` choosing between the two must branch on.
         """
         current = getattr(self.options, field)
         if current is None:
-            ref = self.parameter(self._specs[field])
-            return self.condition(condition, Equals(ref, "")), ref
+            return self._option_condition(field, ""), self.value(field)
         return current == "", current
+
+    def _option_condition(self, field: str, equals: str) -> str:
+        """The Condition declared with ``field``'s option: its parameter equals ``equals``."""
+        spec = self._specs[field]
+        if spec.condition is None:
+            raise ValueError(f"option {field} declares no deploy-time condition")
+        return self.condition(spec.condition, Equals(self.parameter(spec), equals))
 
     # --- conditions ------------------------------------------------------------------
     def condition(self, name: str, expression: AWSHelperFn) -> str:

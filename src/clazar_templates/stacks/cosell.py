@@ -85,7 +85,7 @@ def build_cosell(options: CosellOptions | None = None) -> Template:
 def cosell_role(b: StackBuilder, logical: str) -> tuple[Flag, Any]:
     """Create ``logical`` unless an existing role is given; (created?, role name or ARN)."""
     field, managed, deny, purpose = ROLES[logical]
-    create, given = b.existing(field, f"Create{logical}")
+    create, given = b.existing(field)
     b.add(
         iam.Role(
             logical,

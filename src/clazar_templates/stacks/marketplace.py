@@ -99,7 +99,7 @@ def clazar_role(b: StackBuilder) -> Ref:
 
 def role_name(b: StackBuilder) -> dict[str, Any]:
     """The seller's role name; none (CloudFormation makes a unique one) when it is empty."""
-    generated, name = b.existing("role_name", "GeneratedRoleName")
+    generated, name = b.existing("role_name")
     return {} if generated is True else {"RoleName": unless(generated, name)}
 
 
@@ -136,7 +136,7 @@ def clazar_sqs(b: StackBuilder) -> Any:
 
 
 def marketplace_access(b: StackBuilder) -> list[Any]:
-    allowed = b.flag("allow_marketplace_access", "MarketplaceAccessAllowed")
+    allowed = b.flag("allow_marketplace_access")
     return present(
         inline_policy(
             b,
@@ -179,12 +179,12 @@ class Feed:
 
     @classmethod
     def declare(cls, b: StackBuilder, prefix: str, enabled: str | bool) -> Feed:
-        on = b.flag(enabled, f"{prefix}Enabled") if isinstance(enabled, str) else enabled
+        on = b.flag(enabled) if isinstance(enabled, str) else enabled
         if on is False:
             return cls(prefix, False)
         low = prefix.lower()
-        new_topic, topic = b.existing(f"{low}_sns_topic_arn", f"New{prefix}SnsTopic")
-        new_bucket, bucket = b.existing(f"{low}_bucket_name", f"New{prefix}Bucket")
+        new_topic, topic = b.existing(f"{low}_sns_topic_arn")
+        new_bucket, bucket = b.existing(f"{low}_bucket_name")
         return cls(
             prefix,
             on,
@@ -464,9 +464,7 @@ def report_properties(b: StackBuilder, cas: Feed, sdds: Feed, key: Flag) -> dict
         "ExternalId": b.value("external_id"),
         "QueueUrl": Ref(QUEUE),
         "QueueArn": GetAtt(QUEUE, "Arn"),
-        "MarketplaceAccess": pick(
-            b.flag("allow_marketplace_access", "MarketplaceAccessAllowed"), "true", "false"
-        ),
+        "MarketplaceAccess": pick(b.flag("allow_marketplace_access"), "true", "false"),
         "CasEnabled": pick(cas.enabled, "true", "false"),
     }
     for feed in (cas, sdds):

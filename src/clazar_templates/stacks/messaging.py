@@ -66,7 +66,7 @@ def add_queue(
 def event_rules_flag(b: StackBuilder) -> Flag:
     """Whether the EventBridge rules exist: the option is on and the stack is in us-east-1,
     the only region where AWS publishes Marketplace and Partner Central events."""
-    enabled = b.flag("enable_event_bridge", "EventBridgeEnabled")
+    enabled = b.flag("enable_event_bridge")
     if enabled is False:
         return False
     in_region = b.condition("InUsEast1", Equals(Ref("AWS::Region"), EVENTS_REGION))
