@@ -29,6 +29,7 @@ __all__ = [
     "OptionError",
     "fixed_options",
     "option_fields",
+    "parse_settings",
     "parse_value",
 ]
 
@@ -455,9 +456,31 @@ def parse_value(options_class: type[Any], name: str, text: str) -> Any:
     Booleans are ``true``/``false``; ``deploy`` leaves an option to deploy time; ``api_url``
     also takes an environment name (``production``, ``development``).
     """
-    names = field_names(options_class)
+    _check_name(name, text, field_names(options_class))
+    return _parse(options_class, name, text)
+
+
+def parse_settings(
+    options_class: type[Any], settings: dict[str, str], every: list[type[Any]]
+) -> dict[str, Any]:
+    """The Python values of ``--set`` strings for ``options_class`` (see :func:`parse_value`).
+
+    Names only other classes of ``every`` have are skipped (one ``--set`` serves several
+    stacks); a name none of them has raises OptionError listing every accepted name.
+    """
+    known = sorted({n for options in every for n in field_names(options)})
+    for name, text in settings.items():
+        _check_name(name, text, known)
+    mine = field_names(options_class)
+    return {n: _parse(options_class, n, v) for n, v in settings.items() if n in mine}
+
+
+def _check_name(name: str, text: str, names: list[str]) -> None:
     if name not in names:
         raise OptionError(name, text, "an option name, one of: " + ", ".join(names))
+
+
+def _parse(options_class: type[Any], name: str, text: str) -> Any:
     spec = dict(option_fields(options_class)).get(name)
     if spec is None:
         return API_ENDPOINTS.get(text, text) if name == "api_url" else text
