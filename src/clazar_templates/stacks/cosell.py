@@ -15,7 +15,7 @@ from .. import policies as p
 from ..options import CosellOptions
 from .base import Flag, StackBuilder, pick, vendor_root, when
 from .messaging import add_queue, add_rules, dead_letter_queue, event_rules_flag
-from .reporter import add_reporter
+from .reporting import add_reporter
 from .suppressions import INLINE_POLICY, scanner_metadata
 
 NAME = "clazar-cosell"
@@ -85,7 +85,7 @@ def build_cosell(options: CosellOptions | None = None) -> Template:
 def cosell_role(b: StackBuilder, logical: str) -> tuple[Flag, Any]:
     """Create ``logical`` unless an existing role is given; (created?, role name or ARN)."""
     field, managed, deny, purpose = ROLES[logical]
-    create, given = b.existing(field)
+    create, given = b.made_or_given(field)
     b.add(
         iam.Role(
             logical,

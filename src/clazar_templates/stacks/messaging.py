@@ -70,7 +70,7 @@ def event_rules_flag(b: StackBuilder) -> Flag:
     if enabled is False:
         return False
     in_region = b.condition("InUsEast1", Equals(Ref("AWS::Region"), EVENTS_REGION))
-    return b.all("CreateEventRules", enabled, in_region)
+    return b.all_of("CreateEventRules", enabled, in_region)
 
 
 def add_rules(
