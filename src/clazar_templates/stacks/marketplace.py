@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import GetAtt, Ref, Select, Split, Sub, Template, iam, kms, s3, sns, sqs
+from troposphere import GetAtt, Ref, Select, Split, Sub, Template, iam, kms, s3, sns
 
 from .. import policies as p
 from ..options import MarketplaceOptions
@@ -25,7 +25,7 @@ from .base import (
     when,
     within,
 )
-from .messaging import add_queue, add_rules, event_rules_flag
+from .messaging import add_queue, add_queue_policy, add_rules, event_rules_flag
 from .reporting import add_reporter
 from .suppressions import (
     FEED_BUCKET,
@@ -416,16 +416,14 @@ def sqs_send_policy(
 ) -> None:
     queue_arn = GetAtt(QUEUE, "Arn")
     topics = present(*[when(f.enabled, f.topic_arn) for f in (cas, sdds)])
-    b.add(
-        sqs.QueuePolicy(
-            "ClazarSqsSendPolicy",
-            Queues=[Ref(QUEUE)],
-            PolicyDocument=p.document(
-                p.deliver_topics_to_queue(queue_arn, topics),
-                *present(when(rules, p.deliver_events_to_queue(queue_arn, rule_arns))),
-                p.deny_insecure_transport([p.Action("sqs", "*")], [queue_arn]),
-            ),
-        )
+    add_queue_policy(
+        b,
+        "ClazarSqsSendPolicy",
+        QUEUE,
+        [
+            p.deliver_topics_to_queue(queue_arn, topics),
+            *present(when(rules, p.deliver_events_to_queue(queue_arn, rule_arns))),
+        ],
     )
 
 

@@ -48,19 +48,26 @@ def add_queue(
         ),
         when,
     )
-    dlq_arn = GetAtt(dlq_name, "Arn")
+    add_queue_policy(b, f"{dlq_name}Policy", dlq_name, dead_letter_statements, when)
+    return GetAtt(name, "Arn"), GetAtt(dlq_name, "Arn")
+
+
+def add_queue_policy(
+    b: StackBuilder, logical: str, queue: str, statements: Sequence[Any], when: Flag = True
+) -> None:
+    """``logical``, the policy of ``queue``: ``statements``, then the deny of anything not
+    over TLS that every queue of these stacks carries."""
     b.add(
         sqs.QueuePolicy(
-            f"{dlq_name}Policy",
-            Queues=[Ref(dlq_name)],
+            logical,
+            Queues=[Ref(queue)],
             PolicyDocument=p.document(
-                *dead_letter_statements,
-                p.deny_insecure_transport([p.Action("sqs", "*")], [dlq_arn]),
+                *statements,
+                p.deny_insecure_transport([p.Action("sqs", "*")], [GetAtt(queue, "Arn")]),
             ),
         ),
         when,
     )
-    return GetAtt(name, "Arn"), dlq_arn
 
 
 def event_rules_flag(b: StackBuilder) -> Flag:
