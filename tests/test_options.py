@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from clazar_templates import CosellOptions, MarketplaceOptions, OptionError
-from clazar_templates.options import parse_value
+from clazar_templates.options import option_fields, parse_value
+from clazar_templates.stacks import STACKS, Stack
+from support import as_dict
 
 GOOD_TOPIC = "arn:aws:sns:us-west-2:111122223333:sdds-feed"
 
@@ -96,3 +98,15 @@ def test_parse_value_from_strings() -> None:
         parse_value(MarketplaceOptions, "enable_cas", "yes")
     with pytest.raises(OptionError, match=r"one of: .*role_name"):
         parse_value(MarketplaceOptions, "rolename", "x")
+
+
+@pytest.mark.parametrize("target", list(STACKS.values()), ids=lambda s: s.short)
+def test_each_option_condition_is_declared_once_and_tests_its_parameter(target: Stack) -> None:
+    conditions = as_dict(target.build())["Conditions"]
+    for name, spec in option_fields(target.options):
+        decided_later = spec.kind.is_flag or spec.kind.optional
+        assert (spec.condition is not None) == decided_later, name
+        if spec.condition is not None:
+            empty_or_true = "true" if spec.kind.is_flag else ""
+            equals = {"Fn::Equals": [{"Ref": spec.parameter}, empty_or_true]}
+            assert conditions[spec.condition] == equals, name

@@ -29,6 +29,7 @@ __all__ = [
     "OptionError",
     "fixed_options",
     "option_fields",
+    "parse_settings",
     "parse_value",
 ]
 
@@ -210,6 +211,9 @@ class Option:
     description: str
     group: str
     default: str | None = None  # the parameter's Default, when it has one
+    condition: str | None = None
+    """The deploy-time Condition resources depend on: for a flag, "the parameter is true";
+    for an option whose empty value means "the stack makes it", "the parameter is empty"."""
 
 
 def option(
@@ -220,9 +224,10 @@ def option(
     group: str,
     *,
     default: str | None = None,
+    condition: str | None = None,
 ) -> Any:
     """Declare an option field: ``None`` (deploy time) by default."""
-    spec = Option(parameter, kind, label, description, group, default)
+    spec = Option(parameter, kind, label, description, group, default, condition)
     return field(default=None, metadata={"option": spec})
 
 
@@ -317,6 +322,7 @@ class MarketplaceOptions(_Common):
         "(use that when deploying the stack to several regions of one account, e.g. a StackSet).",
         GROUP_ROLE,
         default="ClazarRole",
+        condition="GeneratedRoleName",
     )
     allow_marketplace_access: bool | None = option(
         "AllowMarketplaceAccess",
@@ -327,6 +333,7 @@ class MarketplaceOptions(_Common):
         "buying, Private Marketplace, procurement and sharing. false creates no such policy.",
         GROUP_MARKETPLACE,
         default="false",
+        condition="MarketplaceAccessAllowed",
     )
     enable_cas: bool | None = option(
         "EnableCas",
@@ -336,6 +343,7 @@ class MarketplaceOptions(_Common):
         "GenerateDataSet). AWS discontinued CAS on 2024-08-30; leave false unless told.",
         GROUP_FEEDS,
         default="false",
+        condition="CasEnabled",
     )
     cas_sns_topic_arn: str | None = option(
         "CasSnsTopicArn",
@@ -344,6 +352,7 @@ class MarketplaceOptions(_Common):
         "The CAS topic you are already enrolled with; empty creates one.",
         GROUP_FEEDS,
         default="",
+        condition="NewCasSnsTopic",
     )
     cas_bucket_name: str | None = option(
         "CasBucketName",
@@ -352,6 +361,7 @@ class MarketplaceOptions(_Common):
         "The CAS bucket you are already enrolled with; empty creates one.",
         GROUP_FEEDS,
         default="",
+        condition="NewCasBucket",
     )
     sdds_sns_topic_arn: str | None = option(
         "SddsSnsTopicArn",
@@ -360,6 +370,7 @@ class MarketplaceOptions(_Common):
         "The Seller Data Feed topic you are already enrolled with; empty creates one.",
         GROUP_FEEDS,
         default="",
+        condition="NewSddsSnsTopic",
     )
     sdds_bucket_name: str | None = option(
         "SddsBucketName",
@@ -368,6 +379,7 @@ class MarketplaceOptions(_Common):
         "The Seller Data Feed bucket you are already enrolled with; empty creates one.",
         GROUP_FEEDS,
         default="",
+        condition="NewSddsBucket",
     )
 
     enable_event_bridge: bool | None = option(
@@ -379,6 +391,7 @@ class MarketplaceOptions(_Common):
         "us-east-1 only, so the rules are created only when the stack is deployed there.",
         GROUP_EVENTS,
         default="false",
+        condition="EventBridgeEnabled",
     )
 
 
@@ -394,6 +407,7 @@ class CosellOptions(_Common):
         "empty creates SandboxRole. The role must trust Clazar's account with the external ID.",
         GROUP_COSELL,
         default="",
+        condition="CreateSandboxRole",
     )
     existing_production_role: str | None = option(
         "ExistingProductionRole",
@@ -403,6 +417,7 @@ class CosellOptions(_Common):
         "empty creates ProductionRole. The role must trust Clazar's account with the external ID.",
         GROUP_COSELL,
         default="",
+        condition="CreateProductionRole",
     )
     enable_event_bridge: bool | None = option(
         "EnableEventBridge",
@@ -413,6 +428,7 @@ class CosellOptions(_Common):
         "publishes them in us-east-1 only, so they are created only when deployed there.",
         GROUP_EVENTS,
         default="false",
+        condition="EventBridgeEnabled",
     )
 
 
@@ -442,9 +458,31 @@ def parse_value(options_class: type[Any], name: str, text: str) -> Any:
     Booleans are ``true``/``false``; ``deploy`` leaves an option to deploy time; ``api_url``
     also takes an environment name (``production``, ``development``).
     """
-    names = field_names(options_class)
+    _check_name(name, text, field_names(options_class))
+    return _parse(options_class, name, text)
+
+
+def parse_settings(
+    options_class: type[Any], settings: dict[str, str], every: list[type[Any]]
+) -> dict[str, Any]:
+    """The Python values of ``--set`` strings for ``options_class`` (see :func:`parse_value`).
+
+    Names only other classes of ``every`` have are skipped (one ``--set`` serves several
+    stacks); a name none of them has raises OptionError listing every accepted name.
+    """
+    known = sorted({n for options in every for n in field_names(options)})
+    for name, text in settings.items():
+        _check_name(name, text, known)
+    mine = field_names(options_class)
+    return {n: _parse(options_class, n, v) for n, v in settings.items() if n in mine}
+
+
+def _check_name(name: str, text: str, names: list[str]) -> None:
     if name not in names:
         raise OptionError(name, text, "an option name, one of: " + ", ".join(names))
+
+
+def _parse(options_class: type[Any], name: str, text: str) -> Any:
     spec = dict(option_fields(options_class)).get(name)
     if spec is None:
         return API_ENDPOINTS.get(text, text) if name == "api_url" else text

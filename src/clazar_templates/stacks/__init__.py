@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..options import CosellOptions, MarketplaceOptions
+from ..options import CosellOptions, MarketplaceOptions, parse_settings
 
 
 @dataclass(frozen=True)
@@ -50,17 +50,9 @@ def stack(name: str) -> Stack:
 
 
 def options_for(target: Stack, settings: dict[str, str]) -> Any:
-    """``target``'s options from ``--set`` strings; names it does not have are skipped.
+    """``target``'s options from ``--set`` strings; names only other stacks have are skipped.
 
     Raises OptionError for a name no stack has, or a value of the wrong form.
     """
-    from ..options import OptionError, field_names, parse_value
-
-    known = {n for s in STACKS.values() for n in field_names(s.options)}
-    for name, value in settings.items():
-        if name not in known:
-            raise OptionError(name, value, "an option name, one of: " + ", ".join(sorted(known)))
-    mine = field_names(target.options)
-    return target.options(
-        **{n: parse_value(target.options, n, v) for n, v in settings.items() if n in mine}
-    )
+    every = [s.options for s in STACKS.values()]
+    return target.options(**parse_settings(target.options, settings, every))

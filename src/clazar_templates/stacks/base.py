@@ -81,25 +81,32 @@ class StackBuilder:
         current = getattr(self.options, field)
         return self.parameter(self._specs[field]) if current is None else current
 
-    def flag(self, field: str, condition: str) -> Flag:
-        """A boolean option as a flag: its value, or the Condition ``condition`` (== "true")."""
+    def flag(self, field: str) -> Flag:
+        """A boolean option as a flag: its value, or its Condition (the parameter is "true")."""
         current = getattr(self.options, field)
         if current is not None:
             return bool(current)
-        return self.condition(condition, Equals(self.parameter(self._specs[field]), "true"))
+        return self._option_condition(field, "true")
 
-    def existing(self, field: str, condition: str) -> tuple[Flag, Any]:
+    def made_or_given(self, field: str) -> tuple[Flag, Any]:
         """For an option whose empty value means "the stack makes it" (an existing resource
-        to reuse, or a name to use): (empty?, the given value).
+        to reuse, or a name to give; empty: a new resource, or a name CloudFormation
+        generates): (made?, the given value).
 
-        ``condition`` names the deploy-time Condition "the parameter is empty"; it is the
-        single ``Equals`` that every ``Fn::If`` choosing between the two must branch on.
+        At deploy time "made?" is the option's Condition "the parameter is empty"; it is
+        the single ``Equals`` that every ``Fn::If`` choosing between the two must branch on.
         """
         current = getattr(self.options, field)
         if current is None:
-            ref = self.parameter(self._specs[field])
-            return self.condition(condition, Equals(ref, "")), ref
+            return self._option_condition(field, ""), self.value(field)
         return current == "", current
+
+    def _option_condition(self, field: str, equals: str) -> str:
+        """The Condition declared with ``field``'s option: its parameter equals ``equals``."""
+        spec = self._specs[field]
+        if spec.condition is None:
+            raise ValueError(f"option {field} declares no deploy-time condition")
+        return self.condition(spec.condition, Equals(self.parameter(spec), equals))
 
     # --- conditions ------------------------------------------------------------------
     def condition(self, name: str, expression: AWSHelperFn) -> str:
@@ -107,27 +114,28 @@ class StackBuilder:
             self.template.add_condition(name, expression)
         return name
 
-    def all(self, name: str, *flags: Flag) -> Flag:
-        """Flag that holds when every flag holds (a new Condition only if still needed)."""
-        if any(f is False for f in flags):
-            return False
-        rest = list(dict.fromkeys(f for f in flags if f is not True))
-        if not rest:
-            return True
-        if len(rest) == 1:
-            return rest[0]
-        return self.condition(name, _And(*[_cond(f) for f in rest]))
+    def all_of(self, name: str, *flags: Flag) -> Flag:
+        """Flag that holds when every flag holds (a new Condition ``name`` only if still
+        needed)."""
+        return self._combine(name, flags, decisive=False, operator=_And)
 
-    def any(self, name: str, *flags: Flag) -> Flag:
+    def any_of(self, name: str, *flags: Flag) -> Flag:
         """Flag that holds when at least one flag holds."""
-        if any(f is True for f in flags):
-            return True
-        rest = list(dict.fromkeys(f for f in flags if f is not False))
+        return self._combine(name, flags, decisive=True, operator=_Or)
+
+    def _combine(
+        self, name: str, flags: tuple[Flag, ...], decisive: bool, operator: type[AWSHelperFn]
+    ) -> Flag:
+        """``flags`` joined by ``operator``: ``decisive`` if any flag is that value, else
+        the flags left to deploy time (a Condition for two or more)."""
+        if decisive in flags:
+            return decisive
+        rest = list(dict.fromkeys(f for f in flags if not isinstance(f, bool)))
         if not rest:
-            return False
+            return not decisive
         if len(rest) == 1:
             return rest[0]
-        return self.condition(name, _Or(*[_cond(f) for f in rest]))
+        return self.condition(name, operator(*[_cond(f) for f in rest]))
 
     def negate(self, name: str, flag: Flag) -> Flag:
         if isinstance(flag, bool):

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import GetAtt, Ref, Template, iam, sqs
+from troposphere import GetAtt, Ref, Template, iam
 
 from .. import policies as p
 from ..options import CosellOptions
 from .base import Flag, StackBuilder, pick, vendor_root, when
-from .messaging import add_queue, add_rules, dead_letter_queue, event_rules_flag
-from .reporter import add_reporter
+from .messaging import add_queue, add_queue_policy, add_rules, dead_letter_queue, event_rules_flag
+from .reporting import add_reporter
 from .suppressions import INLINE_POLICY, scanner_metadata
 
 NAME = "clazar-cosell"
@@ -85,7 +85,7 @@ def build_cosell(options: CosellOptions | None = None) -> Template:
 def cosell_role(b: StackBuilder, logical: str) -> tuple[Flag, Any]:
     """Create ``logical`` unless an existing role is given; (created?, role name or ARN)."""
     field, managed, deny, purpose = ROLES[logical]
-    create, given = b.existing(field, f"Create{logical}")
+    create, given = b.made_or_given(field)
     b.add(
         iam.Role(
             logical,
@@ -126,17 +126,15 @@ def events_queue_policy(b: StackBuilder, rules: Flag, queue_arns: list[Any]) -> 
         return
     rule_arns = add_rules(b, EVENT_RULES, EVENTS_QUEUE, rules)
     queue_arn = queue_arns[0]
-    b.add(
-        sqs.QueuePolicy(
-            f"{EVENTS_QUEUE}Policy",
-            Queues=[Ref(EVENTS_QUEUE)],
-            PolicyDocument=p.document(
-                p.deliver_events_to_queue(queue_arn, rule_arns),
-                p.cosell_roles_read_events(role_readers(), queue_arn),
-                p.cosell_roles_return_dead_letters(role_readers(), queue_arn),
-                p.deny_insecure_transport([p.Action("sqs", "*")], [queue_arn]),
-            ),
-        ),
+    add_queue_policy(
+        b,
+        f"{EVENTS_QUEUE}Policy",
+        EVENTS_QUEUE,
+        [
+            p.deliver_events_to_queue(queue_arn, rule_arns),
+            p.cosell_roles_read_events(role_readers(), queue_arn),
+            p.cosell_roles_return_dead_letters(role_readers(), queue_arn),
+        ],
         rules,
     )
 

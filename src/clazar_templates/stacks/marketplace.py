@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import GetAtt, Ref, Select, Split, Sub, Template, iam, kms, s3, sns, sqs
+from troposphere import GetAtt, Ref, Select, Split, Sub, Template, iam, kms, s3, sns
 
 from .. import policies as p
 from ..options import MarketplaceOptions
@@ -25,8 +25,8 @@ from .base import (
     when,
     within,
 )
-from .messaging import add_queue, add_rules, event_rules_flag
-from .reporter import add_reporter
+from .messaging import add_queue, add_queue_policy, add_rules, event_rules_flag
+from .reporting import add_reporter
 from .suppressions import (
     FEED_BUCKET,
     INLINE_POLICY,
@@ -62,7 +62,8 @@ def build_marketplace(options: MarketplaceOptions | None = None) -> Template:
     policies = [clazar_role(b)]
     policies.append(clazar_sqs(b))
     policies += marketplace_access(b)
-    cas, sdds = Feed.declare(b, "Cas", "enable_cas"), Feed.declare(b, "Sdds", True)
+    cas = Feed.declare(b, "Cas", b.flag("enable_cas"))
+    sdds = Feed.declare(b, "Sdds", True)
     key = kms_key(b, cas, sdds)
     for feed in (cas, sdds):
         feed_bucket(b, feed)
@@ -99,7 +100,7 @@ def clazar_role(b: StackBuilder) -> Ref:
 
 def role_name(b: StackBuilder) -> dict[str, Any]:
     """The seller's role name; none (CloudFormation makes a unique one) when it is empty."""
-    generated, name = b.existing("role_name", "GeneratedRoleName")
+    generated, name = b.made_or_given("role_name")
     return {} if generated is True else {"RoleName": unless(generated, name)}
 
 
@@ -136,7 +137,7 @@ def clazar_sqs(b: StackBuilder) -> Any:
 
 
 def marketplace_access(b: StackBuilder) -> list[Any]:
-    allowed = b.flag("allow_marketplace_access", "MarketplaceAccessAllowed")
+    allowed = b.flag("allow_marketplace_access")
     return present(
         inline_policy(
             b,
@@ -178,21 +179,22 @@ class Feed:
     given_bucket: Any = None
 
     @classmethod
-    def declare(cls, b: StackBuilder, prefix: str, enabled: str | bool) -> Feed:
-        on = b.flag(enabled, f"{prefix}Enabled") if isinstance(enabled, str) else enabled
+    def declare(cls, b: StackBuilder, prefix: str, on: Flag) -> Feed:
+        """The feed ``prefix``, on when the flag ``on`` holds; its options start with
+        ``prefix.lower()``."""
         if on is False:
             return cls(prefix, False)
         low = prefix.lower()
-        new_topic, topic = b.existing(f"{low}_sns_topic_arn", f"New{prefix}SnsTopic")
-        new_bucket, bucket = b.existing(f"{low}_bucket_name", f"New{prefix}Bucket")
+        new_topic, topic = b.made_or_given(f"{low}_sns_topic_arn")
+        new_bucket, bucket = b.made_or_given(f"{low}_bucket_name")
         return cls(
             prefix,
             on,
             new_topic,
             new_bucket,
-            create_topic=b.all(f"Create{prefix}SnsTopic", on, new_topic),
-            create_bucket=b.all(f"Create{prefix}Bucket", on, new_bucket),
-            existing_bucket=b.all(
+            create_topic=b.all_of(f"Create{prefix}SnsTopic", on, new_topic),
+            create_bucket=b.all_of(f"Create{prefix}Bucket", on, new_bucket),
+            existing_bucket=b.all_of(
                 f"UseExisting{prefix}Bucket",
                 on,
                 b.negate(f"Existing{prefix}BucketGiven", new_bucket),
@@ -234,7 +236,7 @@ class Feed:
 def kms_key(b: StackBuilder, cas: Feed, sdds: Feed) -> Flag:
     """The key that encrypts the buckets and topics this stack creates (none if it creates
     none). Retained with the buckets, so their data stays readable after stack deletion."""
-    needed = b.any(
+    needed = b.any_of(
         "CreateKmsKey", cas.create_bucket, cas.create_topic, sdds.create_bucket, sdds.create_topic
     )
     b.add(
@@ -361,7 +363,7 @@ def generate_cas_policy(b: StackBuilder, cas: Feed) -> Any:
     if cas.enabled is False:
         return None
     own = [within(cas.enabled, made) for made in (cas.create_bucket, cas.create_topic)]
-    key_in_use = b.any("CasUsesKmsKey", *own)  # CAS's own bucket or topic uses the key
+    key_in_use = b.any_of("CasUsesKmsKey", *own)  # CAS's own bucket or topic uses the key
     return inline_policy(
         b,
         "ClazarGenerateCasPolicy",
@@ -378,8 +380,8 @@ def generate_cas_policy(b: StackBuilder, cas: Feed) -> Any:
 
 def kms_access_policy(b: StackBuilder, feeds: list[Feed]) -> Any:
     """Decrypt with the stack's key for buckets it created, and via S3 for given buckets."""
-    created = b.any("CreatesFeedBucket", *[f.create_bucket for f in feeds])
-    given = b.any("UsesExistingFeedBucket", *[f.existing_bucket for f in feeds])
+    created = b.any_of("CreatesFeedBucket", *[f.create_bucket for f in feeds])
+    given = b.any_of("UsesExistingFeedBucket", *[f.existing_bucket for f in feeds])
     created_arns = [when(within(created, f.create_bucket), f.created_bucket_arn()) for f in feeds]
     given_arns = [
         when(within(given, f.existing_bucket), arn)
@@ -414,16 +416,14 @@ def sqs_send_policy(
 ) -> None:
     queue_arn = GetAtt(QUEUE, "Arn")
     topics = present(*[when(f.enabled, f.topic_arn) for f in (cas, sdds)])
-    b.add(
-        sqs.QueuePolicy(
-            "ClazarSqsSendPolicy",
-            Queues=[Ref(QUEUE)],
-            PolicyDocument=p.document(
-                p.deliver_topics_to_queue(queue_arn, topics),
-                *present(when(rules, p.deliver_events_to_queue(queue_arn, rule_arns))),
-                p.deny_insecure_transport([p.Action("sqs", "*")], [queue_arn]),
-            ),
-        )
+    add_queue_policy(
+        b,
+        "ClazarSqsSendPolicy",
+        QUEUE,
+        [
+            p.deliver_topics_to_queue(queue_arn, topics),
+            *present(when(rules, p.deliver_events_to_queue(queue_arn, rule_arns))),
+        ],
     )
 
 
@@ -464,9 +464,7 @@ def report_properties(b: StackBuilder, cas: Feed, sdds: Feed, key: Flag) -> dict
         "ExternalId": b.value("external_id"),
         "QueueUrl": Ref(QUEUE),
         "QueueArn": GetAtt(QUEUE, "Arn"),
-        "MarketplaceAccess": pick(
-            b.flag("allow_marketplace_access", "MarketplaceAccessAllowed"), "true", "false"
-        ),
+        "MarketplaceAccess": pick(b.flag("allow_marketplace_access"), "true", "false"),
         "CasEnabled": pick(cas.enabled, "true", "false"),
     }
     for feed in (cas, sdds):

@@ -48,29 +48,36 @@ def add_queue(
         ),
         when,
     )
-    dlq_arn = GetAtt(dlq_name, "Arn")
+    add_queue_policy(b, f"{dlq_name}Policy", dlq_name, dead_letter_statements, when)
+    return GetAtt(name, "Arn"), GetAtt(dlq_name, "Arn")
+
+
+def add_queue_policy(
+    b: StackBuilder, logical: str, queue: str, statements: Sequence[Any], when: Flag = True
+) -> None:
+    """``logical``, the policy of ``queue``: ``statements``, then the deny of anything not
+    over TLS that every queue of these stacks carries."""
     b.add(
         sqs.QueuePolicy(
-            f"{dlq_name}Policy",
-            Queues=[Ref(dlq_name)],
+            logical,
+            Queues=[Ref(queue)],
             PolicyDocument=p.document(
-                *dead_letter_statements,
-                p.deny_insecure_transport([p.Action("sqs", "*")], [dlq_arn]),
+                *statements,
+                p.deny_insecure_transport([p.Action("sqs", "*")], [GetAtt(queue, "Arn")]),
             ),
         ),
         when,
     )
-    return GetAtt(name, "Arn"), dlq_arn
 
 
 def event_rules_flag(b: StackBuilder) -> Flag:
     """Whether the EventBridge rules exist: the option is on and the stack is in us-east-1,
     the only region where AWS publishes Marketplace and Partner Central events."""
-    enabled = b.flag("enable_event_bridge", "EventBridgeEnabled")
+    enabled = b.flag("enable_event_bridge")
     if enabled is False:
         return False
     in_region = b.condition("InUsEast1", Equals(Ref("AWS::Region"), EVENTS_REGION))
-    return b.all("CreateEventRules", enabled, in_region)
+    return b.all_of("CreateEventRules", enabled, in_region)
 
 
 def add_rules(
