@@ -26,7 +26,7 @@ from click.testing import CliRunner
 import iam_oracle
 from clazar_templates.cli import cli
 from clazar_templates.review.deployer import DeployerError, build_deployer_policy, deployer_policy
-from clazar_templates.review.deployer_rules import EXCLUSIONS
+from clazar_templates.review.deployer.rules import EXCLUSIONS
 from clazar_templates.review.docs import DEPLOYER_DOC, generated_files
 from clazar_templates.stacks import STACKS, options_for
 from clazar_templates.template.render import lint, to_yaml

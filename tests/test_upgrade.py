@@ -30,7 +30,7 @@ from clazar_templates.aws.upgrade import (
     apply_upgrade,
     plan_upgrade,
 )
-from clazar_templates.aws.upgrade_changes import resource_changes
+from clazar_templates.aws.upgrade.changes import resource_changes
 from clazar_templates.cli import cli
 from conftest import Deployment
 from support import ACCOUNT, DEPLOY_VALUES, VENDOR
@@ -519,7 +519,7 @@ def publish_small(template: dict[str, Any], version: str) -> None:
 @pytest.mark.parametrize("as_url", [False, True])
 def test_a_published_version(cfn: Any, monkeypatch: pytest.MonkeyPatch, as_url: bool) -> None:
     """Read from the bucket; sent by URL when too big for a body (made so here)."""
-    from clazar_templates.aws import upgrade_changeset
+    from clazar_templates.aws.upgrade import changeset as upgrade_changeset
 
     publish_small(with_resource("0.2.0"), "0.2.0")
     if as_url:

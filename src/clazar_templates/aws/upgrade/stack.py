@@ -13,18 +13,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .._version import __version__
-from ..errors import FieldError
-from ..options import OptionError
-from ..patterns import REGION, STACK_NAME, fullmatch
-from ..review.diff import DiffError, PermissionDiff, diff
-from ..template.parameters import value_problem
-from ..template.reading import load_template
-from ..template.resolve import ResolveError, resolve
-from .checks.recognise import Identity, NotOurs, identify, reference
-from .errors import aws_errors, error_code
-from .publishing import PublishError, bucket_region, check_location, object_url, template_key
-from .upgrade_changes import ResourceChange
+from ..._version import __version__
+from ...errors import FieldError
+from ...options import OptionError
+from ...patterns import REGION, STACK_NAME, fullmatch
+from ...review.diff import DiffError, PermissionDiff, diff
+from ...template.parameters import value_problem
+from ...template.reading import load_template
+from ...template.resolve import ResolveError, resolve
+from ..checks.recognise import Identity, NotOurs, identify, reference
+from ..errors import aws_errors, error_code
+from ..publishing import PublishError, bucket_region, check_location, object_url, template_key
+from .changes import ResourceChange
 
 __all__ = ["ParameterNote", "UpgradeError", "UpgradeInputError"]
 

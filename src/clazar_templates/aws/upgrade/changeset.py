@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .errors import aws_errors
-from .upgrade_stack import UpgradeError, fail
+from ..errors import aws_errors
+from .stack import UpgradeError, fail
 
 __all__ = [
     "NOTHING",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .upgrade import UpgradePlan
-    from .upgrade_changes import ResourceChange
+    from . import UpgradePlan
+    from .changes import ResourceChange
 
 __all__ = ["markdown"]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..stacks import Stack
-from .deployer import DeployerPolicy, build_deployer_policy
-from .permissions import markdown_cell
+from ...stacks import Stack
+from ..permissions import markdown_cell
+from . import DeployerPolicy, build_deployer_policy
 
 __all__ = ["deployer_markdown", "policy_markdown", "role_template"]
 
@@ -84,7 +84,7 @@ def policy_markdown(policy: DeployerPolicy, level: int = 1) -> str:
 def role_template(policy: DeployerPolicy) -> str:
     """A CloudFormation template creating the service role (trust
     ``cloudformation.amazonaws.com``) with the policy; placeholders become Parameters."""
-    from ..template.render import to_yaml
+    from ...template.render import to_yaml
 
     def sub(value: Any) -> Any:
         if isinstance(value, str) and "${" in value:

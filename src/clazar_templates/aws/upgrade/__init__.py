@@ -6,7 +6,7 @@ published under ``bucket``/``prefix``, this package's own version rebuilt with t
 build-time options, or a template file) and makes one :class:`UpgradePlan`: the versions,
 the parameters that are new, removed or must be provided, the permission diff as deployed
 with the stack's parameter values, and the resource changes of a real CloudFormation change
-set, each Modify with whether it replaces the resource (see :mod:`.upgrade_changes`).
+set, each Modify with whether it replaces the resource (see :mod:`.changes`).
 :func:`apply_upgrade` executes that change set and follows the stack's events until it
 settles. The change set is deleted unless it is kept to be applied, and on every error path.
 """
@@ -17,12 +17,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..review.diff import PermissionDiff
-from .checks.recognise import NotOurs, identify
-from .errors import aws_errors
-from .publishing import DEFAULT_PREFIX
-from .upgrade_changes import ResourceChange, resource_changes
-from .upgrade_changeset import (
+from ...review.diff import PermissionDiff
+from ..checks.recognise import NotOurs, identify
+from ..errors import aws_errors
+from ..publishing import DEFAULT_PREFIX
+from .changes import ResourceChange, resource_changes
+from .changeset import (
     NOTHING,
     UpgradeResult,
     create_change_set,
@@ -31,7 +31,7 @@ from .upgrade_changeset import (
     follow,
     wait_and_describe,
 )
-from .upgrade_stack import (
+from .stack import (
     ParameterNote,
     UpgradeError,
     UpgradeInputError,
@@ -102,7 +102,7 @@ class UpgradePlan:
         return found
 
     def to_markdown(self) -> str:
-        from .upgrade_report import markdown
+        from .report import markdown
 
         return markdown(self)
 
