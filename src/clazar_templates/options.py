@@ -35,7 +35,7 @@ __all__ = [
 
 from ._version import __version__ as TEMPLATE_VERSION
 from .errors import FieldError
-from .patterns import fullmatch
+from .patterns import VERSION, VERSION_FORM, fullmatch
 
 PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f")
 API_ENDPOINTS = {
@@ -75,6 +75,11 @@ ACCOUNT_UID = r"^[a-zA-Z0-9_.:-]{1,128}$"
 def _optional(pattern: str) -> str:
     """The same pattern, also matching the empty string ("the stack creates it")."""
     return f"^$|{pattern}"
+
+
+def version_problem(version: object) -> str | None:
+    """Why ``version`` cannot be a template version (it is also an S3 key segment), or None."""
+    return None if fullmatch(VERSION, version) else f"expected {VERSION_FORM}"
 
 
 def bucket_name_problem(name: str) -> str | None:
@@ -243,8 +248,8 @@ def _validate(options: Any) -> None:
     partition = options.partition
     if partition not in PARTITIONS:
         raise OptionError("partition", partition, "one of " + ", ".join(PARTITIONS))
-    if not fullmatch(r"[0-9A-Za-z.+_-]{1,64}", options.version):
-        raise OptionError("version", options.version, "1-64 characters of letters, digits and .+_-")
+    if version_problem(options.version):
+        raise OptionError("version", options.version, VERSION_FORM)
     url = options.api_url
     if not fullmatch(r"https://[a-z0-9.-]+(:[0-9]+)?(/[\w./-]*)?", url):
         raise OptionError("api_url", url, "an https:// URL of the Clazar API endpoint")

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["REGION", "STACK_NAME", "fullmatch"]
+__all__ = ["REGION", "STACK_NAME", "VERSION", "VERSION_FORM", "fullmatch"]
 
 REGION = r"[a-z]{2}(-[a-z]+)+-[0-9]+"
 STACK_NAME = r"[A-Za-z][A-Za-z0-9-]{0,127}"
+VERSION = r"[0-9A-Za-z.+_-]{1,64}"  # a template version: also an S3 key segment
+VERSION_FORM = "1-64 characters of letters, digits and .+_-"
 
 
 def fullmatch(pattern: str | re.Pattern[str], value: object) -> re.Match[str] | None:

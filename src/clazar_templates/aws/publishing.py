@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from .._version import __version__
 from ..errors import FieldError
-from ..options import OptionError, bucket_name_problem
+from ..options import bucket_name_problem, version_problem
 from ..patterns import fullmatch
 from ..stacks import STACKS
 from .errors import aws_errors, aws_message, error_code
@@ -118,10 +118,9 @@ def check_location(bucket: str, prefix: str, version: str | None) -> None:
         raise PublishError("version", f"{LATEST!r} is the moving alias, not a version")
     if version in DOT_SEGMENTS:
         raise PublishError("version", f"{version!r} is a path segment, not a version")
-    try:
-        STACKS["marketplace"].options(version=version)
-    except OptionError as error:
-        raise PublishError("version", error.message) from None
+    problem = version_problem(version)
+    if problem:
+        raise PublishError("version", f"{version!r} is not valid; {problem}")
 
 
 def build_versioned(version: str, progress: Progress) -> dict[str, str]:
