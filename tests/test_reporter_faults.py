@@ -676,6 +676,7 @@ def test_redirect_is_not_followed(cfn: FakeServer) -> None:
 # --- 2, measured: real time, real timings, 30 s and 120 s budgets -----------------------------
 
 
+@pytest.mark.slow  # about 94 s of real time (beside the rest of the suite in make test)
 def test_reporter_answers_before_the_lambda_timeout(request: pytest.FixtureRequest) -> None:
     """Each scenario of reporter_deadlines.py (hanging, trickling and refusing servers as
     Clazar's API, the response URL, IAM and CloudFormation), run with the handler's real

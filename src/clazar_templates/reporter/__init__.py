@@ -147,10 +147,8 @@ def shipped_code(text: str) -> str:
             continue
         kept.append(code)
     shipped = _two_space_blocks("\n".join(kept).strip("\n") + "\n")
-    if any(
-        isinstance(n, ast.Name) and n.id in _typing_names(tree)
-        for n in ast.walk(ast.parse(shipped))
-    ):
+    typing_names = _typing_names(tree)
+    if any(isinstance(n, ast.Name) and n.id in typing_names for n in ast.walk(ast.parse(shipped))):
         raise ValueError("handler.py uses a typing name outside an annotation")
     return shipped
 

@@ -10,10 +10,11 @@ policies before ``Properties``, short-form intrinsics, and Lambda source as a li
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "TEMPLATE_BODY_LIMIT",
     "Finding",
     "lint",
+    "lint_many",
     "load_template",
     "ordered",
     "size_note",
@@ -215,32 +217,94 @@ def size_note(text: str) -> str:
 
 
 LINT_REGIONS = ("us-east-1",)
+LINT_CHECKS = ("I",)  # informational rules too, beside errors and warnings
+LINT_CACHE = "CLAZAR_LINT_CACHE"
+"""Environment variable naming a directory where cfn-lint's findings are kept, by the hash of
+the template, cfn-lint's version and this configuration (``make`` sets it to .cache/)."""
 
 
 @functools.cache
-def _linter(regions: tuple[str, ...]) -> Any:
-    """cfn-lint's configuration and loaded rules, made once per process.
+def _rules(regions: tuple[str, ...]) -> Any:
+    """cfn-lint's loaded rules, made once per process.
 
-    ``cfnlint.api.lint`` builds a new Runner, and so reloads every rule (about 0.3 s), on
-    each call; building several templates in one run would pay that every time.
+    ``cfnlint.api.lint`` without ``rules`` builds a new Runner, and so reloads every rule
+    (about 0.3 s), on each call; building several templates in one run would pay that every
+    time.
     """
-    from cfnlint.api import ManualArgs
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
 
-    return Runner(ConfigMixIn(**ManualArgs(regions=list(regions), include_checks=["I"])))
+    return Runner(ConfigMixIn(**_lint_args(regions))).rules
+
+
+def _lint_args(regions: tuple[str, ...]) -> Any:
+    from cfnlint.api import ManualArgs
+
+    return ManualArgs(regions=list(regions), include_checks=list(LINT_CHECKS))
+
+
+def _lint_now(text: str, regions: tuple[str, ...]) -> list[Finding]:
+    from cfnlint.api import lint as cfn_lint
+
+    matches = cfn_lint(text, rules=_rules(regions), config=_lint_args(regions))
+    return [Finding(m.rule.id, m.message, m.linenumber) for m in matches]
+
+
+def _cache_path(text: str, regions: tuple[str, ...]) -> Path | None:
+    directory = os.environ.get(LINT_CACHE)
+    if not directory:
+        return None
+    from importlib.metadata import version
+
+    key = json.dumps([version("cfn-lint"), regions, LINT_CHECKS, text])
+    return Path(directory) / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
+
+
+def _cached(path: Path | None) -> list[Finding] | None:
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8")) if path else None
+    except (OSError, ValueError):
+        return None
+    return None if rows is None else [Finding(*row) for row in rows]
+
+
+def _keep(path: Path | None, findings: list[Finding]) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump([[f.rule, f.message, f.line] for f in findings], handle)
+    os.replace(tmp, path)
 
 
 def lint(text: str, regions: Iterable[str] = LINT_REGIONS) -> list[Finding]:
     """cfn-lint ``text`` with errors, warnings and informational rules all enabled."""
-    from cfnlint.decode.decode import decode_str
-    from cfnlint.runner import run_template_by_data
+    return lint_many([text], regions)[0]
 
-    template, errors = decode_str(text)
-    if not errors and template is not None:
-        runner = _linter(tuple(regions))
-        errors = list(run_template_by_data(template, runner.config, runner.rules))
-    return [Finding(m.rule.id, m.message, m.linenumber) for m in errors]
+
+def lint_many(texts: Sequence[str], regions: Iterable[str] = LINT_REGIONS) -> list[list[Finding]]:
+    """Each text's cfn-lint findings, as ``lint``. Findings kept in the ``CLAZAR_LINT_CACHE``
+    directory are reused; two or more texts not found there are linted in parallel processes
+    (each loads cfn-lint once)."""
+    wanted = tuple(regions)
+    paths = [_cache_path(text, wanted) for text in texts]
+    found = [_cached(path) for path in paths]
+    missing = [i for i, hit in enumerate(found) if hit is None]
+    if len(missing) > 1 and (os.cpu_count() or 1) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        workers = min(len(missing), os.cpu_count() or 1)
+        with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+            fresh = list(pool.map(_lint_now, [texts[i] for i in missing], [wanted] * len(missing)))
+    else:
+        fresh = [_lint_now(texts[i], wanted) for i in missing]
+    for i, findings in zip(missing, fresh, strict=True):
+        _keep(paths[i], findings)
+        found[i] = findings
+    return [f or [] for f in found]
 
 
 def load_template(text: str) -> dict[str, Any]:
