@@ -10,7 +10,6 @@ policies before ``Properties``, short-form intrinsics, and Lambda source as a li
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
 import tempfile
@@ -254,6 +253,7 @@ def _cache_path(text: str, regions: tuple[str, ...]) -> Path | None:
     directory = os.environ.get(LINT_CACHE)
     if not directory:
         return None
+    import hashlib
     from importlib.metadata import version
 
     key = json.dumps([version("cfn-lint"), regions, LINT_CHECKS, text])
