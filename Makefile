@@ -40,8 +40,9 @@ all: test
 # uv, if it can be had; otherwise the stamp says so and pip does the installing.
 $(TOOLS_STAMP): $(UV_LOCK)
 	@rm -rf $(TOOLS)
-	@if [ "$(INSTALLER)" = uv ] && $(PYTHON) -m venv $(TOOLS) \
-		&& $(TOOLS)/bin/python -m pip install $(PIP) -r $(UV_LOCK); then \
+	@if [ "$(INSTALLER)" != uv ]; then \
+		mkdir -p $(TOOLS) && echo pip > $@; \
+	elif $(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/python -m pip install $(PIP) -r $(UV_LOCK); then \
 		echo uv > $@; \
 	else \
 		echo "uv could not be installed; installing with pip" >&2; \

@@ -114,12 +114,9 @@ def build_speed(runs: int) -> list[str]:
     modules that build imports (the floor any troposphere-based generator pays)."""
     command = BIN / "clazar-templates"
     with tempfile.TemporaryDirectory() as out:
-        used = subprocess.run(
-            [sys.executable, "-c", FLOOR_PROBE.format(out=out)],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout.split()
+        probe = [sys.executable, "-c", FLOOR_PROBE.format(out=out)]
+        printed = subprocess.run(probe, check=True, capture_output=True, text=True).stdout
+        used = printed.splitlines()[-1].split()  # after the build's own "wrote ..." lines
         floor = median_time(process(sys.executable, "-c", f"import {', '.join(used)}"), runs)
         took = median_time(process(command, "build", "--no-lint", "--out", out), runs)
     ratio = took / floor
