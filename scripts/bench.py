@@ -48,10 +48,19 @@ def median_time(action: Callable[[], object], runs: int) -> float:
     return statistics.median(times)
 
 
+# Run from `make bench`, this process has the outer make's variables: a make started here
+# must not join its jobs, nor use the working tree's lint cache.
+ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "CLAZAR_LINT_CACHE")
+}
+
+
 def process(*command: str | Path, cwd: Path | None = None) -> Callable[[], object]:
     def run() -> object:
         return subprocess.run(
-            [str(c) for c in command], cwd=cwd, check=True, capture_output=True, text=True
+            [str(c) for c in command], cwd=cwd, env=ENV, check=True, capture_output=True, text=True
         )
 
     return run
@@ -194,7 +203,7 @@ def timed_make(target: str, cwd: Path) -> tuple[float, float, bool]:
     started = time.perf_counter()
     with log.open("w") as out:
         done = subprocess.run(
-            ["make", target], check=False, cwd=cwd, stdout=out, stderr=subprocess.STDOUT
+            ["make", target], check=False, cwd=cwd, env=ENV, stdout=out, stderr=subprocess.STDOUT
         )
     wall = time.perf_counter() - started
     after = os.times()
@@ -210,7 +219,7 @@ def test_speed() -> list[str]:
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         clone = Path(tmp) / "clone"
-        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True, env=ENV)
         for name, target, limit in (
             ("fresh clone make test", "test", 150),
             ("warm make test", "test", 90),
