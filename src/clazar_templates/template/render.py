@@ -278,6 +278,20 @@ def _keep(path: Path | None, findings: list[Finding]) -> None:
     os.replace(tmp, path)
 
 
+def _can_fork() -> bool:
+    """Whether linting in forked processes is both worth it and safe: two cores or more, and
+    no thread in this process (a fork copies only the forking thread; the command line has
+    none, a test run may)."""
+    import multiprocessing
+    import threading
+
+    return (
+        (os.cpu_count() or 1) > 1
+        and threading.active_count() == 1
+        and "fork" in multiprocessing.get_all_start_methods()
+    )
+
+
 def lint(text: str, regions: Iterable[str] = LINT_REGIONS) -> list[Finding]:
     """cfn-lint ``text`` with errors, warnings and informational rules all enabled."""
     return lint_many([text], regions)[0]
@@ -285,19 +299,20 @@ def lint(text: str, regions: Iterable[str] = LINT_REGIONS) -> list[Finding]:
 
 def lint_many(texts: Sequence[str], regions: Iterable[str] = LINT_REGIONS) -> list[list[Finding]]:
     """Each text's cfn-lint findings, as ``lint``. Findings kept in the ``CLAZAR_LINT_CACHE``
-    directory are reused; two or more texts not found there are linted in parallel processes
-    (each loads cfn-lint once)."""
+    directory are reused; two or more texts not found there are linted in parallel, in
+    processes forked once cfn-lint's rules are loaded."""
     wanted = tuple(regions)
     paths = [_cache_path(text, wanted) for text in texts]
     found = [_cached(path) for path in paths]
     missing = [i for i, hit in enumerate(found) if hit is None]
-    if len(missing) > 1 and (os.cpu_count() or 1) > 1:
+    if len(missing) > 1 and _can_fork():
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        spawn = multiprocessing.get_context("spawn")  # no fork of a process with threads
+        _linter(wanted)  # cfn-lint and its rules loaded once, here; the forked workers share them
+        fork = multiprocessing.get_context("fork")
         workers = min(len(missing), os.cpu_count() or 1)
-        with ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+        with ProcessPoolExecutor(workers, mp_context=fork) as pool:
             fresh = list(pool.map(_lint_now, [texts[i] for i in missing], [wanted] * len(missing)))
     else:
         fresh = [_lint_now(texts[i], wanted) for i in missing]
