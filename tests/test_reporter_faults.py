@@ -53,6 +53,9 @@ from reporter_support import (
     shipped_handler,
 )
 
+# Servers that hang and trickle, waited on in real time: make test, not make test-fast.
+pytestmark = pytest.mark.slow
+
 h = shipped_handler()
 COSELL_STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/clazar-cosell/1234-abcd"
 ROLLING_BACK = describe_stacks_xml(COSELL_STACK_ID, "UPDATE_ROLLBACK_IN_PROGRESS")
