@@ -32,7 +32,7 @@ unexport PYTHONDONTWRITEBYTECODE
 # lint configuration (template/render.py), so an unchanged template is not linted again.
 export CLAZAR_LINT_CACHE ?= $(CURDIR)/$(CACHE)/cfn-lint
 
-.PHONY: all templates test test-fast lint typecheck unit drift checkov sweep bench \
+.PHONY: all templates test beside-unit test-fast lint typecheck unit drift checkov sweep bench \
 	reporter-deadlines publish lock clean
 
 all: test
@@ -95,10 +95,14 @@ templates: $(STAMP)
 	$(BIN)/clazar-templates build --out templates
 	$(BIN)/clazar-templates docs
 
-## Everything CI checks, three at a time: pytest (itself on $(JOBS) workers, beside the
-## reporter's deadline measurement) starts first, checkov in its own venv beside it.
+## Everything CI checks: pytest (itself on $(JOBS) workers, beside the reporter's deadline
+## measurement), and beside it, at a lower CPU priority so the suite's real-time tests keep
+## the CPU they need, ruff, mypy, the drift check and checkov (its own venv), one by one.
 test: $(STAMP) $(CHECKOV_STAMP)
-	@$(MAKE) --no-print-directory -j3 --output-sync=target unit checkov lint typecheck drift
+	@$(MAKE) --no-print-directory -j2 --output-sync=target unit beside-unit
+
+beside-unit: $(STAMP) $(CHECKOV_STAMP)
+	@nice -n 10 $(MAKE) --no-print-directory lint typecheck drift checkov
 
 ## The inner loop: no moto deployments, no checkov, no deadline measurement.
 test-fast: $(STAMP)
