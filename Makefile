@@ -1,37 +1,112 @@
 # Two commands do everything: `make templates` and `make test`.
-# Each creates its own virtual environment (.venv) and installs what it needs.
+# Each creates its own virtual environment (.venv) and installs into it exactly what the
+# committed lock files under requirements/ name, hash-checked. `make lock` refreshes them.
+#
+# The installer is uv (a binary wheel on the package index, itself locked in
+# requirements/uv.txt and bootstrapped by pip into .venv-tools); when it cannot be installed,
+# or with `make ... INSTALLER=pip`, pip installs the same locked, hash-checked set.
 
 PYTHON ?= python3
+INSTALLER ?= uv
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-PIP_FLAGS := --quiet --disable-pip-version-check
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+UV := $(TOOLS)/bin/uv
+LOCK := requirements/dev.txt
+CHECKOV_LOCK := requirements/checkov.txt
+UV_LOCK := requirements/uv.txt
+CACHE := .cache
+PIP := --quiet --disable-pip-version-check --require-hashes --no-deps
+# pytest-xdist workers: the suite spends much of its time waiting on moto and sockets.
+JOBS ?= 2
 
-.PHONY: all templates test lint typecheck unit drift checkov sweep bench reporter-deadlines publish clean
+# Python writes the bytecode of what it imports (once) in the venvs and src/: with
+# PYTHONDONTWRITEBYTECODE set, as on some machines, every process would compile every module
+# it imports (boto3, moto, cfn-lint...) again; compiling all of them at install costs more.
+unexport PYTHONDONTWRITEBYTECODE
+# cfn-lint's findings, kept by the hash of the template, cfn-lint's version and the project's
+# lint configuration (template/render.py), so an unchanged template is not linted again.
+export CLAZAR_LINT_CACHE ?= $(CURDIR)/$(CACHE)/cfn-lint
+
+.PHONY: all templates test beside-unit test-fast lint typecheck unit drift checkov sweep bench \
+	reporter-deadlines publish lock clean
 
 all: test
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade "pip>=24"
-	$(BIN)/python -m pip install $(PIP_FLAGS) -e ".[test]"
+# uv, if it can be had; otherwise the stamp says so and pip does the installing.
+$(TOOLS_STAMP): $(UV_LOCK)
+	@rm -rf $(TOOLS)
+	@if [ "$(INSTALLER)" != uv ]; then \
+		mkdir -p $(TOOLS) && echo pip > $@; \
+	elif $(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/python -m pip install $(PIP) -r $(UV_LOCK); then \
+		echo uv > $@; \
+	else \
+		echo "uv could not be installed; installing with pip" >&2; \
+		mkdir -p $(TOOLS) && echo pip > $@; \
+	fi
+
+# $(call locked,VENV,LOCK): VENV holds exactly LOCK's packages, hash-checked.
+define locked
+	@if [ "$(INSTALLER)" = uv ] && [ -x $(UV) ]; then \
+		set -e; \
+		test -x $(1)/bin/python || $(UV) venv -q --python $(PYTHON) $(1); \
+		$(UV) pip sync -q --python $(1)/bin/python --require-hashes $(2); \
+	else \
+		set -e; \
+		test -x $(1)/bin/python || $(PYTHON) -m venv $(1); \
+		$(1)/bin/python -m pip --version >/dev/null 2>&1 || $(1)/bin/python -m ensurepip -q; \
+		$(1)/bin/python -m pip install $(PIP) -r $(2); \
+	fi
+endef
+
+$(STAMP): $(LOCK) pyproject.toml | $(TOOLS_STAMP)
+	$(call locked,$(VENV),$(LOCK))
+	@# The project itself, editable, on top of the locked set (setuptools is in the lock).
+	@if [ "$(INSTALLER)" = uv ] && [ -x $(UV) ]; then \
+		$(UV) pip install -q --python $(BIN)/python --no-deps --no-build-isolation -e .; \
+	else \
+		$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .; \
+	fi
 	touch $@
 
 # checkov pins old boto3/botocore, so it lives in a virtual environment of its own.
-$(CHECKOV_STAMP):
-	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_FLAGS) "checkov>=3.2,<4"
+$(CHECKOV_STAMP): $(CHECKOV_LOCK) | $(TOOLS_STAMP)
+	$(call locked,$(CHECKOV_VENV),$(CHECKOV_LOCK))
 	touch $@
+
+## Refresh every lock file from the package index (newest versions inside the ranges of
+## pyproject.toml and requirements/*.in), then run `make test` and commit requirements/.
+lock: $(TOOLS_STAMP)
+	@test -x $(UV) || (echo "make lock needs uv (make INSTALLER=uv)" >&2; exit 2)
+	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --extra test \
+		pyproject.toml requirements/build.in -o $(LOCK)
+	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" requirements/checkov.in -o $(CHECKOV_LOCK)
+	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" requirements/uv.in -o $(UV_LOCK)
 
 ## Build, lint and write every template (and the generated docs) atomically.
 templates: $(STAMP)
 	$(BIN)/clazar-templates build --out templates
 	$(BIN)/clazar-templates docs
 
-## Everything CI checks.
-test: lint typecheck unit drift checkov
+## Everything CI checks: pytest (itself on $(JOBS) workers, beside the reporter's deadline
+## measurement), and beside it, at a lower CPU priority so the suite's real-time tests keep
+## the CPU they need, ruff, mypy, the drift check and checkov (its own venv), one by one.
+test: $(STAMP) $(CHECKOV_STAMP)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target unit beside-unit
+
+beside-unit: $(STAMP) $(CHECKOV_STAMP)
+	@nice -n 10 $(MAKE) --no-print-directory lint typecheck drift checkov
+
+## The inner loop: no moto deployments, no checkov, no deadline measurement.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -n $(JOBS) -m "not slow" -p no:reporter_deadlines
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
@@ -41,7 +116,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(JOBS)
 
 drift: $(STAMP)
 	$(BIN)/clazar-templates build --check --out templates
@@ -71,4 +146,4 @@ publish: $(STAMP)
 		$(if $(PREFIX),--prefix "$(PREFIX)") $(if $(REGION),--region "$(REGION)")
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(TOOLS) $(CACHE) .pytest_cache .mypy_cache .ruff_cache

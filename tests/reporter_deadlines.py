@@ -22,8 +22,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -124,13 +127,6 @@ class _Base:
     base_url: str
 
 
-def _below_the_tests() -> None:
-    """Run a scenario at a lower CPU priority than the suite beside it: its 24 processes
-    start at once (each importing boto3), and the suite's own short timeouts must not lose
-    the CPU to them. The scenarios mostly wait on sockets, so their figures barely move."""
-    os.nice(10)
-
-
 @dataclass
 class Measurement:
     """The scenarios' processes, started together; ``results()`` waits for them."""
@@ -151,7 +147,6 @@ class Measurement:
                     stderr=subprocess.PIPE,
                     text=True,
                     env=env,
-                    preexec_fn=_below_the_tests,  # noqa: PLW1509 (no threads yet at collection)
                 )
                 self.processes.append((name, budget, process))
         return self
@@ -223,15 +218,72 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller measures, once (below)
     if any(item.name == TEST_NAME for item in session.items):
         session.config.stash[_KEY] = Measurement().start()
 
 
-def measurement(config: pytest.Config) -> Measurement:
-    """The measurement the plugin started (or one started now, if it did not)."""
+def measurement(config: pytest.Config) -> Measurement | Published:
+    """The measurement the plugin started (or one started now, if it did not); in an xdist
+    worker, the one the controller started."""
+    shared = getattr(config, "workerinput", {}).get(_WORKER_KEY)
+    if shared:
+        return Published(Path(shared))
     if _KEY not in config.stash:
         config.stash[_KEY] = Measurement().start()
     return config.stash[_KEY]
+
+
+# Under pytest-xdist the controller, which lives for the whole run, starts the measurement
+# once (as soon as a worker's collection includes the test) and writes its results to a file
+# in a directory every worker is told of; the worker that runs the test waits for that file.
+
+_WORKER_KEY = "reporter_deadlines_dir"
+_RESULTS = "results.json"
+
+
+@dataclass
+class Published:
+    """The controller's measurement, as seen from a worker."""
+
+    directory: Path
+
+    def results(self) -> list[dict[str, Any]]:
+        path = self.directory / _RESULTS
+        ends = time.monotonic() + max(BUDGETS) + 90
+        while not path.exists():
+            if time.monotonic() > ends:
+                raise TimeoutError(f"the controller wrote no {path}")
+            time.sleep(0.5)
+        return list(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _publish(found: Measurement, directory: Path) -> None:
+    results = found.results()
+    tmp = directory / f".{_RESULTS}"
+    tmp.write_text(json.dumps(results), encoding="utf-8")
+    tmp.replace(directory / _RESULTS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    config = node.config
+    if _DIR not in config.stash:
+        config.stash[_DIR] = Path(tempfile.mkdtemp(prefix="reporter-deadlines-"))
+    node.workerinput[_WORKER_KEY] = str(config.stash[_DIR])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    config = node.config
+    wanted = any(i.split("::")[-1].split("[")[0] == TEST_NAME for i in ids)
+    if wanted and _KEY not in config.stash:
+        found = config.stash[_KEY] = Measurement().start()
+        threading.Thread(target=_publish, args=(found, config.stash[_DIR]), daemon=True).start()
+
+
+_DIR = pytest.StashKey[Path]()
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -246,6 +298,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     found = config.stash.get(_KEY, None)
     if found is not None:
         found.stop()
+    directory = config.stash.get(_DIR, None)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -260,5 +315,9 @@ def _quiet_logs() -> Iterator[None]:
 
 
 if __name__ == "__main__":
+    # Below the suite beside it: the 24 processes start at once (each importing boto3), and
+    # the suite's own short timeouts must not lose the CPU to them. The scenarios mostly
+    # wait on sockets, so their figures barely move.
+    os.nice(10)
     with _quiet_logs():
         print(json.dumps(run_scenario(sys.argv[1], float(sys.argv[2]))))

@@ -82,7 +82,7 @@ def test_lint_findings_exit_1_and_write_nothing(
     def lint(text: str, *args: Any) -> list[Finding]:
         return [Finding("E3012", "planted problem", 7)] if f"Template: {failing}\n" in text else []
 
-    monkeypatch.setattr(render, "lint", lint)
+    monkeypatch.setattr(render, "lint_many", lambda texts, *args: [lint(t) for t in texts])
     out = tmp_path / "templates"
     result = run("build", "--out", str(out))
     assert result.exit_code == 1

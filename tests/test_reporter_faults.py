@@ -53,6 +53,9 @@ from reporter_support import (
     shipped_handler,
 )
 
+# Servers that hang and trickle, waited on in real time: make test, not make test-fast.
+pytestmark = pytest.mark.slow
+
 h = shipped_handler()
 COSELL_STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/clazar-cosell/1234-abcd"
 ROLLING_BACK = describe_stacks_xml(COSELL_STACK_ID, "UPDATE_ROLLBACK_IN_PROGRESS")
@@ -676,6 +679,7 @@ def test_redirect_is_not_followed(cfn: FakeServer) -> None:
 # --- 2, measured: real time, real timings, 30 s and 120 s budgets -----------------------------
 
 
+@pytest.mark.slow  # about 94 s of real time (beside the rest of the suite in make test)
 def test_reporter_answers_before_the_lambda_timeout(request: pytest.FixtureRequest) -> None:
     """Each scenario of reporter_deadlines.py (hanging, trickling and refusing servers as
     Clazar's API, the response URL, IAM and CloudFormation), run with the handler's real

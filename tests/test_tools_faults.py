@@ -36,6 +36,7 @@ from reporter_support import FakeServer, Reply
 from support import DEPLOY_VALUES
 
 pytest_plugins = ["moto_server"]  # the aws_endpoint fixture
+pytestmark = pytest.mark.slow  # moto servers and real-time timeouts: make test, not test-fast
 
 # --- item 12: a trailing newline or a dot segment is never accepted -------------------
 

@@ -57,7 +57,7 @@ def build(
     stacks: tuple[str, ...], out: Path, pairs: tuple[str, ...], fmt: str, no_lint: bool, check: bool
 ) -> None:
     """Render STACK templates (all by default), lint them, write them atomically."""
-    from .template.render import lint, size_note, to_json, to_yaml, write_all
+    from .template.render import lint_many, size_note, to_json, to_yaml, write_all
 
     with usage_errors():
         targets = stacks_named(stacks)
@@ -67,11 +67,12 @@ def build(
     for target in targets:
         template = target.build(options[target.name])
         text = to_yaml(template) if fmt == "yaml" else to_json(template)
-        path = out / f"{target.name}.{fmt}"
-        for finding in [] if no_lint else lint(text):
+        files[out / f"{target.name}.{fmt}"] = text
+    linted = lint_many(list(files.values())) if not no_lint else [[] for _ in files]
+    for path, findings in zip(files, linted, strict=True):
+        for finding in findings:
             failed = True
             click.echo(f"{path}: {finding}", err=True)
-        files[path] = text
     if failed:
         click.echo("cfn-lint found problems; nothing was written.", err=True)
         sys.exit(1)
