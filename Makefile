@@ -49,14 +49,17 @@ $(TOOLS_STAMP): $(UV_LOCK)
 		mkdir -p $(TOOLS) && echo pip > $@; \
 	fi
 
-# $(call locked,VENV,LOCK): VENV holds exactly LOCK's packages, hash-checked.
+# $(call locked,VENV,LOCK): VENV holds exactly LOCK's packages, hash-checked. Should uv fail
+# (no index it can reach, say), pip installs the same set into a fresh VENV.
 define locked
-	@if [ "$(INSTALLER)" = uv ] && [ -x $(UV) ]; then \
-		set -e; \
-		test -x $(1)/bin/python || $(UV) venv -q --python $(PYTHON) $(1); \
-		$(UV) pip sync -q --python $(1)/bin/python --require-hashes $(2); \
+	@if [ "$(INSTALLER)" = uv ] && [ -x $(UV) ] && { \
+		test -x $(1)/bin/python || $(UV) venv -q --python $(PYTHON) $(1); } && \
+		$(UV) pip sync -q --python $(1)/bin/python --require-hashes $(2); then \
+		:; \
 	else \
 		set -e; \
+		if [ "$(INSTALLER)" = uv ]; then echo "uv did not install $(2); pip installs it" >&2; \
+			rm -rf $(1); fi; \
 		test -x $(1)/bin/python || $(PYTHON) -m venv $(1); \
 		$(1)/bin/python -m pip --version >/dev/null 2>&1 || $(1)/bin/python -m ensurepip -q; \
 		$(1)/bin/python -m pip install $(PIP) -r $(2); \
