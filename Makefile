@@ -93,10 +93,26 @@ lock: $(TOOLS_STAMP)
 	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" requirements/uv.in -o $(UV_LOCK)
 
-## Build, lint and write every template (and the generated docs) atomically.
+## Build, lint and write every template (and the generated docs) atomically. Make's own
+## dates skip the work when neither the generator (src/, the locks) nor an output changed
+## since the last run; the templates and the docs are made side by side.
 templates: $(STAMP)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target $(CACHE)/templates.made $(CACHE)/docs.made
+
+# What the outputs are made from; an output's directory changes when a file in it is added,
+# deleted or replaced, so a deleted template is made again too.
+GENERATOR := $(shell find src -name '*.py' 2>/dev/null) pyproject.toml $(LOCK)
+
+$(CACHE)/templates.made: $(GENERATOR) $(CURDIR)/templates $(wildcard templates/*) | $(STAMP)
 	$(BIN)/clazar-templates build --out templates
+	@mkdir -p $(@D) && touch $@
+
+$(CACHE)/docs.made: $(GENERATOR) $(CURDIR)/docs $(wildcard docs/*) README.md | $(STAMP)
 	$(BIN)/clazar-templates docs
+	@mkdir -p $(@D) && touch $@
+
+$(CURDIR)/templates $(CURDIR)/docs:
+	mkdir -p $@
 
 ## Everything CI checks: pytest (itself on $(JOBS) workers, beside the reporter's deadline
 ## measurement), and beside it, at a lower CPU priority so the suite's real-time tests keep
