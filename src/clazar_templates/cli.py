@@ -57,7 +57,7 @@ def build(
     stacks: tuple[str, ...], out: Path, pairs: tuple[str, ...], fmt: str, no_lint: bool, check: bool
 ) -> None:
     """Render STACK templates (all by default), lint them, write them atomically."""
-    from .template.render import lint_many, size_note, to_json, to_yaml, write_all
+    from .template.render import lint_many, size_note, stale_files, to_json, to_yaml, write_all
 
     with usage_errors():
         targets = stacks_named(stacks)
@@ -77,11 +77,7 @@ def build(
         click.echo("cfn-lint found problems; nothing was written.", err=True)
         sys.exit(1)
     if check:
-        stale = [
-            p
-            for p, text in files.items()
-            if not p.exists() or p.read_text(encoding="utf-8") != text
-        ]
+        stale = stale_files(files)
         for path in stale:
             click.echo(f"{path} differs from the generator; run `make templates`.", err=True)
         sys.exit(1 if stale else 0)

@@ -131,12 +131,10 @@ def generated_files(root: Path) -> dict[Path, str]:
 def refresh_documents(root: Path, *, check: bool = False) -> list[Path]:
     """The generated documents under ``root`` that are out of date, rewritten (atomically)
     unless ``check``."""
-    from ..template.render import write_all
+    from ..template.render import stale_files, write_all
 
     files = generated_files(root)
-    stale = [
-        p for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text
-    ]
+    stale = stale_files(files)
     if not check:
         write_all({p: files[p] for p in stale})
     return stale

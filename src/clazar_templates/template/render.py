@@ -32,6 +32,7 @@ __all__ = [
     "lint_many",
     "ordered",
     "size_note",
+    "stale_files",
     "to_json",
     "to_yaml",
     "write_all",
@@ -319,6 +320,13 @@ def lint_many(texts: Sequence[str], regions: Iterable[str] = LINT_REGIONS) -> li
         _keep(paths[i], findings)
         found[i] = findings
     return [f or [] for f in found]
+
+
+def stale_files(files: Mapping[Path, str]) -> list[Path]:
+    """The paths of ``files`` (path -> the text it should hold) that are missing or differ."""
+    return [
+        p for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text
+    ]
 
 
 def write_atomic(path: Path, text: str) -> None:
