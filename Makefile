@@ -142,7 +142,8 @@ drift: $(STAMP)
 	$(BIN)/clazar-templates docs --check
 
 checkov: $(STAMP) $(CHECKOV_STAMP)
-	$(BIN)/python scripts/checkov_templates.py --checkov $(CHECKOV_VENV)/bin/checkov
+	$(BIN)/python scripts/checkov_templates.py --checkov $(CHECKOV_VENV)/bin/checkov \
+		--cache $(CACHE)/checkov --key $(CHECKOV_LOCK)
 
 ## Exhaustive: every option combination, linted (and checkov'd) in parallel on all cores.
 sweep: $(STAMP) $(CHECKOV_STAMP)

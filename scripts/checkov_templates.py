@@ -10,12 +10,17 @@ The spread: every template with all options at deploy time; one option at a time
 of its values (flags true/false, optional options "" or a value); and every flag true or
 false with every optional option "" or given. ``make sweep`` checks every combination.
 
-    python scripts/checkov_templates.py --checkov .venv-checkov/bin/checkov
+    python scripts/checkov_templates.py --checkov .venv-checkov/bin/checkov [--cache DIR --key FILE]
+
+With ``--cache``, a clean run is remembered by the hash of every rendered template, this
+script and each ``--key`` file (``make`` passes checkov's lock file): the same templates, the
+same checks and the same checkov are not scanned again. Only a clean run is remembered.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -151,24 +156,52 @@ def main() -> int:
     parser.add_argument(
         "--checkov", default="checkov", type=executable, help="the checkov executable"
     )
+    parser.add_argument("--cache", type=Path, help="directory remembering clean runs")
+    parser.add_argument(
+        "--key", type=Path, action="append", default=[], help="a file the result depends on"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     rendered = templates()
+    texts = {name: to_yaml(template) for name, template in rendered.items()}
+    clean = remembered(args.cache, [Path(__file__), *args.key], texts)
+    if clean is not None and clean.exists():
+        print(
+            f"checkov: {len(rendered)} templates, 0 findings (a clean run of the same "
+            f"templates, checks and checkov: {clean.name[:12]})"
+        )
+        return 0
     problems = [
         f"{n}: suppression without a reason: {u}"
         for n, t in rendered.items()
         for u in unjustified(t)
     ]
     with tempfile.TemporaryDirectory() as tmp:
-        for name, template in rendered.items():
-            (Path(tmp) / name).write_text(to_yaml(template), encoding="utf-8")
+        for name, text in texts.items():
+            (Path(tmp) / name).write_text(text, encoding="utf-8")
         resources = sum(len(t["Resources"]) for t in rendered.values())
         problems += checkov_directory(args.checkov, Path(tmp), resources)
     for line in problems:
         print(line, file=sys.stderr)
     elapsed = time.perf_counter() - started
     print(f"checkov: {len(rendered)} templates, {len(problems)} findings ({elapsed:.1f} s)")
+    if clean is not None and not problems:
+        clean.parent.mkdir(parents=True, exist_ok=True)
+        clean.touch()
     return 1 if problems else 0
+
+
+def remembered(cache: Path | None, keys: list[Path], texts: dict[str, str]) -> Path | None:
+    """The file that marks a clean run of ``texts`` with ``keys`` as they are, or None."""
+    if cache is None:
+        return None
+    digest = hashlib.sha256()
+    for part in [
+        *(k.read_bytes() for k in keys),
+        *(f"{n}\0{t}".encode() for n, t in texts.items()),
+    ]:
+        digest.update(hashlib.sha256(part).digest())
+    return cache / f"{digest.hexdigest()}.clean"
 
 
 if __name__ == "__main__":
