@@ -17,6 +17,7 @@ _EXPORTS = {
     "MarketplaceOptions": "options",
     "CosellOptions": "options",
     "OptionError": "options",
+    "FieldError": "errors",
     "build_marketplace": "stacks.marketplace",
     "build_cosell": "stacks.cosell",
     "to_yaml": "template.render",
@@ -37,6 +38,7 @@ _EXPORTS = {
 
 __all__ = [
     "CosellOptions",
+    "FieldError",
     "MarketplaceOptions",
     "OptionError",
     "__version__",
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
     from .aws.launch import launch_url
     from .aws.publishing import publish
     from .aws.upgrade import apply_upgrade, plan_upgrade
+    from .errors import FieldError
     from .options import CosellOptions, MarketplaceOptions, OptionError
     from .review.deployer import deployer_policy
     from .review.permissions import permissions
