@@ -60,3 +60,26 @@ def test_no_module_imports_the_package_root(path: Path) -> None:
 def test_only_the_command_line_imports_click_or_itself(path: Path) -> None:
     names = imported(path)
     assert not names & {"click", "clazar_templates.cli", "clazar_templates.cli_args"}
+
+
+def test_every_public_name_imports_and_bad_input_is_one_shape() -> None:
+    """What the platform's tooling imports: every name of ``__all__`` resolves, and every
+    error the library raises for bad input is a ``FieldError`` (one ``except`` for all)."""
+    import importlib
+
+    for name in clazar_templates.__all__:
+        assert getattr(clazar_templates, name) is not None, name
+    errors = {
+        "options": "OptionError",
+        "aws.publishing": "PublishError",
+        "aws.launch": "LaunchError",
+        "aws.checks": "CheckError",
+        "aws.stacksets": "StackSetError",
+        "review.diff": "DiffError",
+        "review.deployer": "DeployerError",
+        "aws.upgrade": "UpgradeInputError",
+    }
+    for module, name in errors.items():
+        error = getattr(importlib.import_module(f"clazar_templates.{module}"), name)
+        assert issubclass(error, clazar_templates.FieldError), name
+        assert issubclass(error, ValueError), name
