@@ -115,7 +115,8 @@ def lint_command(files: tuple[Path, ...]) -> None:
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a document is stale.")
 def docs_command(root: Path, check: bool) -> None:
-    """Regenerate the README parameter tables and docs/permissions.md."""
+    """Regenerate the README parameter tables, docs/permissions.md and
+    docs/deployer-permissions.md."""
     from .review.docs import refresh_documents
 
     stale = refresh_documents(root, check=check)

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["REGION", "STACK_NAME", "VERSION", "VERSION_FORM", "fullmatch"]
+__all__ = ["REGION", "STACK_NAME", "STACK_NAME_FORM", "VERSION", "VERSION_FORM", "fullmatch"]
 
 REGION = r"[a-z]{2}(-[a-z]+)+-[0-9]+"
 STACK_NAME = r"[A-Za-z][A-Za-z0-9-]{0,127}"
+STACK_NAME_FORM = "a letter, then up to 127 letters, digits and hyphens"
 VERSION = r"[0-9A-Za-z.+_-]{1,64}"  # a template version: also an S3 key segment
 VERSION_FORM = "1-64 characters of letters, digits and .+_-"
 

@@ -24,7 +24,7 @@ from ..options import bucket_name_problem, version_problem
 from ..patterns import fullmatch
 from ..stacks import STACKS
 from .errors import aws_errors, aws_message, error_code
-from .layout import DEFAULT_PREFIX, LATEST
+from .layout import DEFAULT_PREFIX, DOT_SEGMENTS, LATEST, prefix_problem
 
 __all__ = [
     "CONTENT_TYPE",
@@ -39,8 +39,6 @@ __all__ = [
 ]
 
 CONTENT_TYPE = "text/yaml; charset=utf-8"  # browsers show it, CloudFormation reads it
-_PREFIX = r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*"
-DOT_SEGMENTS = (".", "..")  # a URL resolves them, so the key's URL would name another key
 
 Progress = Callable[[str], None]
 
@@ -105,13 +103,9 @@ def check_location(bucket: str, prefix: str, version: str | None) -> None:
     problem = bucket_name_problem(bucket)
     if problem:
         raise PublishError("bucket", f"{bucket!r} is not an S3 bucket name: {problem}")
-    path = prefix.strip("/")
-    if path and (not fullmatch(_PREFIX, path) or set(path.split("/")) & set(DOT_SEGMENTS)):
-        raise PublishError(
-            "prefix",
-            f"{prefix!r} is not valid; expected path segments of letters, digits and "
-            "!_.*'()- separated by /, none of them . or ..",
-        )
+    problem = prefix_problem(prefix)
+    if problem:
+        raise PublishError("prefix", f"{prefix!r} is not valid; {problem}")
     if version is None:
         return
     if version == LATEST:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import FieldError
-from ...patterns import REGION, STACK_NAME, fullmatch
+from ...patterns import REGION, STACK_NAME, STACK_NAME_FORM, fullmatch
 from ..errors import aws_message
 from ..publishing import DEFAULT_PREFIX, PublishError, check_location
 from .assume import check_assume
@@ -111,8 +111,7 @@ def _check_arguments(stack: str, region: str | None, bucket: str | None, prefix:
     if not (fullmatch(STACK_NAME, stack) or fullmatch(STACK_ID, stack)):
         raise CheckError(
             "--stack",
-            f"{stack!r} is not a stack name (a letter, then up to 127 letters, digits and "
-            "hyphens) or stack ID",
+            f"{stack!r} is not a stack name ({STACK_NAME_FORM}) or stack ID",
         )
     if region is not None and not fullmatch(REGION, region):
         raise CheckError("--region", f"{region!r} is not an AWS region name, e.g. us-east-1")

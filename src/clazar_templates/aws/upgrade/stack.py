@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from ..._version import __version__
 from ...errors import FieldError
 from ...options import OptionError
-from ...patterns import REGION, STACK_NAME, fullmatch
+from ...patterns import REGION, STACK_NAME, STACK_NAME_FORM, fullmatch
 from ...review.diff import DiffError, PermissionDiff, diff
 from ...template.parameters import value_problem
 from ...template.reading import load_template
@@ -54,7 +54,7 @@ def check_arguments(stack: str, region: str | None, bucket: str | None, prefix: 
     if not fullmatch(STACK_NAME, stack):
         raise UpgradeInputError(
             "--stack",
-            f"{stack!r} is not a stack name (a letter, then up to 127 letters, digits and hyphens)",
+            f"{stack!r} is not a stack name ({STACK_NAME_FORM})",
         )
     if region is not None and not fullmatch(REGION, region):
         raise UpgradeInputError("--region", f"{region!r} is not an AWS region name, e.g. us-east-1")
@@ -62,8 +62,7 @@ def check_arguments(stack: str, region: str | None, bucket: str | None, prefix: 
         try:
             check_location(bucket, prefix, None)
         except PublishError as error:
-            message = str(error).removeprefix(f"{error.field}: ")
-            raise UpgradeInputError(f"--{error.field}", message) from None
+            raise UpgradeInputError(f"--{error.field}", error.message) from None
 
 
 def fail(error: Exception, doing: str) -> NoReturn:

@@ -24,9 +24,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...aws.layout import DEFAULT_PREFIX, prefix_problem
 from ...errors import FieldError
 from ...options import OptionError, bucket_name_problem
-from ...patterns import REGION, STACK_NAME, fullmatch
+from ...patterns import REGION, STACK_NAME, STACK_NAME_FORM, fullmatch
 from ...stacks import STACKS, Stack, options_for
 from ...stacks import stack as find_stack
 from .rules import (
@@ -54,7 +55,6 @@ __all__ = [
     "deployer_policy",
 ]
 
-DEFAULT_PREFIX = "templates"
 FORMATS = ("json", "markdown", "template")
 
 
@@ -508,9 +508,6 @@ def _partition(region: str) -> str:
     return found
 
 
-PREFIX = r"[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*"
-
-
 def _names(
     stack_name: str | None,
     region: str | None,
@@ -521,8 +518,7 @@ def _names(
     if stack_name is not None and not fullmatch(STACK_NAME, stack_name):
         raise DeployerError(
             "stack-name",
-            f"{stack_name!r} is not a stack name; expected a letter, then up to 127 letters, "
-            "digits and hyphens",
+            f"{stack_name!r} is not a stack name; expected {STACK_NAME_FORM}",
         )
     if region is not None and not fullmatch(REGION, region):
         raise DeployerError("region", f"{region!r} is not a region; expected e.g. us-east-1")
@@ -534,17 +530,10 @@ def _names(
             raise DeployerError(
                 "template-bucket", f"{bucket!r} is not an S3 bucket name: {problem}"
             )
-    path = prefix.strip("/") if isinstance(prefix, str) else None
-    if (
-        path is None
-        or (path and not fullmatch(PREFIX, path))
-        or {".", ".."} & set((path or "").split("/"))
-    ):
-        raise DeployerError(
-            "template-prefix",
-            f"{prefix!r} is not a key prefix; expected path segments of letters, digits and "
-            "!_.*'()- separated by /, none of them . or ..",
-        )
+    problem = prefix_problem(prefix) if isinstance(prefix, str) else "expected a string"
+    if problem:
+        raise DeployerError("template-prefix", f"{prefix!r} is not a key prefix; {problem}")
+    path = prefix.strip("/")
     return Names(
         partition=_partition(region) if region else "${AWS::Partition}",
         region=region or "${AWS::Region}",
