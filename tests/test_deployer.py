@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from cfnlint.decode.decode import decode_str
-from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
+from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError
 from click.testing import CliRunner
 
 import iam_oracle
@@ -30,6 +30,7 @@ from clazar_templates.review.deployer.rules import EXCLUSIONS
 from clazar_templates.review.docs import DEPLOYER_DOC, generated_files
 from clazar_templates.stacks import STACKS, options_for
 from clazar_templates.template.render import lint, to_yaml
+from clazar_templates.template.schemas import resource_schema
 from iam_oracle import SELLER, examples, expand, reaches
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -487,6 +488,24 @@ def test_exclusions_are_exactly_the_listed_ones(judged: dict[str, Any]) -> None:
         for kind, action, reason in policy.excluded:
             assert reason
             assert action in EXPECTED_EXCLUDED[kind]
+
+
+def test_schemas_are_read_as_cfn_lint_reads_them() -> None:
+    """The deployer policy and upgrade read the resource schemas from cfn-lint's data files
+    without importing it: every type the templates make reads exactly as cfn-lint's own schema
+    manager loads it (from the same bundled files, in an environment never `--update-specs`ed)."""
+    made = {
+        resource["Type"]
+        for target in STACKS.values()
+        for resource in target.build().to_dict()["Resources"].values()
+    }
+    assert "AWS::IAM::Role" in made
+    for kind in sorted(made):
+        expected = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", kind).schema
+        assert resource_schema(kind) == expected, kind
+    with pytest.raises(ResourceNotFoundError):
+        PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", "AWS::Nothing::Here")
+    assert resource_schema("AWS::Nothing::Here") == {}
 
 
 def test_every_listed_exclusion_is_used_and_has_a_reason() -> None:

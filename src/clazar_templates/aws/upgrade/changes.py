@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ...template.schemas import resource_schema
+
 __all__ = ["ResourceChange", "create_only_changes", "resource_changes"]
 
 # What each stateful type holds, and what becomes of it when the old resource is deleted.
@@ -67,12 +69,7 @@ class ResourceChange:
 def _create_only(kind: str) -> tuple[tuple[str, ...], ...]:
     """The createOnly property paths of a resource type (``("QueueName",)``), from the
     registry schema cfn-lint ships; () for a type it has no schema for (custom resources)."""
-    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
-
-    try:
-        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", kind).schema
-    except Exception:  # cfn-lint's ResourceNotFoundError: no schema, nothing to predict
-        return ()
+    schema = resource_schema(kind)
     paths = (str(p).split("/")[2:] for p in schema.get("createOnlyProperties", []))
     return tuple(tuple(p[: p.index("*")] if "*" in p else p) for p in paths if p)
 

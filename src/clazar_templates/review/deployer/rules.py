@@ -10,6 +10,8 @@ import functools
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
+from ...template.schemas import resource_schema
+
 HANDLERS = ("create", "read", "update", "delete")  # not "list": CloudFormation never lists
 SCHEMA_REGION = "us-east-1"
 SUFFIX = 13  # the random suffix CloudFormation appends to a name it generates
@@ -22,15 +24,10 @@ SUFFIX = 13  # the random suffix CloudFormation appends to a name it generates
 def handler_permissions(resource_type: str) -> dict[str, tuple[str, ...]]:
     """IAM action -> the handlers (create/read/update/delete) of ``resource_type`` that call
     it, from the CloudFormation resource schema cfn-lint ships ({} if it has no schema)."""
-    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER, ResourceNotFoundError
-
-    try:
-        schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(SCHEMA_REGION, resource_type)
-    except ResourceNotFoundError:
-        return {}
+    schema = resource_schema(resource_type, SCHEMA_REGION)
     found: dict[str, list[str]] = {}
     for handler in HANDLERS:
-        for action in schema.schema.get("handlers", {}).get(handler, {}).get("permissions", []):
+        for action in schema.get("handlers", {}).get(handler, {}).get("permissions", []):
             found.setdefault(action, []).append(handler)
     return {action: tuple(handlers) for action, handlers in found.items()}
 
