@@ -18,6 +18,7 @@ needs from the deployer itself (:func:`stack_statement`, :func:`pass_reporter_ro
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -501,7 +502,10 @@ def _target(stack: str | Stack) -> Stack:
         ) from None
 
 
+@functools.cache
 def _partition(region: str) -> str:
+    """The partition of ``region``, by botocore's endpoint data (which it reads, about 0.1 s,
+    on every call: cached here)."""
     from botocore.session import get_session
 
     found: str = get_session().get_partition_for_region(region)
