@@ -49,11 +49,12 @@ def median_time(action: Callable[[], object], runs: int) -> float:
 
 
 # Run from `make bench`, this process has the outer make's variables: a make started here
-# must not join its jobs, nor use the working tree's lint cache.
+# must not join its jobs, nor use the working tree's caches (lint findings, deadline figures).
 ENV = {
     k: v
     for k, v in os.environ.items()
-    if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES", "CLAZAR_LINT_CACHE")
+    if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+    and not k.startswith("CLAZAR_")
 }
 
 

@@ -26,6 +26,28 @@ REGION = "us-east-1"
 pytest_plugins = ["reporter_deadlines"]  # measures the reporter's deadlines beside the suite
 
 
+@pytest.hookimpl(tryfirst=True)  # before reporter_deadlines moves its test to the very end
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first, so that on xdist's workers they run side by side from the
+    start, and the many short ones fill in around them, rather than ending the run with one
+    worker still busy: hypothesis-driven tests (tens of seconds each), then the slow ones."""
+
+    def weight(item: pytest.Item) -> int:
+        function = getattr(item, "function", None)
+        if getattr(function, "is_hypothesis_test", False) and item.get_closest_marker("slow"):
+            return 0
+        return 1 if item.get_closest_marker("slow") else 2
+
+    items.sort(key=weight)  # stable: file order within each weight
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import shared_setup
+
+    shared_setup.one_botocore_loader()
+    shared_setup.moto_parses_with_libyaml()
+
+
 ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
