@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -271,6 +270,8 @@ def _cached(path: Path | None) -> list[Finding] | None:
 def _keep(path: Path | None, findings: list[Finding]) -> None:
     if path is None:
         return
+    import tempfile  # only where files are written (about 3.5 ms: shutil, random, lzma, bz2)
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -336,6 +337,8 @@ def write_atomic(path: Path, text: str) -> None:
 
 def write_all(files: Mapping[Path, str]) -> None:
     """Write every file, or (on any error before the renames) none of them."""
+    import tempfile  # only where files are written (about 3.5 ms: shutil, random, lzma, bz2)
+
     staged: list[tuple[str, Path]] = []
     try:
         for path, text in files.items():
