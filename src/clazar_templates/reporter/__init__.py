@@ -14,6 +14,8 @@ import math
 import re
 import time
 import tokenize
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,9 +123,10 @@ def _shipped_rows(text: str) -> tuple[list[tuple[int, str]], set[int]]:
     """What :func:`shipped_code` keeps, as (row of ``text``, shipped line) pairs without
     leading or trailing empty lines, and the rows outside every top-level statement.
 
-    One :func:`ast.walk` and one :mod:`tokenize` pass over ``text``, and no parse of the
-    result: each line's block depth is the one it has in ``text``, and a typing name is
-    looked for among the names of ``text`` outside the annotations and lines taken out."""
+    One pass over the statements of ``text``'s tree and one :mod:`tokenize` pass, and no
+    parse of the result: each line's block depth is the one it has in ``text``, and a typing
+    name is looked for among the names of ``text`` outside the annotations and lines taken
+    out."""
     tree = ast.parse(text)
     lines = text.splitlines()
     cut = _cuts(tree, lines)
@@ -149,7 +152,7 @@ def _shipped_rows(text: str) -> tuple[list[tuple[int, str]], set[int]]:
             if not line.startswith(" " * shift):
                 raise ValueError(f"handler.py: line {number} is not indented 4 spaces a block")
             kept[number - 1] = (row, line[shift:])
-    if cut.typing_used:
+    if _uses_typing_name(tree, cut, kept):
         raise ValueError("handler.py uses a typing name outside an annotation")
     statements = {
         row
@@ -169,39 +172,27 @@ class _Cuts:
     dropped: set[int] = field(default_factory=set)  # rows
     columns: dict[int, list[tuple[int, int]]] = field(default_factory=dict)  # row -> [start, end)
     replaced: dict[int, str] = field(default_factory=dict)  # row -> its new text
-    typing_used: bool = False  # a typing name left in the code
+    annotations: list[ast.expr] = field(default_factory=list)  # the annotations taken out
+    typing_names: set[str] = field(default_factory=set)  # what the typing imports bound
 
 
 def _cuts(tree: ast.Module, lines: list[str]) -> _Cuts:
-    """Annotations, docstrings and ``typing`` imports to take out, in one walk of ``tree``."""
+    """Annotations, docstrings and ``typing`` imports to take out. Only statements are
+    visited (all of these are statements or belong to one), not the expressions in them."""
     cut = _Cuts()
-    typing_names: set[str] = set()
-    names: list[ast.Name] = []
-    deleted: list[ast.expr] = []  # annotations taken out
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            names.append(node)
-        elif isinstance(node, ast.arg) and node.annotation is not None:
-            deleted.append(node.annotation)
-            _delete_annotation(
-                cut.columns, node.lineno, node.col_offset + len(node.arg), node.annotation
-            )
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
-            deleted.append(node.annotation)
+    for node in _statements(tree):
+        if isinstance(node, ast.AnnAssign) and node.value is not None:
+            cut.annotations.append(node.annotation)
             _delete_annotation(
                 cut.columns, node.target.lineno, node.target.end_col_offset or 0, node.annotation
             )
         elif isinstance(node, ast.ImportFrom) and node.module == "typing":
             cut.dropped.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
-            typing_names.update(alias.asname or alias.name for alias in node.names)
+            cut.typing_names.update(alias.asname or alias.name for alias in node.names)
         if not isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
             continue
-        if not isinstance(node, ast.Module | ast.ClassDef) and node.returns is not None:
-            deleted.append(node.returns)
-            line = lines[node.returns.lineno - 1]
-            arrow = line.rindex("->", 0, node.returns.col_offset)
-            start = len(line[:arrow].rstrip())
-            _delete_annotation(cut.columns, node.returns.lineno, start, node.returns)
+        if not isinstance(node, ast.Module | ast.ClassDef):
+            _cut_signature(cut, node, lines)
         first = node.body[0]
         if not (
             isinstance(first, ast.Expr)
@@ -212,14 +203,64 @@ def _cuts(tree: ast.Module, lines: list[str]) -> _Cuts:
         cut.dropped.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
         if len(node.body) == 1:
             cut.replaced[first.lineno] = lines[first.lineno - 1][: first.col_offset] + "pass"
-    annotated = {id(n) for annotation in deleted for n in ast.walk(annotation)}
-    cut.typing_used = any(
-        n.id in typing_names
+    return cut
+
+
+def _statements(tree: ast.Module) -> Iterator[ast.AST]:
+    """The module, then every statement in it, breadth first (``except`` and ``case``
+    clauses too, for the statements they hold)."""
+    todo: deque[ast.AST] = deque([tree])
+    while todo:
+        node = todo.popleft()
+        yield node
+        todo.extend(
+            child
+            for child in ast.iter_child_nodes(node)
+            if isinstance(child, ast.stmt | ast.excepthandler | ast.match_case)
+        )
+
+
+def _cut_signature(
+    cut: _Cuts, node: ast.FunctionDef | ast.AsyncFunctionDef, lines: list[str]
+) -> None:
+    """The annotations of a function's arguments (a lambda's cannot have any) and return."""
+    arguments = node.args
+    for arg in (
+        *arguments.posonlyargs,
+        *arguments.args,
+        arguments.vararg,
+        *arguments.kwonlyargs,
+        arguments.kwarg,
+    ):
+        if arg is not None and arg.annotation is not None:
+            cut.annotations.append(arg.annotation)
+            _delete_annotation(
+                cut.columns, arg.lineno, arg.col_offset + len(arg.arg), arg.annotation
+            )
+    if node.returns is not None:
+        cut.annotations.append(node.returns)
+        line = lines[node.returns.lineno - 1]
+        arrow = line.rindex("->", 0, node.returns.col_offset)
+        start = len(line[:arrow].rstrip())
+        _delete_annotation(cut.columns, node.returns.lineno, start, node.returns)
+
+
+def _uses_typing_name(tree: ast.Module, cut: _Cuts, kept: list[tuple[int, str]]) -> bool:
+    """Whether a name the typing imports bound is left in the code: a Name of ``tree``
+    outside the annotations and lines taken out. Its words not in the kept text, none is."""
+    if not cut.typing_names:
+        return False
+    named = re.compile(r"\b(?:" + "|".join(map(re.escape, cut.typing_names)) + r")\b")
+    if not named.search("\n".join(line for _, line in kept)):
+        return False
+    annotated = {id(n) for annotation in cut.annotations for n in ast.walk(annotation)}
+    return any(
+        isinstance(n, ast.Name)
+        and n.id in cut.typing_names
         and id(n) not in annotated
         and (n.lineno not in cut.dropped or n.lineno in cut.replaced)
-        for n in names
+        for n in ast.walk(tree)
     )
-    return cut
 
 
 def _kept(lines: list[str], cut: _Cuts, in_strings: set[int]) -> list[tuple[int, str]]:
