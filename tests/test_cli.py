@@ -158,6 +158,22 @@ def test_build_writes_and_reports_each_file(tmp_path: Path) -> None:
     assert path.read_text(encoding="utf-8") == render.to_yaml(STACKS["cosell"].build())
 
 
+def test_build_leaves_a_file_that_already_holds_its_template_alone(tmp_path: Path) -> None:
+    """Nothing to write, nothing replaced: the file keeps its inode and time."""
+    assert run("build", "--no-lint", "--out", str(tmp_path)).exit_code == 0
+    cosell, marketplace = tmp_path / "clazar-cosell.yaml", tmp_path / "clazar-marketplace.yaml"
+    cosell.write_text("old\n", encoding="utf-8")
+    kept = marketplace.stat()
+    result = run("build", "--no-lint", "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"unchanged {marketplace} (")
+    assert lines[1].startswith(f"wrote {cosell} (")
+    now = marketplace.stat()
+    assert (now.st_ino, now.st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)
+    assert cosell.read_text(encoding="utf-8") == render.to_yaml(STACKS["cosell"].build())
+
+
 def test_build_says_when_a_template_is_over_the_template_body_limit() -> None:
     assert render.size_note("x" * 51_201) == (
         "51,201 bytes, 1 over the 51,200-byte TemplateBody limit: deploy it from S3"

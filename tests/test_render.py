@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from cfnlint.decode.decode import decode_str
 
 from clazar_templates import to_json, to_yaml
 from clazar_templates.stacks import STACKS, Stack
+from clazar_templates.template import render
 from clazar_templates.template.render import lint, write_all
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,6 +64,55 @@ def test_yaml_reads_in_the_conventional_order(built: object) -> None:
     for short_form in ("!Ref ", "!GetAtt ", "!Sub ", "!If"):
         assert short_form in text
     assert "Fn::" not in text
+
+
+# Scalars a template may hold, each under a tag and untagged, in block and flow context.
+AWKWARD = [
+    "",
+    "true",
+    "123",
+    "null",
+    "~",
+    "a: b",
+    "#x",
+    "x #y",
+    "- x",
+    "*",
+    "@x",
+    "'q'",
+    '"q"',
+    " lead",
+    "trail ",
+    "${AWS::Region}",
+    "two\nlines",
+    "a\tb",
+    "caf\u00e9",
+]
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="compares libyaml with PyYAML's emitter")
+def test_without_libyaml_the_same_bytes_are_written(built: object) -> None:
+    """Where libyaml is missing, PythonSafeDumper writes what libyaml does (plain PyYAML
+    quotes tagged scalars: ``!Ref 'Name'``), on the templates and on awkward scalars."""
+    python = render.readable_dumper(render.PythonSafeDumper)
+    odd = {
+        "Resources": {
+            f"R{i}": {
+                "Type": "AWS::X::Y",
+                "Properties": {
+                    "Ref": {"Ref": value},
+                    "Subs": [{"Fn::Sub": value}],
+                    "One": [value],
+                    "If": {"Fn::If": ["C", value, {"Ref": "AWS::NoValue"}]},
+                    "Plain": value,
+                    "Attr": {"Fn::GetAtt": ["R", value or "Arn"]},
+                },
+            }
+            for i, value in enumerate(AWKWARD)
+        }
+    }
+    for sample in (render._as_dict(built), odd):
+        assert render._dump(sample, python) == render.to_yaml(sample)
 
 
 def test_committed_template_lints_clean_and_fits(stack: Stack) -> None:

@@ -930,6 +930,28 @@ def test_source_is_the_handler_file_without_comments_docstrings_and_hints(
     assert len(shipped) < 0.8 * len(written)
 
 
+def test_the_role_and_access_code_is_the_file_cut_at_the_marker_then_stripped() -> None:
+    """source() strips handler.py once and keeps the rows above the marker: the same text as
+    stripping the file cut at the marker."""
+    written = HANDLER_FILE.read_text(encoding="utf-8")
+    cut = written[: written.index(reporter.ROLE_CHECKS_MARKER)]
+    shipped = reporter.source(verify_roles=False).split("\n", 1)[1]
+    assert shipped == reporter.shipped_code(cut)
+    assert reporter.source(verify_roles=True).split("\n", 1)[1] == reporter.shipped_code(written)
+
+
+def test_a_marker_inside_a_statement_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = f"def f():\n    x = 1\n{reporter.ROLE_CHECKS_MARKER}\n    return x\n"
+    monkeypatch.setattr(reporter, "handler_text", lambda: text)
+    reporter._shipped_handler.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="line 3: the marker must be a line of its own"):
+            reporter._shipped_handler()
+    finally:
+        monkeypatch.undo()
+        reporter._shipped_handler.cache_clear()
+
+
 def test_role_checks_ship_only_where_the_role_may_read_roles() -> None:
     assert "get_role" in reporter.source(verify_roles=True)
     assert "get_role" not in reporter.source(verify_roles=False)

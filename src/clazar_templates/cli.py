@@ -76,14 +76,15 @@ def build(
     if failed:
         click.echo("cfn-lint found problems; nothing was written.", err=True)
         sys.exit(1)
+    stale = stale_files(files)
     if check:
-        stale = stale_files(files)
         for path in stale:
             click.echo(f"{path} differs from the generator; run `make templates`.", err=True)
         sys.exit(1 if stale else 0)
-    write_all(files)
+    if stale:  # a file that already holds its template is left alone, as `docs` does
+        write_all({path: files[path] for path in stale})
     for path, text in files.items():
-        click.echo(f"wrote {path} ({size_note(text)})")
+        click.echo(f"{'wrote' if path in stale else 'unchanged'} {path} ({size_note(text)})")
 
 
 @cli.command("lint")
