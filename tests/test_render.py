@@ -129,3 +129,41 @@ def test_write_all_is_all_or_nothing(tmp_path: Path) -> None:
         write_all({tmp_path / "keep.yaml": "new\n", blocked / "x" / "\0bad": "x"})
     assert (tmp_path / "keep.yaml").read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dir-in-the-way", "keep.yaml"]
+
+
+PARALLEL_PROBE = """
+import json, sys
+from clazar_templates.template.render import lint_many
+texts = json.load(sys.stdin)
+found = lint_many(texts)
+print(json.dumps([[f.rule for f in findings] for findings in found]))
+print("cfnlint" in sys.modules)
+"""
+
+
+@pytest.mark.slow
+def test_lint_in_parallel_finds_what_one_lint_finds() -> None:
+    """The command line lints its templates in forked workers that load cfn-lint themselves:
+    each text gets the findings a plain lint gives it, in order, and the forking process
+    itself never imports cfn-lint (so it exits without tearing it down)."""
+    import os
+    import subprocess
+    import sys
+
+    clean = (ROOT / "templates" / "clazar-cosell.yaml").read_text(encoding="utf-8")
+    broken = clean.replace("Runtime: python3.13", "Runtime: python2.7", 1)
+    assert broken != clean
+    texts = [broken, clean, broken]
+    env = {k: v for k, v in os.environ.items() if k != render.LINT_CACHE}
+    done = subprocess.run(
+        [sys.executable, "-c", PARALLEL_PROBE],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    rules, imported = done.stdout.splitlines()
+    assert json.loads(rules) == [[f.rule for f in lint(t)] for t in texts]
+    assert json.loads(rules)[0], "the broken template has a finding"
+    assert imported == "False"
