@@ -50,7 +50,7 @@ CACHE = "CLAZAR_DEADLINES_CACHE"
 REPORTER = HERE.parent / "src" / "clazar_templates" / "reporter"
 INPUTS = (  # what the figures depend on: the shipped handler (and what ships it), the harness
     REPORTER / "handler.py",
-    REPORTER / "__init__.py",
+    REPORTER / "shipping.py",
     HERE / "reporter_deadlines.py",
     HERE / "fault_servers.py",
     HERE / "reporter_support.py",

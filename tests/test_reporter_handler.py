@@ -941,15 +941,17 @@ def test_the_role_and_access_code_is_the_file_cut_at_the_marker_then_stripped() 
 
 
 def test_a_marker_inside_a_statement_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    text = f"def f():\n    x = 1\n{reporter.ROLE_CHECKS_MARKER}\n    return x\n"
-    monkeypatch.setattr(reporter, "handler_text", lambda: text)
-    reporter._shipped_handler.cache_clear()
+    from clazar_templates.reporter import shipping
+
+    text = f"def f():\n    x = 1\n{shipping.ROLE_CHECKS_MARKER}\n    return x\n"
+    monkeypatch.setattr(shipping, "handler_text", lambda: text)
+    shipping._shipped_handler.cache_clear()
     try:
         with pytest.raises(ValueError, match="line 3: the marker must be a line of its own"):
-            reporter._shipped_handler()
+            shipping._shipped_handler()
     finally:
         monkeypatch.undo()
-        reporter._shipped_handler.cache_clear()
+        shipping._shipped_handler.cache_clear()
 
 
 def test_role_checks_ship_only_where_the_role_may_read_roles() -> None:

@@ -15,7 +15,7 @@ from troposphere.cloudformation import CustomResource
 
 from .. import policies as p
 from ..options import GROUP_REPORT, Kind, Option
-from ..reporter import source
+from ..reporter.shipping import source
 from .base import StackBuilder
 from .suppressions import INLINE_POLICY, REPORTER_FUNCTION, REPORTER_LOGS, scanner_metadata
 
