@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import pathlib
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -696,3 +697,29 @@ def test_reporter_answers_before_the_lambda_timeout(request: pytest.FixtureReque
         assert r["answered"] < r["budget"] - real.ANSWER_SECONDS + 1.0, r
         assert r["returned"] < r["budget"] - real.EXIT_SECONDS + 0.4, r
         assert r["status"] in ("SUCCESS", "FAILED"), r
+
+
+def test_kept_figures_are_those_of_the_same_code(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make`` keeps a passing measurement's figures by the hash of the code it measured: a
+    later run with the same code reuses them (and starts no process), a change to any of
+    those files measures again, and without the variable nothing is kept."""
+    rd = reporter_deadlines
+    handler = tmp_path / "handler.py"
+    handler.write_bytes(rd.INPUTS[0].read_bytes())
+    monkeypatch.setattr(rd, "INPUTS", (handler, *rd.INPUTS[1:]))
+    monkeypatch.setenv(rd.CACHE, str(tmp_path / "kept"))
+    figures = [{"name": "API hangs", "budget": 30.0, "answered": 10.0, "returned": 10.1}]
+    measured = rd.Measurement(_results=figures, kept=rd.kept_path(rd.BUDGETS))
+    measured.keep()
+
+    again = rd.Measurement().start_or_remember()
+    assert again.remembered
+    assert again.results() == figures
+    assert again.processes == []  # nothing started
+
+    handler.write_bytes(handler.read_bytes() + b"\n# changed\n")
+    assert rd.kept_path(rd.BUDGETS) != measured.kept
+    monkeypatch.delenv(rd.CACHE)
+    assert rd.kept_path(rd.BUDGETS) is None
