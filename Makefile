@@ -21,9 +21,10 @@ CHECKOV_LOCK := requirements/checkov.txt
 UV_LOCK := requirements/uv.txt
 CACHE := .cache
 PIP := --quiet --disable-pip-version-check --require-hashes --no-deps
-# pytest-xdist workers, one per core of a 2-core machine. They share the tests by work
-# stealing: a worker that runs out takes half of what the other has left (xdist's default
-# hands out fixed batches, and left one worker busy for the last 20-30 s).
+# pytest-xdist workers, one per core of a 2-core machine. `make test` shares the suite by
+# work stealing: a worker that runs out takes half of what the other has left (xdist's
+# default hands out fixed batches, and left one worker busy for the last 20-30 s of the
+# suite; for test-fast's short tests it is as good, slightly better).
 JOBS ?= 2
 
 # Python writes the bytecode of what it imports (once) in the venvs and src/: with
@@ -131,7 +132,7 @@ beside-unit: $(STAMP) $(CHECKOV_STAMP)
 
 ## The inner loop: no moto deployments, no checkov, no deadline measurement.
 test-fast: $(STAMP)
-	$(BIN)/pytest -q -n $(JOBS) --dist worksteal -m "not slow" -p no:reporter_deadlines
+	$(BIN)/pytest -q -n $(JOBS) -m "not slow" -p no:reporter_deadlines
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests scripts
