@@ -45,7 +45,14 @@ def pytest_configure(config: pytest.Config) -> None:
     import shared_setup
 
     shared_setup.one_botocore_loader()
-    shared_setup.moto_parses_with_libyaml()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """moto's CloudFormation (about 0.9 s to import) runs only in tests marked slow."""
+    if any(item.get_closest_marker("slow") for item in session.items):
+        import shared_setup
+
+        shared_setup.moto_parses_with_libyaml()
 
 
 ENVIRONMENT = {

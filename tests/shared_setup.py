@@ -10,7 +10,8 @@ Neither changes what a test sees, only how often the same work is done:
 - :func:`moto_parses_with_libyaml`: moto reads every template body with PyYAML's pure-Python
   loader (about 0.3 s for the Role & Access template, on each create, update and change
   set). Its CloudFormation modules get libyaml's loader instead, with moto's own tag
-  constructor: the same constructor and resolver, only the parser differs.
+  constructor: the same constructor and resolver, only the parser differs. Only a run with
+  slow tests (the ones that deploy) does this: importing moto's CloudFormation takes 0.9 s.
 """
 
 from __future__ import annotations
