@@ -21,6 +21,8 @@ from importlib import resources as package_files
 from typing import Any
 
 SELLER = "111122223333"  # the account the example stack is deployed in
+VENDOR = "999988887777"  # Clazar's account in every example
+PARTITIONS = {"aws": ("us-east-1", "eu-west-1"), "aws-us-gov": ("us-gov-west-1", "us-gov-east-1")}
 STACK = "clazar"
 NO_VALUE = object()
 
@@ -326,6 +328,27 @@ def _evaluate(condition: Any, known: dict[str, bool], template: dict[str, Any]) 
     if key == "Fn::Or":
         return any(_evaluate(a, known, template) for a in arg)
     raise ValueError(f"condition {condition!r} is not a combination of the atoms")
+
+
+def parameter_values(
+    partition: str, region: str, cas_topic_account: str = SELLER
+) -> dict[str, str]:
+    """A non-empty example for every parameter of either template, in ``partition``: Clazar's
+    account VENDOR, the seller's SELLER, the CAS topic in ``cas_topic_account``."""
+    return {
+        "ClazarAccountId": VENDOR,
+        "ExternalId": "clazar-external-id-0001",
+        "ClazarAccountUid": "acct_12345",
+        "ClazarSecretKey": "s3cr3t-0123456789-abcdef",
+        "ClazarRoleName": "SellerClazarRole",
+        "CasSnsTopicArn": f"arn:{partition}:sns:{region}:{cas_topic_account}:seller-cas",
+        "CasBucketName": "seller-cas-bucket",
+        "SddsSnsTopicArn": f"arn:{partition}:sns:{region}:{SELLER}:seller-sdds",
+        "SddsBucketName": "seller-sdds-bucket",
+        "ExistingSandboxRole": "team-sandbox",
+        "ExistingProductionRole": f"arn:{partition}:iam::{SELLER}:role/partner/SellerRole",
+        "EnableCas": "true",
+    }
 
 
 def examples(

@@ -31,30 +31,12 @@ from clazar_templates.review.docs import DEPLOYER_DOC, generated_files
 from clazar_templates.stacks import STACKS, options_for
 from clazar_templates.template.render import lint, to_yaml
 from clazar_templates.template.schemas import resource_schema
-from iam_oracle import SELLER, examples, expand, reaches
+from iam_oracle import PARTITIONS, SELLER, examples, expand, parameter_values, reaches
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "mystack"
 BUCKET = "clazar-templates"
-PARTITIONS = {"aws": ("us-east-1", "eu-west-1"), "aws-us-gov": ("us-gov-west-1", "us-gov-east-1")}
-
-
-def values(partition: str, region: str) -> dict[str, str]:
-    """A non-empty example for every deploy-time parameter."""
-    return {
-        "ClazarAccountId": "999988887777",
-        "ExternalId": "clazar-external-id-0001",
-        "ClazarAccountUid": "acct_12345",
-        "ClazarSecretKey": "s3cr3t-0123456789-abcdef",
-        "ClazarRoleName": "SellerClazarRole",
-        "CasSnsTopicArn": f"arn:{partition}:sns:{region}:444455556666:seller-cas",
-        "CasBucketName": "seller-cas-bucket",
-        "SddsSnsTopicArn": f"arn:{partition}:sns:{region}:{SELLER}:seller-sdds",
-        "SddsBucketName": "seller-sdds-bucket",
-        "ExistingSandboxRole": "team-sandbox",
-        "ExistingProductionRole": f"arn:{partition}:iam::{SELLER}:role/partner/SellerRole",
-        "EnableCas": "true",
-    }
+OTHER = "444455556666"  # an account the CAS topic may live in, neither the seller's nor Clazar's
 
 
 # (stack, --set settings, partition); {} is the deploy-time template that is committed.
@@ -80,7 +62,7 @@ VARIANTS = [
         {
             "enable_cas": "true",
             "role_name": "SellerRole",
-            "cas_sns_topic_arn": "arn:aws-us-gov:sns:us-gov-east-1:444455556666:seller-cas",
+            "cas_sns_topic_arn": f"arn:aws-us-gov:sns:us-gov-east-1:{OTHER}:seller-cas",
             "sdds_bucket_name": "seller-sdds-bucket",
             "partition": "aws-us-gov",
         },
@@ -371,7 +353,9 @@ def judge(short: str, settings: dict[str, str], partition: str) -> dict[str, Any
     used: dict[str, set[tuple[str, str]]] = {}  # region -> (action, pattern) that served
     seen: set[tuple[str, Request]] = set()
     excluded: dict[str, set[tuple[str, str]]] = {}
-    for _, example in examples(template, values(partition, regions[0]), partition, regions):
+    for _, example in examples(
+        template, parameter_values(partition, regions[0], OTHER), partition, regions
+    ):
         if example.region not in regions:
             continue  # a scenario asking for a region of another partition never happens
         if example.region not in policies:

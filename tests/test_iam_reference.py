@@ -32,7 +32,9 @@ from clazar_templates.stacks import STACKS
 from clazar_templates.template.render import to_yaml
 from iam_oracle import (
     GLOBAL_KEYS,
+    PARTITIONS,
     SELLER,
+    VENDOR,
     Example,
     Findings,
     Policy,
@@ -41,6 +43,7 @@ from iam_oracle import (
     expand,
     listed,
     pairs,
+    parameter_values,
     policies,
     reaches,
     statements,
@@ -48,7 +51,6 @@ from iam_oracle import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-VENDOR = "999988887777"  # Clazar's account in every variant
 
 STAR_ALLOWED = {
     # Sid -> why "*" stands for actions that do accept narrower resources
@@ -87,33 +89,12 @@ SERVICES = {
 # === Variants ==============================================================================
 
 
-def values(partition: str, region: str) -> dict[str, str]:
-    """A non-empty example for every parameter, in ``partition``."""
-    return {
-        "ClazarAccountId": VENDOR,
-        "ExternalId": "clazar-external-id-0001",
-        "ClazarAccountUid": "acct_12345",
-        "ClazarSecretKey": "s3cr3t-0123456789-abcdef",
-        "ClazarRoleName": "SellerClazarRole",
-        "CasSnsTopicArn": f"arn:{partition}:sns:{region}:{SELLER}:seller-cas",
-        "CasBucketName": "seller-cas-bucket",
-        "SddsSnsTopicArn": f"arn:{partition}:sns:{region}:{SELLER}:seller-sdds",
-        "SddsBucketName": "seller-sdds-bucket",
-        "ExistingSandboxRole": "team-sandbox",
-        "ExistingProductionRole": f"arn:{partition}:iam::{SELLER}:role/partner/SellerRole",
-        "EnableCas": "true",
-    }
-
-
-PARTITIONS = {"aws": ("us-east-1", "eu-west-1"), "aws-us-gov": ("us-gov-west-1", "us-gov-east-1")}
-
-
 def build_time(short: str, flags: bool | None, given: bool | None, partition: str) -> Any:
     """Options with every flag ``flags`` and every existing-resource option given or ""
     (None leaves either to deploy time)."""
     target = STACKS[short]
     region = PARTITIONS[partition][1]
-    examples_by_parameter = values(partition, region)
+    examples_by_parameter = parameter_values(partition, region)
     chosen: dict[str, Any] = {"partition": partition}
     for name, spec in o.option_fields(target.options):
         if spec.kind.is_flag:
@@ -163,7 +144,9 @@ def judge(name: str, text: str, partition: str) -> tuple[Findings, int]:
     found = Findings(name)
     judged, seen = 0, set()
     regions = PARTITIONS[partition]
-    for scenario, example in examples(template, values(partition, regions[0]), partition, regions):
+    for scenario, example in examples(
+        template, parameter_values(partition, regions[0]), partition, regions
+    ):
         for policy in policies(example):
             key = json.dumps([policy.resource, policy.document, policy.attached_to], sort_keys=True)
             if key in seen:
