@@ -185,12 +185,10 @@ class Measurement:
 
     def keep(self) -> None:
         """Keep the figures measured now (the test passed on them), atomically."""
-        if self.kept is None or self.remembered or self._results is None:
-            return
-        self.kept.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.kept.with_name(f".{self.kept.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(self._results), encoding="utf-8")
-        tmp.replace(self.kept)
+        if self.kept is not None and not self.remembered and self._results is not None:
+            from clazar_templates.template.render import write_atomic
+
+            write_atomic(self.kept, json.dumps(self._results))
 
     def start(self) -> Measurement:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -316,10 +314,9 @@ class Published:
 
 
 def _publish(found: Measurement, directory: Path) -> None:
-    results = found.results()
-    tmp = directory / f".{_RESULTS}"
-    tmp.write_text(json.dumps(results), encoding="utf-8")
-    tmp.replace(directory / _RESULTS)
+    from clazar_templates.template.render import write_atomic  # not in the scenarios' processes
+
+    write_atomic(directory / _RESULTS, json.dumps(found.results()))
 
 
 @pytest.hookimpl(optionalhook=True)
