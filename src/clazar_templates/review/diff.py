@@ -4,8 +4,17 @@ Both templates are read (YAML short forms included) and resolved for the same pa
 values, so only what CloudFormation would deploy is compared and a reordering or
 reformatting is never a change. Every policy is then cut into *grants*: one effect,
 principal, action and resource, with the statement's conditions. Grants are compared per
-*subject*: a role's identity policies (inline, ``AWS::IAM::Policy``/``ManagedPolicy``,
-managed policy ARNs), its trust policy, and each queue, topic, bucket and key policy.
+*subject*: a role's, user's or group's identity policies (inline, ``AWS::IAM::Policy``/
+``ManagedPolicy``, managed policy ARNs), a role's trust policy, each resource policy (queue,
+topic, bucket, key, secret, event bus, repository; ``AWS::Lambda::Permission``), and what
+makes a principal or a way to act as one: an IAM user, its group memberships, access keys and
+console password, and an output that shows an access key's secret. Every grant of access
+lives in one table, :data:`~clazar_templates.template.reading.POLICY_PLACES`.
+
+What the gate cannot read is never "no change": a resource of a type it does not know (a
+nested stack, a module, a type outside both tables of :mod:`..template.reading`), a macro
+(``Transform``, ``Fn::Transform``), or a change to a property that opens access without a
+policy (a bucket's ``AccessControl``) counts as growth, named "cannot be reviewed".
 
 Permissions *grew* when a new Allow grant is not covered by an old one, or an old Deny
 grant is not covered by a new one. "Covered" understands IAM wildcards (``*``, ``?``) in
@@ -27,7 +36,7 @@ from typing import Any
 from ..errors import FieldError
 from ..patterns import fullmatch
 from ..template import reading
-from ..template.reading import as_list, policy_documents, statements
+from ..template.reading import POLICY_PLACES, as_list, grants_nothing, policy_documents, statements
 from ..template.resolve import as_text as _text
 
 __all__ = [
@@ -44,6 +53,14 @@ __all__ = [
 Clause = tuple[str, str, frozenset[str]]  # (operator, key lower-cased, values)
 COLUMNS = ("principals", "actions", "resources", "conditions", "before")
 MANAGED = "(managed policy)"  # the "action" of attaching a managed policy
+USER = "(IAM user)"  # the "action" of an IAM user's existence: someone can be it
+MEMBER = "(group membership)"  # a user's membership of the group that is its "resource"
+SHOWN_KEY = "(access key secret in an output)"  # anyone who reads the outputs has it
+UNREVIEWED = "cannot be reviewed"
+# The subject an attached policy applies to, by the property naming it.
+TARGETS = {"Roles": "role", "RoleName": "role", "Users": "user", "UserName": "user"}
+TARGETS |= {"Groups": "group", "GroupName": "group"}
+OWN = {"AWS::IAM::Role": "role", "AWS::IAM::User": "user", "AWS::IAM::Group": "group"}
 
 
 class DiffError(FieldError):
@@ -86,6 +103,11 @@ class SubjectDiff:
     def grew(self) -> bool:
         return any(c.grew for c in self.changes)
 
+    @property
+    def unreviewed(self) -> bool:
+        """What it grants cannot be read (a nested stack, a macro, an unknown type)."""
+        return any(c.grew and UNREVIEWED in c.change for c in self.changes)
+
 
 @dataclass(frozen=True)
 class PermissionDiff:
@@ -115,6 +137,12 @@ class PermissionDiff:
             lines.append(f"**Permissions grew** ({grew} of {len(changes)} changes).")
         else:
             lines.append(f"**No permission grew** ({len(changes)} changes, none widening).")
+        unreviewed = [s for s in self.subjects if s.unreviewed]
+        if unreviewed:
+            lines.append("")
+            lines += [
+                f"- **{s.kind} {s.name}: {UNREVIEWED}** (counted as growth)" for s in unreviewed
+            ]
         given = ", ".join(f"`{k}={v}`" for k, v in self.parameters.items())
         lines += ["", f"Compared as deployed in {self.region} with: {given or 'the defaults'}."]
         for subject in self.subjects:
@@ -181,17 +209,19 @@ def diff(
     for template, side, values_given in zip(templates, ("OLD", "NEW"), sides, strict=True):
         try:
             values = _values(template, values_given)
-            deployed.append(resolve(template, values, region=region)["Resources"])
+            deployed.append(resolve(template, values, region=region))
         except ResolveError as error:
             raise DiffError(side, str(error)) from None
-    old, new = (_subjects(resources) for resources in deployed)
+    old, new = (_subjects(resolved) for resolved in deployed)
+    new_resources = deployed[1]["Resources"]
     subjects = []
     for key in sorted(set(old) | set(new)):
         before, after = old.get(key, set()), new.get(key, set())
-        changes = _compare(before, after, gone=key not in new and key[0] not in deployed[1])
+        changes = _compare(before, after, gone=key not in new and key[0] not in new_resources)
         if changes:
             status = "added" if key not in old else "removed" if key not in new else "changed"
             subjects.append(SubjectDiff(key[0], key[1], status, tuple(changes)))
+    subjects += _unreviewed(templates, deployed)
     return PermissionDiff(
         old_label or _label(templates[0], "old"),
         new_label or _label(templates[1], "new"),
@@ -209,29 +239,110 @@ def _label(template: Mapping[str, Any], default: str) -> str:
 # --- cutting policies into grants -------------------------------------------------------
 
 
-def _subjects(resources: Mapping[str, Any]) -> dict[tuple[str, str], set[Grant]]:
+def _subjects(deployed: Mapping[str, Any]) -> dict[tuple[str, str], set[Grant]]:
+    """Every grant of the resolved template ``deployed`` (its Resources and Outputs), by
+    subject: (name, kind)."""
+    resources = deployed.get("Resources", {})
     found: dict[tuple[str, str], set[Grant]] = {}
 
     def add(name: str, kind: str, grants: Iterable[Grant]) -> None:
         found.setdefault((name, kind), set()).update(grants)
 
     for logical, place, applies_to, document in policy_documents(resources):
+        own = OWN.get(str(resources[logical].get("Type")), place.label)
+        targets = as_list(applies_to) or [logical]  # (a default event bus: the resource)
         if place.kind == "trust":
             add(logical, "trust", _grants(document, principal=True))
         elif place.kind == "managed":
             for arn in as_list(document):
-                add(logical, "role", [Grant("Allow", "", MANAGED, _text(arn))])
+                add(logical, own, [Grant("Allow", "", MANAGED, _text(arn))])
         elif place.document == "Policies":  # inline: PolicyName and PolicyDocument each
             for inline in as_list(document):
-                add(logical, "role", _grants(inline.get("PolicyDocument")))
+                add(logical, own, _grants(inline.get("PolicyDocument")))
         elif place.kind == "identity":
-            for role in as_list(applies_to):
-                add(_name(role), "role", _grants(document))
-        elif place.applies_to:
             for target in as_list(applies_to):
-                add(_name(target), place.label, _grants(document, principal=True))
+                add(_name(target), TARGETS.get(place.applies_to, "role"), _grants(document))
+        elif place.kind == "membership":
+            groups = [document.get("GroupName")] if place.applies_to else as_list(document)
+            for user in targets:
+                add(_name(user), "user", [Grant("Allow", "", MEMBER, _name(g)) for g in groups])
+        elif place.kind == "credential":
+            if document is not None:
+                what = logical if place.applies_to else ""
+                for user in targets:
+                    add(_name(user), "user", [Grant("Allow", "", f"({place.label})", what)])
+        elif place.kind == "permission":
+            for target in targets:
+                add(_name(target), place.label, _permission(document, _text(target)))
+        elif place.document == "Statement":  # one statement (an event bus policy)
+            for target in targets:
+                add(_name(target), place.label, _grants({"Statement": document}, True))
         else:
-            add(logical, place.label, _grants(document, principal=True))
+            for target in targets:
+                add(_name(target), place.label, _grants(document, principal=True))
+    for logical, resource in resources.items():
+        if resource.get("Type") == "AWS::IAM::User":
+            add(logical, "user", [Grant("Allow", "", USER, "")])
+    for name, output in deployed.get("Outputs", {}).items():
+        for key in sorted(_secrets_read(output.get("Value"), resources)):
+            add(f"Outputs.{name}", "output", [Grant("Allow", "*", SHOWN_KEY, key)])
+    return found
+
+
+# Properties of a permission resource that act as a condition of its one statement.
+PERMISSION_CONDITIONS = {
+    "SourceArn": ("ArnLike", "aws:sourcearn"),
+    "SourceAccount": ("StringEquals", "aws:sourceaccount"),
+    "PrincipalOrgID": ("StringEquals", "aws:principalorgid"),
+    "OrganizationId": ("StringEquals", "aws:principalorgid"),
+    "FunctionUrlAuthType": ("StringEquals", "lambda:functionurlauthtype"),
+    "EventSourceToken": ("StringEquals", "lambda:eventsourcetoken"),
+}
+
+
+def _permission(props: Any, resource: str) -> Iterator[Grant]:
+    """The one Allow statement an ``AWS::Lambda::Permission`` (or a legacy event bus
+    policy, or a layer permission) makes of its properties."""
+    if not isinstance(props, Mapping) or "Statement" in props or "Action" not in props:
+        return
+    conditions = {
+        (operator, key, frozenset({_text(props[name])}))
+        for name, (operator, key) in PERMISSION_CONDITIONS.items()
+        if name in props
+    }
+    legacy = props.get("Condition")  # an event bus policy's {Type, Key, Value}
+    if isinstance(legacy, Mapping):
+        clause = (str(legacy.get("Type")), str(legacy.get("Key")).lower(), legacy.get("Value"))
+        conditions.add((clause[0], clause[1], frozenset({_text(clause[2])})))
+    principal = _text(props.get("Principal", "*"))
+    root = fullmatch(_ROOT, principal)
+    if principal == "*":
+        who = "*"
+    elif principal.endswith(".amazonaws.com") or principal.endswith(".amazonaws.com.cn"):
+        who = f"Service:{principal}"
+    else:
+        who = f"AWS:{root.group(1) if root else principal}"
+    action = _text(props["Action"]).lower()
+    yield Grant("Allow", who, action, resource, frozenset(conditions))
+
+
+def _secrets_read(value: Any, resources: Mapping[str, Any]) -> set[str]:
+    """The access keys whose SecretAccessKey ``value`` reads (GetAtt or Sub)."""
+    found: set[str] = set()
+    if isinstance(value, list):
+        for item in value:
+            found |= _secrets_read(item, resources)
+    elif isinstance(value, Mapping):
+        target = value.get("Fn::GetAtt")
+        parts = target if isinstance(target, list) else str(target or "").split(".", 1)
+        if len(parts) == 2 and parts[1] == "SecretAccessKey":
+            found.add(str(parts[0]))
+        sub = value.get("Fn::Sub")
+        text = sub[0] if isinstance(sub, list) and sub else sub
+        if isinstance(text, str):
+            found |= set(re.findall(r"\$\{([^}.!]+)\.SecretAccessKey\}", text))
+        for item in value.values():
+            found |= _secrets_read(item, resources)
     return found
 
 
@@ -288,6 +399,55 @@ def _name(value: Any) -> str:
         target = value["Fn::GetAtt"]
         return str(target[0] if isinstance(target, list) else target.split(".")[0])
     return _text(value)
+
+
+# --- what the gate cannot read -----------------------------------------------------------
+
+
+def _unreviewed(
+    templates: Sequence[Mapping[str, Any]], deployed: Sequence[Mapping[str, Any]]
+) -> list[SubjectDiff]:
+    """A subject that grew for each thing NEW adds or changes that cannot be reviewed: a
+    macro, a resource of a type neither table of :mod:`..template.reading` knows (or holding
+    ``Fn::Transform``), a changed property that opens access without a policy."""
+    found = []
+    old_template, new_template = templates
+    transform = new_template.get("Transform")
+    if transform is not None and new_template != old_template:
+        names = ", ".join(str(t) for t in as_list(transform))
+        status = "added" if old_template.get("Transform") is None else "changed"
+        found.append(_grown(f"Transform {names}", "macro", status, UNREVIEWED))
+    old, new = deployed[0]["Resources"], deployed[1]["Resources"]
+    for logical in sorted(set(old) | set(new)):
+        before, after = old.get(logical), new.get(logical)
+        if not isinstance(after, Mapping) or before == after:
+            continue  # removed (no growth) or unchanged
+        kind = str(after.get("Type", ""))
+        status = "added" if before is None else "changed"
+        properties = grants_nothing(kind)
+        if (kind not in POLICY_PLACES and properties is None) or _transformed(after):
+            found.append(_grown(logical, kind or "(no Type)", status, UNREVIEWED))
+            continue
+        was = before.get("Properties", {}) if isinstance(before, Mapping) else {}
+        if not isinstance(before, Mapping) or before.get("Type") != kind:
+            was = {}
+        now = after.get("Properties", {})
+        changed = [p for p in properties or () if p in now and now[p] != was.get(p)]
+        if changed:
+            found.append(_grown(logical, kind, status, f"{', '.join(changed)} {UNREVIEWED}"))
+    return found
+
+
+def _transformed(node: Any) -> bool:
+    if isinstance(node, list):
+        return any(_transformed(item) for item in node)
+    if isinstance(node, Mapping):
+        return "Fn::Transform" in node or any(_transformed(v) for v in node.values())
+    return False
+
+
+def _grown(name: str, kind: str, status: str, change: str) -> SubjectDiff:
+    return SubjectDiff(name, kind, status, (Change(change, "", (), (), (), (), (), True),))
 
 
 # --- comparing --------------------------------------------------------------------------
@@ -409,6 +569,8 @@ def _classify(
         return f"{' and '.join(dims)} {how}", twins
     if grant.action == MANAGED:
         return ("managed policy attached" if verb == "added" else "managed policy detached"), set()
+    if grant.action.startswith("("):  # an IAM user, a membership, an access key...
+        return f"{grant.action.strip('()')} {verb}", set()
     kin = [o for o in other_side if (o.effect, o.principal) == (grant.effect, grant.principal)]
     if any(o.resource == grant.resource for o in kin):
         return f"action {verb}", set()

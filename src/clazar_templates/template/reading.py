@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "GRANTS_NOTHING",
     "NO_VALUE",
     "POLICY_PLACES",
     "Place",
     "as_list",
     "every_branch",
+    "grants_nothing",
     "load_template",
     "policy_documents",
     "principals",
@@ -83,26 +85,53 @@ def principals(statement: Mapping[str, Any], kind: str) -> list[Any]:
 
 @dataclass(frozen=True)
 class Place:
-    """Where a resource type keeps a policy document, and what the document applies to."""
+    """Where a resource type keeps a policy document, or another grant of access, and what
+    it applies to."""
 
-    kind: str  # "trust", "identity", "managed" (ARNs, AWS holds the document), "resource", "key"
+    # "trust", "identity", "managed" (ARNs, AWS holds the document), "resource", "key"
+    # (policy documents); "permission" (a resource policy statement made of the resource's
+    # own properties: Principal, Action...), "membership" (group names), "credential" (a
+    # way to sign in as a user: an access key, a console password)
+    kind: str
     label: str  # what a reader calls it: "trust policy", "queue policy", ...
-    document: str  # the property holding it ("Policies": a list of PolicyName/PolicyDocument)
+    # the property holding it ("Policies": a list of PolicyName/PolicyDocument; "Statement":
+    # one statement; "": the resource's properties themselves)
+    document: str
     applies_to: str = ""  # the property naming what it applies to; "": the resource itself
 
 
-# The one table of where a template's policy documents live, in the order each resource
-# type's are read.
+def _attached(label: str, *targets: str) -> tuple[Place, ...]:
+    """A policy document attached to the roles, users and groups that ``targets`` name."""
+    return tuple(Place("identity", label, "PolicyDocument", t) for t in targets)
+
+
+# The one table of where a template's grants of access live, in the order each resource
+# type's are read: every type cfn-lint validates as an identity, trust or resource policy
+# (its rules E3510, E3511, E3512, E3513), and the IAM resources that make a principal or a
+# way to act as one. A type neither here nor in GRANTS_NOTHING cannot be reviewed.
 POLICY_PLACES: dict[str, tuple[Place, ...]] = {
     "AWS::IAM::Role": (
         Place("trust", "trust policy", "AssumeRolePolicyDocument"),
         Place("identity", "inline policy", "Policies"),
         Place("managed", "AWS managed policy", "ManagedPolicyArns"),
     ),
-    "AWS::IAM::Policy": (Place("identity", "AWS::IAM::Policy", "PolicyDocument", "Roles"),),
-    "AWS::IAM::ManagedPolicy": (
-        Place("identity", "AWS::IAM::ManagedPolicy", "PolicyDocument", "Roles"),
+    "AWS::IAM::User": (
+        Place("identity", "inline policy", "Policies"),
+        Place("managed", "AWS managed policy", "ManagedPolicyArns"),
+        Place("membership", "group membership", "Groups"),
+        Place("credential", "console password", "LoginProfile"),
     ),
+    "AWS::IAM::Group": (
+        Place("identity", "inline policy", "Policies"),
+        Place("managed", "AWS managed policy", "ManagedPolicyArns"),
+    ),
+    "AWS::IAM::Policy": _attached("AWS::IAM::Policy", "Roles", "Users", "Groups"),
+    "AWS::IAM::ManagedPolicy": _attached("AWS::IAM::ManagedPolicy", "Roles", "Users", "Groups"),
+    "AWS::IAM::RolePolicy": _attached("AWS::IAM::RolePolicy", "RoleName"),
+    "AWS::IAM::UserPolicy": _attached("AWS::IAM::UserPolicy", "UserName"),
+    "AWS::IAM::GroupPolicy": _attached("AWS::IAM::GroupPolicy", "GroupName"),
+    "AWS::IAM::UserToGroupAddition": (Place("membership", "group membership", "", "Users"),),
+    "AWS::IAM::AccessKey": (Place("credential", "access key", "", "UserName"),),
     "AWS::S3::BucketPolicy": (Place("resource", "bucket policy", "PolicyDocument", "Bucket"),),
     "AWS::SQS::QueuePolicy": (Place("resource", "queue policy", "PolicyDocument", "Queues"),),
     "AWS::SQS::QueueInlinePolicy": (Place("resource", "queue policy", "PolicyDocument", "Queue"),),
@@ -111,15 +140,60 @@ POLICY_PLACES: dict[str, tuple[Place, ...]] = {
         Place("resource", "topic policy", "PolicyDocument", "TopicArn"),
     ),
     "AWS::KMS::Key": (Place("key", "key policy", "KeyPolicy"),),
+    "AWS::KMS::ReplicaKey": (Place("key", "key policy", "KeyPolicy"),),
+    "AWS::SecretsManager::ResourcePolicy": (
+        Place("resource", "secret policy", "ResourcePolicy", "SecretId"),
+    ),
+    "AWS::Events::EventBusPolicy": (
+        Place("resource", "event bus policy", "Statement", "EventBusName"),
+        Place("permission", "event bus policy", "", "EventBusName"),
+    ),
+    "AWS::Lambda::Permission": (Place("permission", "function policy", "", "FunctionName"),),
+    "AWS::Lambda::LayerVersionPermission": (
+        Place("permission", "layer policy", "", "LayerVersionArn"),
+    ),
+    "AWS::ECR::Repository": (Place("resource", "repository policy", "RepositoryPolicyText"),),
+    "AWS::OpenSearchService::Domain": (
+        Place("resource", "domain access policy", "AccessPolicies"),
+    ),
 }
+
+# Resource types that hold no policy of their own, each with the properties that can still
+# open access without one (a canned ACL, the public access block): the gate compares those
+# whole, and a change to one cannot be reviewed. The permission reference test holds these
+# against cfn-lint's resource schemas: every property whose name says policy, permission,
+# principal, ACL or public is listed here or named there as holding none.
+GRANTS_NOTHING: dict[str, tuple[str, ...]] = {
+    "AWS::S3::Bucket": ("AccessControl", "PublicAccessBlockConfiguration", "OwnershipControls"),
+    "AWS::SQS::Queue": ("RedriveAllowPolicy",),
+    "AWS::SNS::Topic": (),
+    "AWS::SNS::Subscription": (),
+    "AWS::KMS::Alias": (),
+    "AWS::Lambda::Function": (),
+    "AWS::Logs::LogGroup": ("ResourcePolicyDocument",),
+    "AWS::Events::Rule": (),
+    "AWS::CloudFormation::CustomResource": (),  # its function's role is reviewed
+    "AWS::CloudFormation::WaitConditionHandle": (),
+    "AWS::CloudFormation::WaitCondition": (),
+}
+
+
+def grants_nothing(resource_type: str) -> tuple[str, ...] | None:
+    """The properties of ``resource_type`` that can open access (see GRANTS_NOTHING); None
+    for a type the gate cannot review (a nested stack, a type it does not know)."""
+    if resource_type.startswith("Custom::"):
+        resource_type = "AWS::CloudFormation::CustomResource"
+    return GRANTS_NOTHING.get(resource_type)
 
 
 def policy_documents(resources: Mapping[str, Any]) -> Iterator[tuple[str, Place, Any, Any]]:
     """(logical ID, place, applies-to value, document value) of every policy place of every
     resource, in template order; a value is None where the resource leaves it out, and the
-    applies-to value is None for a place that applies to its own resource."""
+    applies-to value is None for a place that applies to its own resource. The document of a
+    place whose ``document`` is "" is the resource's properties."""
     for logical, resource in resources.items():
         props = resource.get("Properties", {}) if isinstance(resource, Mapping) else {}
         for place in POLICY_PLACES.get(resource.get("Type", ""), ()):
             applies_to = props.get(place.applies_to) if place.applies_to else None
-            yield logical, place, applies_to, props.get(place.document)
+            document = props.get(place.document) if place.document else props
+            yield logical, place, applies_to, document
