@@ -233,7 +233,46 @@ def test_a_removed_queue_is_flagged_with_its_deletion_policy(aws: None, tmp_path
     (removed,) = plan.flagged
     assert (removed.action, removed.logical_id) == ("Remove", "ClazarSqsDeadLetterQueue")
     assert "removed: the resource is deleted (DeletionPolicy: Delete)" in removed.fate
-    assert not plan.refusals  # a removal is shown in bold, but only growth and replacement stop
+    assert plan.refusals == [
+        "stateful ClazarSqsDeadLetterQueue would be removed: pass --accept-removal"
+    ]
+
+
+def test_a_removal_needs_consent_to_apply(aws: None, tmp_path: Path) -> None:
+    """Removing a stateful resource (the queue and its messages, the role Clazar assumes)
+    is applied only with --accept-removal; the change set is gone either way."""
+    client = boto3.client("cloudformation", region_name=REGION)
+    create(client, with_resource("0.1.0"))
+    path = target(tmp_path, small("0.2.0"))
+    refused = run("--stack", STACK, "--to", path, "--apply")
+    assert refused.exit_code == 1, refused.output
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "Error: not applied: stateful ClazarSqsDeadLetterQueue would be removed: "
+        "pass --accept-removal"
+    )
+    assert change_sets(client) == []
+    queues = boto3.client("sqs").list_queues()["QueueUrls"]
+    assert sorted(u.rsplit("/", 1)[1] for u in queues) == ["clazar-queue", "clazar-queue-dlq"]
+    applied = run("--stack", STACK, "--to", path, "--apply", "--accept-removal")
+    assert applied.exit_code == 0, applied.output
+    queues = boto3.client("sqs").list_queues()["QueueUrls"]
+    assert [u.rsplit("/", 1)[1] for u in queues] == ["clazar-queue"]
+
+
+def test_a_removed_clazar_role_says_it_is_not_replaced(aws: None, tmp_path: Path) -> None:
+    client = boto3.client("cloudformation", region_name=REGION)
+    create(client, small("0.1.0"))
+    template = small("0.2.0")
+    del template["Resources"]["ClazarRole"]
+    del template["Resources"]["ClazarSqsAccess"]
+    del template["Outputs"]["ClazarRoleArn"]
+    template["Outputs"] = {"Queue": {"Value": {"Ref": "ClazarSqsQueue"}}}
+    plan = plan_upgrade(STACK, target(tmp_path, template), client=client)
+    role = next(c for c in plan.flagged if c.logical_id == "ClazarRole")
+    assert role.action == "Remove"
+    assert "until the new one exists" not in role.fate
+    assert "nothing replaces it: Clazar can no longer assume it" in role.fate
+    assert any("ClazarRole" in r and "--accept-removal" in r for r in plan.refusals)
 
 
 def test_no_changes(cfn: Any, tmp_path: Path) -> None:

@@ -523,6 +523,9 @@ def deployer_policy_command(
 @click.option(
     "--accept-replacement", is_flag=True, help="Apply even if stateful resources are replaced."
 )
+@click.option(
+    "--accept-removal", is_flag=True, help="Apply even if stateful resources are removed."
+)
 def upgrade_command(
     stack_name: str,
     to: str,
@@ -533,9 +536,14 @@ def upgrade_command(
     apply: bool,
     accept_growth: bool,
     accept_replacement: bool,
+    accept_removal: bool,
 ) -> None:
     """Plan upgrading a stack to VERSION or FILE: parameters, permission diff, resource
     changes of a real change set (deleted afterwards); with --apply, execute it.
+
+    When the reporter runs again, --apply needs a new one-time ClazarSecretKey: it is read
+    from the environment (CLAZAR_SECRET_KEY) or else a hidden prompt; a --param value would
+    land in shell history.
 
     Exit status: 0 planned (or applied), 1 the stack, the target or AWS stops it, the apply
     is refused or the update failed (one line), 2 bad input (one line).
@@ -554,6 +562,8 @@ def upgrade_command(
             apply=apply,
             accept_growth=accept_growth,
             accept_replacement=accept_replacement,
+            accept_removal=accept_removal,
+            ask=_ask_secret,
             report=click.echo,
             progress=lambda line: click.echo(line, err=True),
         )
@@ -563,6 +573,25 @@ def upgrade_command(
     if result is not None:
         click.echo(result.summary)
         sys.exit(0 if result.ok else 1)
+
+
+def _has_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _ask_secret(name: str) -> str:
+    """A NoEcho value from a hidden prompt; without a terminal, a usage error naming the
+    environment variable instead of click's bare "Aborted!"."""
+    from .aws.stacksets import secret_env_var
+    from .aws.upgrade import UpgradeInputError
+
+    if not _has_terminal():
+        raise UpgradeInputError(
+            secret_env_var(name),
+            f"{name} needs a new value and there is no terminal to ask for it on: set "
+            f"{secret_env_var(name)} in the environment",
+        )
+    return str(click.prompt(f"{name} (hidden)", hide_input=True, err=True))
 
 
 def main() -> None:

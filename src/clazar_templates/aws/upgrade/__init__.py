@@ -6,13 +6,18 @@ published under ``bucket``/``prefix``, this package's own version rebuilt with t
 build-time options, or a template file) and makes one :class:`UpgradePlan`: the versions,
 the parameters that are new, removed or must be provided, the permission diff as deployed
 with the stack's parameter values, and the resource changes of a real CloudFormation change
-set, each Modify with whether it replaces the resource (see :mod:`.changes`).
+set, each Modify with whether it replaces the resource (see :mod:`.changes`). A template
+file is not believed for what its ``Metadata.Clazar`` claims: one claiming this package's
+version is compared with the rebuild and called "modified" when it differs.
 :func:`apply_upgrade` executes that change set and follows the stack's events until it
-settles. The change set is deleted unless it is kept to be applied, and on every error path.
+settles; it refuses growth, a replaced or removed stateful resource and a one-time secret
+not renewed, unless told to accept each. The change set is deleted unless it is kept to be
+applied, and on every error path, an interrupted ``CreateChangeSet`` included.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +30,7 @@ from .changes import ResourceChange, resource_changes
 from .changeset import (
     NOTHING,
     UpgradeResult,
+    change_set_name,
     create_change_set,
     discard,
     event_ids,
@@ -44,6 +50,7 @@ from .stack import (
     permission_diff,
     read_stack,
     resolved,
+    secret_env_var,
     target_template,
 )
 
@@ -99,6 +106,9 @@ class UpgradePlan:
             found.append(
                 f"stateful {', '.join(replaced)} would be replaced: pass --accept-replacement"
             )
+        removed = [c.logical_id for c in self.flagged if c.action == "Remove"]
+        if removed:
+            found.append(f"stateful {', '.join(removed)} would be removed: pass --accept-removal")
         return found
 
     def to_markdown(self) -> str:
@@ -148,25 +158,28 @@ def plan_upgrade(
             f"stack {stack_name}: {error}; upgrade only works on our stacks"
         ) from None
     s3 = session.client("s3", config=Config(**CLIENT_CONFIG)) if bucket else None
-    target, source, url = target_template(to, identity, bucket, prefix, s3)
+    target, source, url, modified = target_template(to, identity, bucket, prefix, s3)
     new_identity = identify(target)
+    to_version = new_identity.version + (" (modified)" if modified else "")
     old_values = {
         p["ParameterKey"]: str(p.get("ResolvedValue", p.get("ParameterValue", "")))
         for p in stack.get("Parameters", [])
     }
     notes, listed, new_values = parameter_plan(deployed, target, old_values, given, to)
     permissions = permission_diff(deployed, target, old_values, new_values, where)
-    say(f"creating a change set for {stack_name} ({identity} -> {new_identity.version})")
-    change_set = create_change_set(cfn, stack_name, target, listed, new_identity.version, url)
-    try:
+    say(f"creating a change set for {stack_name} ({identity} -> {to_version})")
+    name = change_set_name()
+    change_set: str | None = None
+    try:  # an interrupted create leaves a change set of that name: deleted by name
+        change_set = create_change_set(cfn, stack_name, target, listed, to_version, url, name)
         raw = wait_and_describe(cfn, change_set, say) if change_set else []
         old_resolved = resolved(deployed, old_values, where, "the stack's template")
         new_resolved = resolved(target, new_values, where, source)
         changes = resource_changes(raw, old_resolved, new_resolved)
-        fresh = fresh_secrets(target, changes, given)
+        fresh = fresh_secrets(target, changes, given, deployed)
         notes += [ParameterNote(n, "provide", fresh_reason(n)) for n in fresh]
     except BaseException:
-        discard(cfn, change_set, say)
+        discard(cfn, change_set or name, say, stack_name)
         raise
     if change_set and (not changes or not keep_change_set):
         discard(cfn, change_set, say)
@@ -175,7 +188,7 @@ def plan_upgrade(
         region=where,
         template=identity.target.name,
         from_version=identity.version,
-        to_version=new_identity.version,
+        to_version=to_version,
         source=source,
         parameters=tuple(notes),
         fresh=fresh,
@@ -192,6 +205,7 @@ def apply_upgrade(
     *,
     accept_growth: bool = False,
     accept_replacement: bool = False,
+    accept_removal: bool = False,
     progress: Progress = print,
     timeout: float = 3600.0,
     poll: float = 2.0,
@@ -201,9 +215,10 @@ def apply_upgrade(
 
     Refuses (UpgradeError, the change set deleted) when permissions grow unless
     ``accept_growth``, when a stateful resource would be replaced unless
-    ``accept_replacement``, and when a one-time parameter needs a new value
-    (UpgradeInputError). A failed update is an UpgradeResult whose ``failure`` is the first
-    failed event's reason and ``status`` the rollback's result.
+    ``accept_replacement`` or removed unless ``accept_removal``, and when a one-time
+    parameter needs a new value (UpgradeInputError). A failed update is an UpgradeResult
+    whose ``failure`` is the first failed event's reason and ``status`` the rollback's
+    result.
     """
     cfn, name = plan.client, plan.stack_name
     if not plan.changes:
@@ -215,14 +230,17 @@ def apply_upgrade(
         refusals = [r for r in refusals if "--accept-growth" not in r]
     if accept_replacement:
         refusals = [r for r in refusals if "--accept-replacement" not in r]
+    if accept_removal:
+        refusals = [r for r in refusals if "--accept-removal" not in r]
     if plan.fresh or refusals:
         discard(cfn, plan.change_set, progress)
         plan.kept = False
         if plan.fresh:
-            names = ", ".join(plan.fresh)
+            names, first = ", ".join(plan.fresh), plan.fresh[0]
             raise UpgradeInputError(
-                "--param",
-                f"{names}: {fresh_reason(plan.fresh[0])}; pass --param {plan.fresh[0]}=NEW",
+                secret_env_var(first),
+                f"{names}: {fresh_reason(first)}; set {secret_env_var(first)} or answer the "
+                "hidden prompt of --apply",
             )
         raise UpgradeError("not applied: " + "; ".join(refusals))
     try:
@@ -246,13 +264,41 @@ def upgrade(
     apply: bool = False,
     accept_growth: bool = False,
     accept_replacement: bool = False,
+    accept_removal: bool = False,
+    ask: Callable[[str], str] | None = None,
+    environ: Mapping[str, str] | None = None,
     report: Progress = print,
     progress: Progress = print,
     **plan_arguments: Any,
 ) -> tuple[UpgradePlan, UpgradeResult | None]:
     """Plan (see :func:`plan_upgrade`), hand the Markdown report to ``report``, and with
-    ``apply`` apply it (see :func:`apply_upgrade`): the command line's one call."""
+    ``apply`` apply it (see :func:`apply_upgrade`): the command line's one call.
+
+    With ``apply``, a one-time secret the upgrade needs (ClazarSecretKey) is read from the
+    environment (``CLAZAR_SECRET_KEY``, see :func:`secret_env_var`) or else from ``ask`` (a
+    hidden prompt), and the change set is made again with it: never from the command line,
+    where it would land in shell history.
+    """
     plan = plan_upgrade(stack_name, to, keep_change_set=apply, progress=progress, **plan_arguments)
+    if apply and plan.fresh:
+        env = os.environ if environ is None else environ
+        found = {n: env.get(secret_env_var(n)) for n in plan.fresh}
+        missing = [n for n, v in found.items() if v is None]
+        if not missing or ask is not None:
+            if plan.kept and plan.change_set:
+                discard(plan.client, plan.change_set, progress)
+                plan.kept = False
+            values = {n: v if v is not None else _asked(ask, n) for n, v in found.items()}
+            given = {**dict(plan_arguments.pop("parameters", None) or {}), **values}
+            plan_arguments["client"] = plan.client
+            plan = plan_upgrade(
+                stack_name,
+                to,
+                keep_change_set=True,
+                progress=progress,
+                parameters=given,
+                **plan_arguments,
+            )
     try:
         report(plan.to_markdown())
     except BaseException:
@@ -262,6 +308,16 @@ def upgrade(
     if not apply:
         return plan, None
     result = apply_upgrade(
-        plan, accept_growth=accept_growth, accept_replacement=accept_replacement, progress=progress
+        plan,
+        accept_growth=accept_growth,
+        accept_replacement=accept_replacement,
+        accept_removal=accept_removal,
+        progress=progress,
     )
     return plan, result
+
+
+def _asked(ask: Callable[[str], str] | None, name: str) -> str:
+    if ask is None:  # (not reached: upgrade asks only when it can)
+        raise UpgradeInputError(secret_env_var(name), f"{name}: set {secret_env_var(name)}")
+    return ask(name)

@@ -6,7 +6,8 @@ it out). The replacement is also predicted offline: a resource is replaced when 
 its registry schema lists as ``createOnlyProperties`` differs between the two templates,
 both resolved with the stack's parameter values. A replaced or removed *stateful* resource
 (a bucket, the KMS key, a queue, a role Clazar assumes) is flagged with what happens to its
-data, from its ``UpdateReplacePolicy`` or ``DeletionPolicy``.
+data, from its ``UpdateReplacePolicy`` or ``DeletionPolicy``; applying either needs consent
+(``--accept-replacement``, ``--accept-removal``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from ...template.schemas import resource_schema
 
 __all__ = ["ResourceChange", "create_only_changes", "resource_changes"]
 
-# What each stateful type holds, and what becomes of it when the old resource is deleted.
+# What each stateful type holds, and what becomes of it when the old resource is deleted:
+# when it is replaced (a new one exists), and when it is removed (nothing takes its place).
 HOLDS = {
     "AWS::S3::Bucket": (
         "its objects",
+        "CloudFormation cannot delete a bucket that holds objects: the cleanup fails and the "
+        "bucket is left behind, outside the stack; an empty one is deleted",
         "CloudFormation cannot delete a bucket that holds objects: the cleanup fails and the "
         "bucket is left behind, outside the stack; an empty one is deleted",
     ),
@@ -31,12 +35,20 @@ HOLDS = {
         "what it encrypts",
         "the key is scheduled for deletion: everything encrypted with it becomes unreadable "
         "once the waiting period ends",
+        "the key is scheduled for deletion: everything encrypted with it becomes unreadable "
+        "once the waiting period ends",
     ),
-    "AWS::SQS::Queue": ("its messages", "the queue is deleted with the messages it holds"),
+    "AWS::SQS::Queue": (
+        "its messages",
+        "the queue is deleted with the messages it holds",
+        "the queue is deleted with the messages it holds",
+    ),
     "AWS::IAM::Role": (
         "Clazar's access",
         "the role is deleted: Clazar cannot assume it until the new one exists, and the new "
         "role has a new ID",
+        "the role is deleted and nothing replaces it: Clazar can no longer assume it, and "
+        "what Clazar does with it for you stops",
     ),
 }
 
@@ -107,8 +119,10 @@ def _assumed_roles(outputs: Mapping[str, Any]) -> set[str]:
 
 
 def _fate(resource: Mapping[str, Any], policy_key: str, what: str) -> str:
-    """What happens to the old resource and its data, by its ``policy_key``."""
-    holds, deleted = HOLDS[str(resource.get("Type"))]
+    """What happens to the old resource and its data, by its ``policy_key``
+    (``DeletionPolicy``: it is removed; ``UpdateReplacePolicy``: it is replaced)."""
+    holds, replaced, removed = HOLDS[str(resource.get("Type"))]
+    deleted = removed if policy_key == "DeletionPolicy" else replaced
     policy = str(resource.get(policy_key, "Delete"))
     if policy == "Retain":
         return (

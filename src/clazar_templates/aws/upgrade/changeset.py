@@ -4,18 +4,20 @@ and follow the stack's events until it settles."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ..errors import aws_errors
+from ..errors import aws_errors, error_code
 from .stack import UpgradeError, fail
 
 __all__ = [
     "NOTHING",
     "UpgradeResult",
+    "change_set_name",
     "create_change_set",
     "discard",
     "follow",
@@ -27,6 +29,7 @@ CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
 MAX_BODY = 51_200  # bytes CloudFormation takes as TemplateBody
 NOTHING = "NO_CHANGES"  # the status of an upgrade that had nothing to change
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+NOT_FOUND = ("ChangeSetNotFound", "ValidationError")  # AWS's code for a missing one, moto's
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,13 @@ class UpgradeResult:
         return f"Error: the upgrade failed: {self.failure or 'no reason given'}; {self.status}"
 
 
+def change_set_name() -> str:
+    """A new change set's name: the time, and a random part so that a change set of that
+    name found in the stack is this upgrade's (a call retried after its answer was lost)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    return f"clazar-upgrade-{stamp}-{secrets.token_hex(3)}"
+
+
 def create_change_set(
     cfn: Any,
     stack_name: str,
@@ -55,16 +65,20 @@ def create_change_set(
     listed: list[dict[str, Any]],
     to: str,
     url: Callable[[], str] | None = None,
+    name: str | None = None,
 ) -> str | None:
     """The new change set's ID; None when CloudFormation says nothing would change. The
-    template goes as a body, or by ``url()`` when it is too big for one."""
+    template goes as a body, or by ``url()`` when it is too big for one. ``name`` (see
+    :func:`change_set_name`) is the caller's, so that it can delete the change set by name
+    when the call is interrupted before its answer arrives; a change set of that name that
+    already exists (a retried call whose first attempt made it) is this one."""
     body = json.dumps(target, separators=(",", ":"))
     if len(body.encode()) > MAX_BODY and url is None:
         raise UpgradeError(
             f"the target template is {len(body.encode())} bytes, over the {MAX_BODY} "
             "CloudFormation takes as a body; publish it and pass --to VERSION --bucket"
         )
-    name = f"clazar-upgrade-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}"
+    name = name or change_set_name()
     try:
         template = {"TemplateBody": body} if len(body.encode()) <= MAX_BODY else {}
         answer = cfn.create_change_set(
@@ -79,8 +93,18 @@ def create_change_set(
     except aws_errors() as error:
         if any(phrase in str(error) for phrase in NO_CHANGES):
             return None  # (moto says so here; AWS makes a change set that fails)
+        if error_code(error) in ("AlreadyExistsException", "AlreadyExists"):
+            return _existing(cfn, stack_name, name)
         fail(error, f"create a change set on stack {stack_name}")
     return str(answer["Id"])
+
+
+def _existing(cfn: Any, stack_name: str, name: str) -> str:
+    try:
+        answer = cfn.describe_change_set(ChangeSetName=name, StackName=stack_name)
+    except aws_errors() as error:
+        fail(error, f"read change set {name} of stack {stack_name}")
+    return str(answer.get("ChangeSetId") or name)
 
 
 def wait_and_describe(
@@ -114,13 +138,25 @@ def wait_and_describe(
     return changes
 
 
-def discard(cfn: Any, change_set: str | None, say: Progress) -> None:
-    """Delete the change set; say so if it cannot be (it is then left behind)."""
+def discard(cfn: Any, change_set: str | None, say: Progress, stack_name: str = "") -> None:
+    """Delete the change set (its ID, or its name in ``stack_name``); say so if it cannot be
+    (it is then left behind). One that does not exist (its creation never reached AWS) is
+    nothing left behind."""
     if change_set is None:
         return
+    if stack_name and ":changeSet/" not in change_set:  # a name: is it there?
+        try:
+            found = cfn.describe_change_set(ChangeSetName=change_set, StackName=stack_name)
+        except aws_errors() as error:
+            if error_code(error) not in NOT_FOUND:
+                say(f"could not look for change set {change_set} ({error}); delete it yourself")
+            return
+        change_set = str(found.get("ChangeSetId") or change_set)
     try:
         cfn.delete_change_set(ChangeSetName=change_set)
     except aws_errors() as error:
+        if error_code(error) in NOT_FOUND[:1]:
+            return
         say(f"could not delete change set {change_set} ({error}); delete it yourself")
     else:
         say(f"deleted change set {change_set.split(':changeSet/')[-1].split('/')[0]}")

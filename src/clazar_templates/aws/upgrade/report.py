@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .stack import secret_env_var
+
 if TYPE_CHECKING:
     from . import UpgradePlan
     from .changes import ResourceChange
@@ -77,9 +79,15 @@ def _verdict(plan: UpgradePlan) -> list[str]:
     if not plan.changes:
         return ["Nothing to apply: the stack already deploys this."]
     lines = [f"- {r}." for r in plan.refusals]
-    lines += [f"- `{n}` needs a new value: pass `--param {n}=NEW`." for n in plan.fresh]
+    lines += [
+        f"- `{n}` needs a new value: set `{secret_env_var(n)}`, or answer the hidden prompt of "
+        "`--apply`."
+        for n in plan.fresh
+    ]
     if not lines:
-        lines.append("- Nothing grows and nothing stateful is replaced: `--apply` applies it.")
+        lines.append(
+            "- Nothing grows and nothing stateful is replaced or removed: `--apply` applies it."
+        )
     if not plan.kept:
         lines.append("- The change set was deleted (a plan only); `--apply` makes a new one.")
     return lines

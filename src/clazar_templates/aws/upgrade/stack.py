@@ -21,12 +21,13 @@ from ...review.diff import DiffError, PermissionDiff, diff
 from ...template.parameters import value_problem
 from ...template.reading import load_template
 from ...template.resolve import ResolveError, resolve
-from ..checks.recognise import Identity, NotOurs, identify, reference
+from ..checks.recognise import Identity, NotOurs, differences, identify, reference, summarised
 from ..errors import aws_errors, error_code
 from ..publishing import PublishError, bucket_region, check_location, object_url, template_key
+from ..stacksets import secret_env_var
 from .changes import ResourceChange
 
-__all__ = ["ParameterNote", "UpgradeError", "UpgradeInputError"]
+__all__ = ["ParameterNote", "UpgradeError", "UpgradeInputError", "secret_env_var"]
 
 UPGRADABLE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE"}
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
@@ -90,7 +91,14 @@ def read_stack(cfn: Any, name: str, region: str) -> dict[str, Any]:
     status = str(stack["StackStatus"])
     if status in UPGRADABLE:
         return dict(stack)
-    if status.endswith("_IN_PROGRESS"):
+    if status == "REVIEW_IN_PROGRESS":
+        why = (
+            "it was made by a change set that was never executed, so it has no resources and "
+            "waiting will not change that; execute that change set (aws cloudformation "
+            f"list-change-sets --stack-name {name}) or delete the stack (aws cloudformation "
+            f"delete-stack --stack-name {name}) and create it from the template"
+        )
+    elif status.endswith("_IN_PROGRESS"):
         why = "another operation is running on it; wait until it ends, then run upgrade again"
     elif status == "UPDATE_ROLLBACK_FAILED":
         why = (
@@ -119,9 +127,12 @@ def deployed_template(cfn: Any, name: str) -> dict[str, Any]:
 
 def target_template(
     to: str, identity: Identity, bucket: str | None, prefix: str, s3: Any
-) -> tuple[dict[str, Any], str, Callable[[], str] | None]:
-    """The target template as data, where it comes from, and for a published version, how
-    to get its URL (for a template too big to send as a body)."""
+) -> tuple[dict[str, Any], str, Callable[[], str] | None, bool]:
+    """The target template as data, where it comes from, for a published version how to get
+    its URL (for a template too big to send as a body), and whether it is *modified*: a file
+    claiming (``Metadata.Clazar``) a version this package builds, that differs from the
+    rebuild (as ``check`` compares). A file claiming another version is not verified, and
+    says so."""
     path = Path(to)
     if path.suffix in (".yaml", ".yml", ".json") or path.is_file():
         try:
@@ -135,7 +146,15 @@ def target_template(
             raise UpgradeInputError(
                 "--to", f"{to} is {found.target.name}; the stack runs {identity.target.name}"
             )
-        return data, f"{found} from {to}", None
+        if found.version != __version__:
+            unverified = f"not verified: this package builds {__version__}"
+            return data, f"{found} from {to} ({unverified})", None, False
+        rebuilt, _ = reference(found)
+        changed = differences(data, rebuilt)
+        if changed:
+            why = f"differs from what this package builds: {summarised(changed)}"
+            return data, f"{to}, modified: it says {found} but {why}", None, True
+        return data, f"{found} from {to}, as this package builds it", None, False
     try:
         identity.target.options(version=to)
     except OptionError:
@@ -161,14 +180,14 @@ def target_template(
     except NotOurs as error:
         raise UpgradeError(f"--to {to}: {error}") from None
     if bucket is None or to == __version__:
-        return data, source, None
+        return data, source, None, False
     published = bucket  # (for mypy, inside the closure)
 
     def url() -> str:
         key = template_key(prefix, to, identity.target.name)
         return object_url(published, bucket_region(s3, published), key)
 
-    return data, source, url
+    return data, source, url, False
 
 
 # --- parameters, permissions --------------------------------------------------------------
@@ -182,8 +201,10 @@ def parameter_plan(
     to: str,
 ) -> tuple[list[ParameterNote], list[dict[str, Any]], dict[str, str]]:
     """Notes for the report, the change set's Parameters, and the values the new template
-    deploys with. UpgradeInputError for a value the seller must give or fix."""
+    deploys with. UpgradeInputError for a value the seller must give or fix. A parameter is
+    secret (never shown) when either template declares it NoEcho."""
     declared = new.get("Parameters", {})
+    secret, still = _secret_names(old, new), _secret_names(new)
     for name, value in given.items():
         if name not in declared:
             raise UpgradeInputError(
@@ -194,19 +215,28 @@ def parameter_plan(
             raise UpgradeInputError("--param", f"{name}: {problem}")
     notes, listed, deploys = [], [], {}
     for name, spec in declared.items():
+        hidden = name in secret
+        if hidden and name not in still:
+            notes.append(
+                ParameterNote(
+                    name,
+                    "no longer NoEcho",
+                    f"{to} drops NoEcho: once applied, its value shows in the stack's parameters",
+                )
+            )
         if name in given:
             listed.append({"ParameterKey": name, "ParameterValue": given[name]})
             deploys[name] = given[name]
-            shown = "a new value (NoEcho: not shown)" if spec.get("NoEcho") else repr(given[name])
+            shown = "a new value (NoEcho: not shown)" if hidden else repr(given[name])
             if name not in values:
                 notes.append(ParameterNote(name, "new", f"set to {shown}"))
-            elif spec.get("NoEcho") or values[name] != given[name]:
-                was = "" if spec.get("NoEcho") else f"{values[name]!r} -> "
+            elif hidden or values[name] != given[name]:
+                was = "" if hidden else f"{values[name]!r} -> "
                 notes.append(ParameterNote(name, "changed", was + shown))
         elif name in values:
             listed.append({"ParameterKey": name, "UsePreviousValue": True})
             deploys[name] = values[name]
-            problem = None if spec.get("NoEcho") else value_problem(spec, values[name])
+            problem = None if hidden else value_problem(spec, values[name])
             if problem:
                 raise UpgradeInputError(
                     "--param",
@@ -222,9 +252,9 @@ def parameter_plan(
                 f"{name}: {to} adds this required parameter ({spec.get('Description', '')}); "
                 f"pass --param {name}=VALUE",
             )
-    for name, spec in old.get("Parameters", {}).items():
+    for name in old.get("Parameters", {}):
         if name not in declared:
-            shown = "(NoEcho)" if spec.get("NoEcho") else repr(values.get(name, ""))
+            shown = "(NoEcho)" if name in secret else repr(values.get(name, ""))
             notes.append(ParameterNote(name, "removed", f"its value {shown} is no longer used"))
     return notes, listed, deploys
 
@@ -236,12 +266,14 @@ def permission_diff(
     new_values: Mapping[str, str],
     region: str,
 ) -> PermissionDiff:
-    """The permission diff as deployed with the stack's values (NoEcho ones left out: AWS
-    shows them masked, and they grant nothing)."""
+    """The permission diff as deployed with the stack's values (NoEcho ones, in either
+    template, left out: AWS shows them masked, they grant nothing, and the diff prints the
+    values it compared with)."""
+    secret = _secret_names(old, new)
 
     def shown(template: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, str]:
         declared = template.get("Parameters", {})
-        return {k: v for k, v in values.items() if k in declared and not declared[k].get("NoEcho")}
+        return {k: v for k, v in values.items() if k in declared and k not in secret}
 
     try:
         return diff(
@@ -280,11 +312,25 @@ def _refers(node: Any, name: str) -> bool:
     return any(_refers(value, name) for value in node.values())
 
 
+def _secret_names(*templates: Mapping[str, Any]) -> set[str]:
+    """The parameters any of ``templates`` declares NoEcho."""
+    return {
+        name
+        for template in templates
+        for name, spec in template.get("Parameters", {}).items()
+        if isinstance(spec, Mapping) and str(spec.get("NoEcho", "")).lower() == "true"
+    }
+
+
 def fresh_secrets(
-    new: Mapping[str, Any], changes: tuple[ResourceChange, ...], given: Mapping[str, str]
+    new: Mapping[str, Any],
+    changes: tuple[ResourceChange, ...],
+    given: Mapping[str, str],
+    old: Mapping[str, Any] | None = None,
 ) -> tuple[str, ...]:
-    """NoEcho parameters a custom resource that runs again (added or modified) reads, and
-    that were not given: one-time secrets that must be new."""
+    """NoEcho parameters (in ``new`` or ``old``) a custom resource that runs again (added or
+    modified) reads, and that were not given: one-time secrets that must be new."""
+    secret = _secret_names(new, old or {})
     running = {c.logical_id for c in changes if c.action in ("Add", "Modify")}
     resources = new.get("Resources", {})
     custom = [
@@ -294,13 +340,14 @@ def fresh_secrets(
     ]
     return tuple(
         name
-        for name, spec in new.get("Parameters", {}).items()
-        if spec.get("NoEcho") and name not in given and any(_refers(p, name) for p in custom)
+        for name in new.get("Parameters", {})
+        if name in secret and name not in given and any(_refers(p, name) for p in custom)
     )
 
 
 def fresh_reason(name: str) -> str:
     return (
         f"the reporter runs again in this upgrade and {name} is a one-time secret (NoEcho): "
-        "get a new one from the Clazar platform"
+        f"get a new one from the Clazar platform and set {secret_env_var(name)}, or answer the "
+        "hidden prompt of --apply"
     )
