@@ -672,3 +672,204 @@ def test_nothing_to_apply(cfn: Any, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().splitlines()[-1] == "clazar: nothing to change"
     assert change_sets(cfn) == []
+
+
+# --- gates that cannot be walked around (issue 24) ------------------------------------------
+
+
+def test_a_hostile_admin_user_is_growth_that_apply_refuses(cfn: Any, tmp_path: Path) -> None:
+    """An IAM user with AdministratorAccess and an access key whose secret is an output:
+    no role or resource policy changes, yet the permissions grow."""
+    template = small("0.2.0")
+    template["Resources"]["Backdoor"] = {
+        "Type": "AWS::IAM::User",
+        "Properties": {"ManagedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+    }
+    template["Resources"]["BackdoorKey"] = {
+        "Type": "AWS::IAM::AccessKey",
+        "Properties": {"UserName": {"Ref": "Backdoor"}},
+    }
+    template["Outputs"]["Key"] = {"Value": {"Fn::GetAtt": ["BackdoorKey", "SecretAccessKey"]}}
+    path = target(tmp_path, template)
+    plan = plan_upgrade(STACK, path, client=cfn)
+    assert plan.permissions.grew
+    assert {s.name for s in plan.permissions.subjects if s.grew} == {"Backdoor", "Outputs.Key"}
+    refused = run("--stack", STACK, "--to", path, "--apply")
+    assert refused.exit_code == 1, refused.output
+    assert "permissions grow" in refused.stderr
+    assert change_sets(cfn) == []
+    assert boto3.client("iam").list_users()["Users"] == []
+
+
+def with_secret(version: str, no_echo: bool = True) -> dict[str, Any]:
+    template = small(version)
+    template["Parameters"]["ClazarSecretKey"] = {"Type": "String", "Default": "unset"}
+    if no_echo:
+        template["Parameters"]["ClazarSecretKey"]["NoEcho"] = True
+    return template
+
+
+NEW_SECRET = "n3w-s3cr3t-0123456789"
+
+
+def test_a_file_claiming_this_version_is_compared_and_noecho_is_kept(
+    aws: None, tmp_path: Path
+) -> None:
+    """The file says it is this package's version and only dropped NoEcho from the secret:
+    the plan calls it modified and prints no secret."""
+    client = boto3.client("cloudformation", region_name=REGION)
+    create(client, with_secret("0.1.0"))
+    new = with_secret(__version__, no_echo=False)
+    plan = plan_upgrade(
+        STACK, target(tmp_path, new), client=client, parameters={"ClazarSecretKey": NEW_SECRET}
+    )
+    report = plan.to_markdown()
+    assert NEW_SECRET not in report
+    assert plan.to_version == f"{__version__} (modified)"
+    assert f"modified: it says clazar-marketplace {__version__} but differs" in plan.source
+    assert "| `ClazarSecretKey` | changed | a new value (NoEcho: not shown) |" in report
+    assert "| `ClazarSecretKey` | no longer NoEcho |" in report
+    assert NEW_SECRET not in json.dumps(plan.permissions.parameters)
+
+
+def test_a_file_of_another_version_says_it_is_not_verified(cfn: Any, tmp_path: Path) -> None:
+    plan = plan_upgrade(STACK, target(tmp_path, with_statement()), client=cfn)
+    assert plan.source.endswith(f"(not verified: this package builds {__version__})")
+    assert plan.to_version == "0.2.0"
+
+
+class _Wrapped:
+    """The moto client, with one operation replaced by ``how(real, **kwargs)``."""
+
+    def __init__(self, client: Any, operation: str, how: Any) -> None:
+        self.client, self.operation, self.how = client, operation, how
+
+    def __getattr__(self, name: str) -> Any:
+        if name == self.operation:
+            real = getattr(self.client, name)
+            return lambda **kwargs: self.how(real, **kwargs)
+        return getattr(self.client, name)
+
+
+def test_ctrl_c_while_the_change_set_is_made_leaves_nothing(cfn: Any, tmp_path: Path) -> None:
+    def interrupted(real: Any, **kwargs: Any) -> Any:
+        real(**kwargs)  # AWS made it; the answer never arrives
+        raise KeyboardInterrupt
+
+    client = _Wrapped(cfn, "create_change_set", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        plan_upgrade(STACK, target(tmp_path, with_resource()), client=client)
+    assert change_sets(cfn) == []
+
+
+def test_a_retried_create_that_meets_already_exists_adopts_it(cfn: Any, tmp_path: Path) -> None:
+    """botocore retries a CreateChangeSet whose answer was lost; the retry is told the
+    change set already exists. It is ours: planned from, then deleted, or applied."""
+
+    def retried(real: Any, **kwargs: Any) -> Any:
+        real(**kwargs)
+        error = {"Error": {"Code": "AlreadyExistsException", "Message": "already exists"}}
+        raise ClientError(error, "CreateChangeSet")
+
+    client = _Wrapped(cfn, "create_change_set", retried)
+    plan = plan_upgrade(STACK, target(tmp_path, with_resource()), client=client)
+    assert [(c.action, c.logical_id) for c in plan.changes] == [("Add", "ClazarSqsDeadLetterQueue")]
+    assert change_sets(cfn) == []
+    kept = plan_upgrade(
+        STACK, target(tmp_path, with_resource()), client=client, keep_change_set=True
+    )
+    assert apply_upgrade(kept, progress=lambda _: None, poll=0.01).ok
+
+
+def test_a_stack_in_review_explains_what_it_is(cfn: Any, tmp_path: Path) -> None:
+    from moto.cloudformation import cloudformation_backends
+
+    cloudformation_backends[ACCOUNT][REGION].get_stack(STACK).status = "REVIEW_IN_PROGRESS"
+    result = run("--stack", STACK, "--to", target(tmp_path, with_statement()))
+    assert result.exit_code == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert "is REVIEW_IN_PROGRESS: it was made by a change set that was never executed" in line
+    assert "wait until it ends" not in line
+    assert "delete-stack --stack-name clazar" in line
+
+
+@pytest.fixture
+def needs_secret(aws: None, monkeypatch: pytest.MonkeyPatch) -> list[list[dict[str, Any]]]:
+    """A stack whose upgrade needs a new ClazarSecretKey (as when the reporter runs again:
+    moto runs no custom resource, so which secrets are fresh is injected), and the
+    Parameters of every change set made."""
+    import clazar_templates.aws.upgrade as upgrade_module
+
+    client = boto3.client("cloudformation", region_name=REGION)
+    create(client, with_secret("0.1.0"))
+    monkeypatch.setattr(
+        upgrade_module,
+        "fresh_secrets",
+        lambda new, changes, given, old=None: (
+            () if "ClazarSecretKey" in given else ("ClazarSecretKey",)
+        ),
+    )
+    made: list[list[dict[str, Any]]] = []
+    real = upgrade_module.create_change_set
+
+    def spy(cfn: Any, stack: str, template: Any, listed: Any, *rest: Any) -> Any:
+        made.append(listed)
+        return real(cfn, stack, template, listed, *rest)
+
+    monkeypatch.setattr(upgrade_module, "create_change_set", spy)
+    monkeypatch.delenv("CLAZAR_SECRET_KEY", raising=False)
+    return made
+
+
+def _secret_sent(listed: list[dict[str, Any]]) -> Any:
+    (item,) = [p for p in listed if p["ParameterKey"] == "ClazarSecretKey"]
+    return item.get("ParameterValue", "(previous)")
+
+
+def test_the_secret_comes_from_the_environment(
+    needs_secret: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLAZAR_SECRET_KEY", NEW_SECRET)
+    path = target(tmp_path, {**with_resource(), "Parameters": with_secret("0.2.0")["Parameters"]})
+    result = run("--stack", STACK, "--to", path, "--apply")
+    assert result.exit_code == 0, result.output
+    assert [_secret_sent(listed) for listed in needs_secret] == ["(previous)", NEW_SECRET]
+    assert NEW_SECRET not in result.output
+    assert change_sets(boto3.client("cloudformation", region_name=REGION)) == [] or all(
+        s["ExecutionStatus"] == "EXECUTE_COMPLETE"
+        for s in change_sets(boto3.client("cloudformation", region_name=REGION))
+    )
+
+
+def test_the_secret_comes_from_a_hidden_prompt(
+    needs_secret: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clazar_templates import cli as cli_module
+
+    monkeypatch.setattr(cli_module, "_has_terminal", lambda: True)
+    path = target(tmp_path, {**with_resource(), "Parameters": with_secret("0.2.0")["Parameters"]})
+    result = CliRunner().invoke(
+        cli, ["upgrade", "--stack", STACK, "--to", path, "--apply"], input=NEW_SECRET + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "ClazarSecretKey (hidden)" in result.stderr
+    assert NEW_SECRET not in result.output
+    assert [_secret_sent(listed) for listed in needs_secret] == ["(previous)", NEW_SECRET]
+
+
+def test_no_terminal_to_ask_on_says_so(needs_secret: list[Any], tmp_path: Path) -> None:
+    path = target(tmp_path, {**with_resource(), "Parameters": with_secret("0.2.0")["Parameters"]})
+    result = run("--stack", STACK, "--to", path, "--apply")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: CLAZAR_SECRET_KEY: ClazarSecretKey needs a new value and there is no terminal "
+        "to ask for it on: set CLAZAR_SECRET_KEY in the environment"
+    )
+    assert "Aborted" not in result.output
+    assert change_sets(boto3.client("cloudformation", region_name=REGION)) == []
+
+
+def test_help_says_where_the_secret_comes_from() -> None:
+    text = " ".join(CliRunner().invoke(cli, ["upgrade", "--help"]).output.split())
+    assert "read from the environment (CLAZAR_SECRET_KEY) or else a hidden prompt" in text
+    assert "--accept-removal" in text
