@@ -328,3 +328,25 @@ def test_every_policy_place_is_a_property_of_its_schema() -> None:
         for place in places:
             for name in (place.document, place.applies_to):
                 assert not name or name in properties, f"{kind}.{name}"
+
+
+def test_a_permissions_boundary_removed_is_growth() -> None:
+    old = base()
+    role = old["Resources"]["ClazarRole"]["Properties"]
+    role["PermissionsBoundary"] = "arn:aws:iam::111122223333:policy/boundary"
+    new = copy.deepcopy(old)
+    del new["Resources"]["ClazarRole"]["Properties"]["PermissionsBoundary"]
+    found = diff(json.dumps(old), json.dumps(new))
+    (subject,) = found.subjects
+    assert (subject.name, subject.kind, subject.grew) == ("ClazarRole", "AWS::IAM::Role", True)
+    assert subject.changes[0].change == "PermissionsBoundary cannot be reviewed"
+
+
+def test_json_says_what_cannot_be_reviewed() -> None:
+    old = base()
+    new = copy.deepcopy(old)
+    new["Resources"]["Nested"] = {"Type": "AWS::CloudFormation::Stack", "Properties": {}}
+    report = json.loads(diff(json.dumps(old), json.dumps(new)).to_json())
+    (subject,) = report["subjects"]
+    assert (subject["name"], subject["kind"]) == ("Nested", "AWS::CloudFormation::Stack")
+    assert (subject["grew"], subject["unreviewed"], report["grew"]) == (True, True, True)

@@ -36,7 +36,7 @@ from typing import Any
 from ..errors import FieldError
 from ..patterns import fullmatch
 from ..template import reading
-from ..template.reading import POLICY_PLACES, as_list, grants_nothing, policy_documents, statements
+from ..template.reading import as_list, policy_documents, statements, unread_properties
 from ..template.resolve import as_text as _text
 
 __all__ = [
@@ -125,6 +125,7 @@ class PermissionDiff:
         data = {**asdict(self), "grew": self.grew}
         for subject, source in zip(data["subjects"], self.subjects, strict=True):
             subject["grew"] = source.grew
+            subject["unreviewed"] = source.unreviewed
         return json.dumps(data, indent=2) + "\n"
 
     def to_markdown(self) -> str:
@@ -424,15 +425,15 @@ def _unreviewed(
             continue  # removed (no growth) or unchanged
         kind = str(after.get("Type", ""))
         status = "added" if before is None else "changed"
-        properties = grants_nothing(kind)
-        if (kind not in POLICY_PLACES and properties is None) or _transformed(after):
+        properties = unread_properties(kind)
+        if properties is None or _transformed(after):
             found.append(_grown(logical, kind or "(no Type)", status, UNREVIEWED))
             continue
         was = before.get("Properties", {}) if isinstance(before, Mapping) else {}
         if not isinstance(before, Mapping) or before.get("Type") != kind:
             was = {}
         now = after.get("Properties", {})
-        changed = [p for p in properties or () if p in now and now[p] != was.get(p)]
+        changed = [p for p in properties if (p in now or p in was) and now.get(p) != was.get(p)]
         if changed:
             found.append(_grown(logical, kind, status, f"{', '.join(changed)} {UNREVIEWED}"))
     return found

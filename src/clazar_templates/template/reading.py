@@ -13,17 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "BEYOND_POLICIES",
     "GRANTS_NOTHING",
     "NO_VALUE",
     "POLICY_PLACES",
     "Place",
     "as_list",
     "every_branch",
-    "grants_nothing",
     "load_template",
     "policy_documents",
     "principals",
     "statements",
+    "unread_properties",
 ]
 
 
@@ -178,11 +179,22 @@ GRANTS_NOTHING: dict[str, tuple[str, ...]] = {
 }
 
 
-def grants_nothing(resource_type: str) -> tuple[str, ...] | None:
-    """The properties of ``resource_type`` that can open access (see GRANTS_NOTHING); None
-    for a type the gate cannot review (a nested stack, a type it does not know)."""
+# Properties of types in POLICY_PLACES that widen access outside their policy documents: a
+# permissions boundary removed or changed lets the role's or user's own policies do more.
+BEYOND_POLICIES: dict[str, tuple[str, ...]] = {
+    "AWS::IAM::Role": ("PermissionsBoundary",),
+    "AWS::IAM::User": ("PermissionsBoundary",),
+}
+
+
+def unread_properties(resource_type: str) -> tuple[str, ...] | None:
+    """The properties of ``resource_type`` that can open access where no policy place reads
+    them (see GRANTS_NOTHING, BEYOND_POLICIES): the gate compares them whole. None for a
+    type the gate cannot review (a nested stack, a type it does not know)."""
     if resource_type.startswith("Custom::"):
         resource_type = "AWS::CloudFormation::CustomResource"
+    if resource_type in POLICY_PLACES:
+        return BEYOND_POLICIES.get(resource_type, ())
     return GRANTS_NOTHING.get(resource_type)
 
 
