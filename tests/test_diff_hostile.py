@@ -350,3 +350,15 @@ def test_json_says_what_cannot_be_reviewed() -> None:
     (subject,) = report["subjects"]
     assert (subject["name"], subject["kind"]) == ("Nested", "AWS::CloudFormation::Stack")
     assert (subject["grew"], subject["unreviewed"], report["grew"]) == (True, True, True)
+
+
+def test_a_function_moved_to_a_role_outside_the_template_is_growth() -> None:
+    """The gate reads the template's roles; a function made to run as another cannot be
+    reviewed."""
+    old = base()
+    new = copy.deepcopy(old)
+    function = new["Resources"]["ClazarReporterFunction"]["Properties"]
+    function["Role"] = "arn:aws:iam::111122223333:role/Admin"
+    (subject,) = diff(json.dumps(old), json.dumps(new)).subjects
+    assert (subject.name, subject.grew) == ("ClazarReporterFunction", True)
+    assert subject.changes[0].change == "Role cannot be reviewed"

@@ -160,19 +160,20 @@ POLICY_PLACES: dict[str, tuple[Place, ...]] = {
 }
 
 # Resource types that hold no policy of their own, each with the properties that can still
-# open access without one (a canned ACL, the public access block): the gate compares those
-# whole, and a change to one cannot be reviewed. The permission reference test holds these
+# open access without one (a canned ACL, the public access block, the role a function runs
+# as, which may be one the template does not hold): the gate compares those whole, and a
+# change to one cannot be reviewed. The permission reference test holds these
 # against cfn-lint's resource schemas: every property whose name says policy, permission,
 # principal, ACL or public is listed here or named there as holding none.
 GRANTS_NOTHING: dict[str, tuple[str, ...]] = {
     "AWS::S3::Bucket": ("AccessControl", "PublicAccessBlockConfiguration", "OwnershipControls"),
     "AWS::SQS::Queue": ("RedriveAllowPolicy",),
     "AWS::SNS::Topic": (),
-    "AWS::SNS::Subscription": (),
+    "AWS::SNS::Subscription": ("SubscriptionRoleArn",),
     "AWS::KMS::Alias": (),
-    "AWS::Lambda::Function": (),
+    "AWS::Lambda::Function": ("Role",),
     "AWS::Logs::LogGroup": ("ResourcePolicyDocument",),
-    "AWS::Events::Rule": (),
+    "AWS::Events::Rule": ("RoleArn",),
     "AWS::CloudFormation::CustomResource": (),  # its function's role is reviewed
     "AWS::CloudFormation::WaitConditionHandle": (),
     "AWS::CloudFormation::WaitCondition": (),
