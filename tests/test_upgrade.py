@@ -873,3 +873,15 @@ def test_help_says_where_the_secret_comes_from() -> None:
     text = " ".join(CliRunner().invoke(cli, ["upgrade", "--help"]).output.split())
     assert "read from the environment (CLAZAR_SECRET_KEY) or else a hidden prompt" in text
     assert "--accept-removal" in text
+
+
+def test_a_refused_upgrade_asks_for_no_secret(needs_secret: list[Any], tmp_path: Path) -> None:
+    """Growth not accepted: the refusal is the answer, and no secret is asked for."""
+    grows = {**with_statement(), "Parameters": with_secret("0.2.0")["Parameters"]}
+    result = run("--stack", STACK, "--to", target(tmp_path, grows), "--apply")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: not applied: permissions grow (see the permission changes): pass --accept-growth"
+    )
+    assert len(needs_secret) == 1  # one change set, made and deleted
+    assert change_sets(boto3.client("cloudformation", region_name=REGION)) == []

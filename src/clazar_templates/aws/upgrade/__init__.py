@@ -225,17 +225,11 @@ def apply_upgrade(
         return UpgradeResult(name, NOTHING, "")
     if not plan.kept or plan.change_set is None:
         raise UpgradeInputError("plan", "its change set was not kept: plan with keep_change_set")
-    refusals = plan.refusals
-    if accept_growth:
-        refusals = [r for r in refusals if "--accept-growth" not in r]
-    if accept_replacement:
-        refusals = [r for r in refusals if "--accept-replacement" not in r]
-    if accept_removal:
-        refusals = [r for r in refusals if "--accept-removal" not in r]
+    refusals = _unaccepted(plan, accept_growth, accept_replacement, accept_removal)
     if plan.fresh or refusals:
         discard(cfn, plan.change_set, progress)
         plan.kept = False
-        if plan.fresh:
+        if plan.fresh and not refusals:
             names, first = ", ".join(plan.fresh), plan.fresh[0]
             raise UpgradeInputError(
                 secret_env_var(first),
@@ -280,7 +274,8 @@ def upgrade(
     where it would land in shell history.
     """
     plan = plan_upgrade(stack_name, to, keep_change_set=apply, progress=progress, **plan_arguments)
-    if apply and plan.fresh:
+    refused = _unaccepted(plan, accept_growth, accept_replacement, accept_removal)
+    if apply and plan.fresh and not refused:  # (refused: apply_upgrade says why, asks nothing)
         env = os.environ if environ is None else environ
         found = {n: env.get(secret_env_var(n)) for n in plan.fresh}
         missing = [n for n, v in found.items() if v is None]
@@ -315,6 +310,20 @@ def upgrade(
         progress=progress,
     )
     return plan, result
+
+
+def _unaccepted(plan: UpgradePlan, growth: bool, replacement: bool, removal: bool) -> list[str]:
+    """The plan's refusals that were not accepted."""
+    accepted = [
+        f
+        for f, yes in (
+            ("--accept-growth", growth),
+            ("--accept-replacement", replacement),
+            ("--accept-removal", removal),
+        )
+        if yes
+    ]
+    return [r for r in plan.refusals if not any(flag in r for flag in accepted)]
 
 
 def _asked(ask: Callable[[str], str] | None, name: str) -> str:
