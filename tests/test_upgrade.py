@@ -419,7 +419,8 @@ def test_upgrade_between_two_builds_of_the_marketplace_template(
     path.write_text(to_json(new), encoding="utf-8")
 
     plan = plan_upgrade(STACK, str(path), client=client)
-    assert (plan.from_version, plan.to_version) == ("0.9.0", __version__)
+    assert (plan.from_version, plan.to_version) == ("0.9.0", __version__)  # not "modified"
+    assert plan.source.endswith(f"from {path}, as this package builds it")
     actions = {c.logical_id: c.action for c in plan.changes}
     assert actions["ClazarMarketplaceAccessPolicy"] == "Add"
     assert actions["ClazarReporter"] == "Modify"  # its TemplateVersion changes
@@ -885,3 +886,26 @@ def test_a_refused_upgrade_asks_for_no_secret(needs_secret: list[Any], tmp_path:
     )
     assert len(needs_secret) == 1  # one change set, made and deleted
     assert change_sets(boto3.client("cloudformation", region_name=REGION)) == []
+
+
+@pytest.mark.parametrize("as_yaml", [False, True])
+def test_our_own_build_as_a_file_is_not_modified_and_one_edit_is(
+    tmp_path: Path, as_yaml: bool
+) -> None:
+    from clazar_templates import to_yaml
+    from clazar_templates.aws.checks.recognise import identify
+    from clazar_templates.aws.upgrade.stack import target_template
+
+    built = build_marketplace()
+    identity = identify(built.to_dict())
+    path = tmp_path / ("t.yaml" if as_yaml else "t.json")
+    path.write_text(to_yaml(built) if as_yaml else to_json(built), encoding="utf-8")
+    _, source, _, modified = target_template(str(path), identity, None, "", None)
+    assert not modified
+    assert source.endswith("as this package builds it")
+    edited = built.to_dict()
+    edited["Resources"]["ClazarRole"]["Properties"]["MaxSessionDuration"] = 43200
+    path.write_text(json.dumps(edited), encoding="utf-8")
+    _, source, _, modified = target_template(str(path), identity, None, "", None)
+    assert modified
+    assert "Resources.ClazarRole changed (Properties.MaxSessionDuration)" in source
