@@ -362,3 +362,17 @@ def test_a_function_moved_to_a_role_outside_the_template_is_growth() -> None:
     (subject,) = diff(json.dumps(old), json.dumps(new)).subjects
     assert (subject.name, subject.grew) == ("ClazarReporterFunction", True)
     assert subject.changes[0].change == "Role cannot be reviewed"
+
+
+@pytest.mark.parametrize("resources", [{"X": "not a resource"}, ["a list"]])
+def test_a_malformed_resource_is_bad_input_not_a_traceback(tmp_path: Path, resources: Any) -> None:
+    old = base()
+    new = {**copy.deepcopy(old), "Resources": resources}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    result = CliRunner().invoke(
+        cli, ["diff", str(tmp_path / "old.json"), str(tmp_path / "new.json")]
+    )
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: NEW: not a CloudFormation template")

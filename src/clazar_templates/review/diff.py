@@ -168,11 +168,21 @@ def _cell(values: tuple[str, ...]) -> str:
 
 
 def load_template(text: str, label: str = "template") -> dict[str, Any]:
-    """A YAML or JSON template as plain data; DiffError naming ``label`` if it is not one."""
+    """A YAML or JSON template as plain data; DiffError naming ``label`` if it is not one
+    (a resource that is not a map is none: the gate could not say what it grants)."""
     try:
-        return reading.load_template(text)
+        template = reading.load_template(text)
     except ValueError as why:
         raise DiffError(label, f"not a CloudFormation template ({why})") from None
+    resources = template["Resources"]
+    bad = (
+        [k for k, v in resources.items() if not isinstance(v, dict)]
+        if isinstance(resources, dict)
+        else ["(the section)"]
+    )
+    if bad:
+        raise DiffError(label, f"not a CloudFormation template (Resources.{bad[0]} is not a map)")
+    return template
 
 
 def _values(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:
