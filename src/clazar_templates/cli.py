@@ -507,6 +507,7 @@ def deployer_policy_command(
             template_bucket=template_bucket,
             template_prefix=template_prefix,
             fmt=fmt,
+            warn=lambda note: click.echo(f"Note: {note}", err=True),
         )
     click.echo(text, nl=False)
 

@@ -53,7 +53,10 @@ def policy_markdown(policy: DeployerPolicy, level: int = 1) -> str:
         for name, text in fixed.items():
             lines.append(f"| `${{{name}}}` | {text} |")
         for name, spec in policy.placeholders.items():
-            lines.append(f"| `${{{name}}}` | {markdown_cell(spec.get('Description', ''))} |")
+            text = spec.get("Description", "")
+            if "Option" in spec:
+                text += f" Or fix it at build time: `--set {spec['Option']}=VALUE`."
+            lines.append(f"| `${{{name}}}` | {markdown_cell(text)} |")
         lines.append("")
     if policy.no_schema:
         lines += [
