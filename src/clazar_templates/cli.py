@@ -496,11 +496,10 @@ def deployer_policy_command(
 
     with usage_errors():
         (target,) = stacks_named((stack_arg,))
-    options = build_options([target], pairs)[target.name]
     with usage_errors():
         text = deployer_policy(
             target,
-            options=options,
+            settings=name_values(pairs),  # the region decides their partition
             stack_name=stack_name,
             region=region,
             account=account,

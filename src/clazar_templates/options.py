@@ -35,9 +35,9 @@ __all__ = [
 
 from ._version import __version__ as TEMPLATE_VERSION
 from .errors import FieldError
-from .patterns import VERSION, VERSION_FORM, fullmatch
+from .patterns import VERSION, VERSION_FORM, fullmatch, partitions
 
-PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f")
+PARTITIONS = partitions()  # botocore's partition data: aws, aws-cn, aws-us-gov, aws-eusc, ...
 API_ENDPOINTS = {
     "production": "https://api.clazar.io/aws/cloudformation/v1/stack-reports",
     "development": "https://api.dev.clazar.io/aws/cloudformation/v1/stack-reports",

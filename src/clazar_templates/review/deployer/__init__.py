@@ -18,7 +18,6 @@ needs from the deployer itself (:func:`stack_statement`, :func:`pass_reporter_ro
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -28,7 +27,7 @@ from typing import Any
 from ...aws.layout import DEFAULT_PREFIX, prefix_problem
 from ...errors import FieldError
 from ...options import OptionError, bucket_name_problem, option_fields
-from ...patterns import REGION, STACK_NAME, STACK_NAME_FORM, fullmatch
+from ...patterns import STACK_NAME, STACK_NAME_FORM, fullmatch, region_partition, region_problem
 from ...stacks import STACKS, Stack, options_for
 from ...stacks import stack as find_stack
 from .rules import (
@@ -201,13 +200,28 @@ def build_deployer_policy(
     hold ``${StackName}``, ``${AWS::Region}``, ``${AWS::AccountId}``, ``${TemplateBucket}``
     (and ``${AWS::Partition}`` without a region, or with ``concrete_partition=False``).
 
+    The region decides the partition: ``settings`` without ``partition`` get the region's,
+    and a ``partition`` (or ``options``) of another partition is refused.
+
     Raises DeployerError naming the argument for a bad one."""
     target = _target(stack)
+    if region is not None and region_problem(region):
+        raise DeployerError("region", str(region_problem(region)))
+    partition = region_partition(region) if region is not None else None
     if options is None:
+        given = dict(settings or {})
+        if partition is not None:
+            given.setdefault("partition", partition)
         try:
-            options = options_for(target, dict(settings or {}))
+            options = options_for(target, given)
         except OptionError as error:
             raise DeployerError("set", str(error)) from None
+    if partition is not None and options.partition != partition:
+        raise DeployerError(
+            "set",
+            f"partition={options.partition} conflicts with --region {region}, which is in "
+            f"{partition}; the region decides the partition (drop --set partition)",
+        )
     names = _names(stack_name, region, account, template_bucket, template_prefix)
     if not concrete_partition:
         names = dataclasses.replace(names, partition="${AWS::Partition}")
@@ -586,16 +600,6 @@ def _target(stack: str | Stack) -> Stack:
         ) from None
 
 
-@functools.cache
-def _partition(region: str) -> str:
-    """The partition of ``region``, by botocore's endpoint data (which it reads, about 0.1 s,
-    on every call: cached here)."""
-    from botocore.session import get_session
-
-    found: str = get_session().get_partition_for_region(region)
-    return found
-
-
 def _names(
     stack_name: str | None,
     region: str | None,
@@ -608,8 +612,8 @@ def _names(
             "stack-name",
             f"{stack_name!r} is not a stack name; expected {STACK_NAME_FORM}",
         )
-    if region is not None and not fullmatch(REGION, region):
-        raise DeployerError("region", f"{region!r} is not a region; expected e.g. us-east-1")
+    if region is not None and region_problem(region):
+        raise DeployerError("region", str(region_problem(region)))
     if account is not None and not fullmatch(r"[0-9]{12}", account):
         raise DeployerError("account", f"{account!r} is not an account; expected 12 digits")
     if bucket is not None:
@@ -623,7 +627,7 @@ def _names(
         raise DeployerError("template-prefix", f"{prefix!r} is not a key prefix; {problem}")
     path = prefix.strip("/")
     return Names(
-        partition=_partition(region) if region else "${AWS::Partition}",
+        partition=region_partition(region) if region else "${AWS::Partition}",
         region=region or "${AWS::Region}",
         account=account or "${AWS::AccountId}",
         stack=stack_name or "${StackName}",
