@@ -409,7 +409,9 @@ class CosellOptions(_Common):
         EXISTING_ROLE,
         "Existing Sandbox role",
         "Name or ARN of a role you already use for the Partner Central Sandbox catalog; "
-        "empty creates SandboxRole. The role must trust Clazar's account with the external ID.",
+        "empty creates SandboxRole. The role must trust Clazar's account with the external ID, "
+        "and no other ID, and let no wildcard principal assume it; any other principal it "
+        "trusts is reported to Clazar.",
         GROUP_COSELL,
         default="",
         condition="CreateSandboxRole",
@@ -419,7 +421,9 @@ class CosellOptions(_Common):
         EXISTING_ROLE,
         "Existing Production role",
         "Name or ARN of a role you already use for the Partner Central AWS catalog; "
-        "empty creates ProductionRole. The role must trust Clazar's account with the external ID.",
+        "empty creates ProductionRole. The role must trust Clazar's account with the external ID, "
+        "and no other ID, and let no wildcard principal assume it; any other principal it "
+        "trusts is reported to Clazar.",
         GROUP_COSELL,
         default="",
         condition="CreateProductionRole",
