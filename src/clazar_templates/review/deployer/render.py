@@ -71,7 +71,8 @@ def policy_markdown(policy: DeployerPolicy, level: int = 1) -> str:
         lines += [
             f"{h}# Left out",
             "",
-            "Handler permissions of features these templates never use:",
+            "Handler permissions this template never needs: features it does not use, and "
+            "what only the delete handler of a retained resource calls:",
             "",
             "| resource type | action | why |",
             "| --- | --- | --- |",
