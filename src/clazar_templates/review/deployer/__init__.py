@@ -465,6 +465,8 @@ def subscribe_stack_queue(
         for logical in sorted(subscribed)
         for n in _resource_names(logical, resources[logical], names, template, {})
     ]
+    if not queues:
+        raise ValueError("an AWS::SNS::Subscription whose Endpoint is no queue of the stack")
     st = Statement(
         "SubscribeStackQueue",
         "Subscribe the stack's queue to the CAS/SDDS topics (the stack's own, or the "
