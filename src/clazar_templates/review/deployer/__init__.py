@@ -257,9 +257,10 @@ def build_deployer_policy(
         f"CloudFormation names most resources `<stack>-<LogicalId>-<suffix>` and shortens "
         f"longer names; the ARNs here assume the stack name stays whole, so keep it at most "
         f"{max_name} characters.",
-        "`iam:PutRolePolicy` and `iam:AttachRolePolicy` on the stack's roles let whoever holds "
-        "this policy give those roles any permission: approve it for a pipeline that deploys "
-        "this template only.",
+        "`iam:PutRolePolicy` on the stack's roles lets whoever holds this policy give those "
+        "roles any permission (`iam:AttachRolePolicy`, where granted, only the managed "
+        "policies the template names): approve it for a pipeline that deploys this template "
+        "only.",
         "The principal that calls CloudFormation with a service role also needs `iam:PassRole` "
         "on that role (to `cloudformation.amazonaws.com`); that grant belongs to the caller.",
     ]
