@@ -159,3 +159,16 @@ def test_a_placeholder_left_with_every_flag_fixed_names_the_option_that_fixes_it
     assert f"arn:aws:iam::{SELLER}:role/SellerRole" in fixed.stdout
     markdown = CliRunner().invoke(cli, [*args, "--format", "markdown"]).stdout
     assert "Or fix it at build time: `--set role_name=VALUE`." in markdown
+
+
+def test_a_conditional_managed_policy_is_still_the_only_one_attachable() -> None:
+    """ManagedPolicyArns under Fn::If (a role of a variant): its branches, not its keys."""
+    from clazar_templates.review.deployer import Names, _Builder
+
+    names = Names("aws", REGION, SELLER, "clazar", "clazar-templates", "templates")
+    arn = {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/A"}
+    managed = {"Fn::If": ["C", [arn], {"Ref": "AWS::NoValue"}]}
+    role = {"Type": "AWS::IAM::Role", "Properties": {"ManagedPolicyArns": managed}}
+    statement = _Builder(names, {"Resources": {"R": role}}).attach_managed_policies().as_dict()
+    assert statement["Resource"] == f"arn:aws:iam::{SELLER}:role/clazar-R-*"
+    assert statement["Condition"] == {"ArnEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/A"]}}

@@ -362,7 +362,8 @@ class _Builder:
             names = _resource_names(logical, resource, self.names, self.template, {})
             roles = [self.names.arn(f"arn:{P}:iam::{A}:role/${{RoleName}}", n) for n in names]
             st.add(["iam:AttachRolePolicy"], roles, "AWS::IAM::Role")
-            for arn in arns:
+            every = [v for b in _branches(arns) for v in (b if isinstance(b, list) else [b])]
+            for arn in [a for v in every for a in _branches(v) if a != {"Ref": "AWS::NoValue"}]:
                 text = arn["Fn::Sub"] if isinstance(arn, dict) and "Fn::Sub" in arn else arn
                 if not isinstance(text, str) or "${" in text.replace("${AWS::Partition}", ""):
                     raise ValueError(f"{logical}: a managed policy this tool cannot name: {arn!r}")
