@@ -205,9 +205,8 @@ def build_deployer_policy(
 
     Raises DeployerError naming the argument for a bad one."""
     target = _target(stack)
-    if region is not None and region_problem(region):
-        raise DeployerError("region", str(region_problem(region)))
-    partition = region_partition(region) if region is not None else None
+    names = _names(stack_name, region, account, template_bucket, template_prefix)
+    partition = names.partition if region is not None else None
     if options is None:
         given = dict(settings or {})
         if partition is not None:
@@ -222,7 +221,6 @@ def build_deployer_policy(
             f"partition={options.partition} conflicts with --region {region}, which is in "
             f"{partition}; the region decides the partition (drop --set partition)",
         )
-    names = _names(stack_name, region, account, template_bucket, template_prefix)
     if not concrete_partition:
         names = dataclasses.replace(names, partition="${AWS::Partition}")
     template = json.loads(json.dumps(target.build(options).to_dict()))
