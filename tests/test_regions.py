@@ -54,6 +54,7 @@ COMMANDS = {
     "upgrade": ["upgrade", "--stack", "clazar", "--to", "1.0.0", "--region", BAD],
     "diff": ["diff", TEMPLATE, TEMPLATE, "--region", BAD],
     "launch-url": ["launch-url", "marketplace", "--bucket", "clazar-templates", "--region", BAD],
+    "publish": ["publish", "--bucket", "clazar-templates", "--region", BAD, "--dry-run"],
 }
 
 
