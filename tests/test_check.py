@@ -343,6 +343,43 @@ def test_a_reused_cosell_role_is_checked_for_trust(reporter: None, session: Any)
     )
 
 
+def test_a_reused_cosell_role_trusting_others_is_warned_and_one_anyone_may_assume_fails(
+    reporter: None, session: Any
+) -> None:
+    """Issue 24, item 7: the whole trust policy is read, not its Clazar statement only."""
+    clazar = {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{VENDOR}:root"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
+    }
+    other = {"Effect": "Allow", "Principal": {"AWS": "444455556666"}, "Action": "sts:AssumeRole"}
+    trust = {"Version": "2012-10-17", "Statement": [clazar, other]}
+    iam = boto3.client("iam")
+    iam.create_role(RoleName="MySandbox", AssumeRolePolicyDocument=json.dumps(trust))
+    deployed(build=build_cosell, ExistingSandboxRole="MySandbox")
+    report = check(STACK, session=session)
+    assert report.summary == "Connected"
+    assert [str(r) for r in report.results if r.status == WARN] == [
+        "warn role MySandbox trust: also lets AWS:444455556666 assume it"
+    ]
+
+    for change, detail in [
+        ({"Principal": "*"}, 'any principal can assume it (Principal "*" or NotPrincipal)'),
+        (
+            {"Condition": {"StringEquals": {"sts:ExternalId": [EXTERNAL_ID, "theirs"]}}},
+            f"external ID is {[EXTERNAL_ID, 'theirs']!r}, expected {EXTERNAL_ID!r}",
+        ),
+    ]:
+        statements = (
+            [clazar, {**other, **change}] if "Principal" in change else [{**clazar, **change}]
+        )
+        iam.update_assume_role_policy(
+            RoleName="MySandbox", PolicyDocument=json.dumps({**trust, "Statement": statements})
+        )
+        assert check(STACK, session=session).summary == f"Error: role MySandbox trust: {detail}"
+
+
 def test_command_refuses_an_unknown_vendor_profile(aws_endpoint: str) -> None:
     result = CliRunner().invoke(cli, ["check", "--stack", STACK, "--vendor-profile", "nobody"])
     assert result.exit_code == 2

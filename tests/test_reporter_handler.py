@@ -650,7 +650,7 @@ def test_cosell_roles_by_name_under_a_path_and_by_arn(
     production = iam.create_role(
         RoleName="team-prod",
         AssumeRolePolicyDocument=trust(
-            principal=[VENDOR, "arn:aws:iam::444455556666:root"], external_id=[EXTERNAL_ID, "other"]
+            principal=[VENDOR, "arn:aws:iam::444455556666:root"], external_id=[EXTERNAL_ID]
         ),
     )
     sandbox_arn = f"arn:aws:iam::{MOTO_ACCOUNT}:role/team/x/team-sandbox"
@@ -663,6 +663,7 @@ def test_cosell_roles_by_name_under_a_path_and_by_arn(
     answer = run(event, cfn)
 
     arns = {"SandboxRoleArn": sandbox_arn, "ProductionRoleArn": production["Role"]["Arn"]}
+    arns["ProductionRoleOtherPrincipals"] = "AWS:arn:aws:iam::444455556666:root"
     assert answer["Status"] == "SUCCESS", answer["Reason"]
     assert answer["Data"] == arns
     body = api.requests[0].json()

@@ -82,7 +82,8 @@ def build(
             click.echo(f"{path} differs from the generator; run `make templates`.", err=True)
         sys.exit(1 if stale else 0)
     if stale:  # a file that already holds its template is left alone, as `docs` does
-        write_all({path: files[path] for path in stale})
+        with usage_errors():  # a path that cannot be written: one line naming it, exit 2
+            write_all({path: files[path] for path in stale}, field="out")
     for path, text in files.items():
         click.echo(f"{'wrote' if path in stale else 'unchanged'} {path} ({size_note(text)})")
 
@@ -496,17 +497,17 @@ def deployer_policy_command(
 
     with usage_errors():
         (target,) = stacks_named((stack_arg,))
-    options = build_options([target], pairs)[target.name]
     with usage_errors():
         text = deployer_policy(
             target,
-            options=options,
+            settings=name_values(pairs),  # the region decides their partition
             stack_name=stack_name,
             region=region,
             account=account,
             template_bucket=template_bucket,
             template_prefix=template_prefix,
             fmt=fmt,
+            warn=lambda note: click.echo(f"Note: {note}", err=True),
         )
     click.echo(text, nl=False)
 

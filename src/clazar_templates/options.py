@@ -35,9 +35,9 @@ __all__ = [
 
 from ._version import __version__ as TEMPLATE_VERSION
 from .errors import FieldError
-from .patterns import VERSION, VERSION_FORM, fullmatch
+from .patterns import VERSION, VERSION_FORM, fullmatch, partitions
 
-PARTITIONS = ("aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-iso-e", "aws-iso-f")
+PARTITIONS = partitions()  # botocore's partition data: aws, aws-cn, aws-us-gov, aws-eusc, ...
 API_ENDPOINTS = {
     "production": "https://api.clazar.io/aws/cloudformation/v1/stack-reports",
     "development": "https://api.dev.clazar.io/aws/cloudformation/v1/stack-reports",
@@ -409,7 +409,9 @@ class CosellOptions(_Common):
         EXISTING_ROLE,
         "Existing Sandbox role",
         "Name or ARN of a role you already use for the Partner Central Sandbox catalog; "
-        "empty creates SandboxRole. The role must trust Clazar's account with the external ID.",
+        "empty creates SandboxRole. The role must trust Clazar's account with the external ID, "
+        "and no other ID, and let no wildcard principal assume it; any other principal it "
+        "trusts is reported to Clazar.",
         GROUP_COSELL,
         default="",
         condition="CreateSandboxRole",
@@ -419,7 +421,9 @@ class CosellOptions(_Common):
         EXISTING_ROLE,
         "Existing Production role",
         "Name or ARN of a role you already use for the Partner Central AWS catalog; "
-        "empty creates ProductionRole. The role must trust Clazar's account with the external ID.",
+        "empty creates ProductionRole. The role must trust Clazar's account with the external ID, "
+        "and no other ID, and let no wildcard principal assume it; any other principal it "
+        "trusts is reported to Clazar.",
         GROUP_COSELL,
         default="",
         condition="CreateProductionRole",

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ..errors import FieldError
-from ..patterns import REGION, STACK_NAME, fullmatch
+from ..patterns import STACK_NAME, fullmatch, region_problem
 from ..stacks import Stack, stack
 from ..template.parameters import value_problem
 from .publishing import (
@@ -80,8 +80,8 @@ def launch_url(
     given = dict(params or {})
     region = region or bucket_region
     for label, value in (("bucket_region", bucket_region), ("region", region)):
-        if not fullmatch(REGION, value):
-            raise LaunchError(label, f"{value!r} is not an AWS region name")
+        if region_problem(value):
+            raise LaunchError(label, str(region_problem(value)))
     name = stack_name or target.name
     if not fullmatch(STACK_NAME, name):
         raise LaunchError(

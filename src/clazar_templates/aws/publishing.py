@@ -21,7 +21,7 @@ from urllib.parse import quote
 from .._version import __version__
 from ..errors import FieldError
 from ..options import bucket_name_problem, version_problem
-from ..patterns import fullmatch
+from ..patterns import fullmatch, region_problem
 from ..stacks import STACKS
 from .errors import aws_errors, aws_message, error_code
 from .layout import DEFAULT_PREFIX, DOT_SEGMENTS, LATEST, prefix_problem
@@ -156,6 +156,8 @@ def publish(
     """
     say = progress or (lambda _message: None)
     check_location(bucket, prefix, version)
+    if region is not None and region_problem(region):
+        raise PublishError("region", str(region_problem(region)))
     texts = build_versioned(version, say)
     if client is None:
         import boto3

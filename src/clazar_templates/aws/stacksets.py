@@ -392,7 +392,7 @@ def _published(
     ``options`` cannot describe them. The template is this package's own build for its
     version (no call), else the published text.
     """
-    from ..patterns import REGION
+    from ..patterns import region_problem
     from ..template.reading import load_template
     from .publishing import PublishError, check_location, object_url, read_published
 
@@ -402,8 +402,8 @@ def _published(
             "published templates leave every option to deploy time; give these values as "
             "--param, or drop --bucket to send the template built with --set as its body",
         )
-    if not fullmatch(REGION, region):
-        raise StackSetError("--bucket-region", f"{region!r} is not an AWS region name")
+    if region_problem(region):
+        raise StackSetError("--bucket-region", str(region_problem(region)))
     try:
         check_location(bucket, prefix, None if version == LATEST else version)
     except PublishError as error:

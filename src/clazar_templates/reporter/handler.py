@@ -334,7 +334,8 @@ def _answer(url: str, body: bytes, deadline: float) -> None:
 def _verify_roles(
     props: dict[str, Any], partition: str, account: str, deadline: float
 ) -> tuple[Any, list[str]]:
-    """Look up each role of VerifyRoles: ({"<Key>Arn": its real ARN or ""}, problems)."""
+    """Look up each role of VerifyRoles: ({"<Key>Arn": its real ARN or "", and
+    "<Key>OtherPrincipals": who else its trust policy lets assume it, if anyone}, problems)."""
     roles = props.get("VerifyRoles") or {}
     vendor, external = str(props.get("VendorAccountId")), props.get("ExternalId")
     if roles and not (
@@ -373,19 +374,30 @@ def _verify_roles(
             continue
         doc = role.get("AssumeRolePolicyDocument") or {}
         doc = json.loads(urllib.parse.unquote(doc)) if isinstance(doc, str) else doc
-        trusting = [s for s in _items(doc.get("Statement")) if _trusts(s, vendor, root)]
-        if not trusting:
+        anyone, ids, others = read_trust(doc, vendor, partition)
+        if anyone:
+            errors.append(
+                f"{label} can be assumed by any principal: its trust policy allows "
+                f'Principal "*" or has an Allow statement with NotPrincipal; remove it'
+            )
+        elif not ids:
             errors.append(
                 f"{label} does not trust Clazar's AWS account {vendor}; add a trust policy "
                 f'statement allowing sts:AssumeRole to Principal AWS "{root}" with {condition}'
             )
-        elif not all(external in _items(_external_ids(s)) for s in trusting):
+        elif not all(external in i for i in ids):
             errors.append(
                 f"{label} does not require the external ID in its trust policy; add "
                 f"{condition} to its statement that trusts {root}"
             )
+        elif any(set(i) != {external} for i in ids):
+            errors.append(
+                f'{label} accepts external IDs other than "{external}" in its trust policy; '
+                f"make {condition} the only one of its statement that trusts {root}"
+            )
         else:
             data[f"{key}Arn"] = str(role["Arn"])
+            data.update({f"{key}OtherPrincipals": ", ".join(others)} if others else {})
     return data, errors
 
 
@@ -393,13 +405,40 @@ def _items(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [] if value is None else [value]
 
 
-def _trusts(statement: Any, vendor: str, root: str) -> bool:
+def read_trust(doc: Any, vendor: str, partition: str) -> tuple[bool, list[list[Any]], list[str]]:
+    """Read a whole trust policy: (whether any principal can assume the role, the external
+    IDs each statement letting Clazar's account ``vendor`` assume it accepts, every other
+    principal it lets assume it as "<kind>:<value>"). A principal of Clazar's account is its
+    root, its bare ID or any of its roles and sessions."""
+    mine = re.compile(rf"{vendor}|arn:{partition}:(iam|sts)::{vendor}:.+", re.A)
+    anyone, ids, others = False, [], []
+    for statement in _items(doc.get("Statement") if isinstance(doc, dict) else None):
+        if not _assumes(statement):
+            continue
+        named = _principals(statement.get("Principal"))
+        anyone = anyone or "NotPrincipal" in statement or any(v == "*" for _, v in named)
+        theirs = [f"{k}:{v}" for k, v in named if not (k == "AWS" and mine.fullmatch(str(v)))]
+        if len(theirs) < len(named):
+            ids.append(_items(_external_ids(statement)))
+        others.extend(theirs)
+    return anyone, ids, sorted(set(others))
+
+
+def _assumes(statement: Any) -> bool:
+    """Whether ``statement`` allows an sts:AssumeRole* action (a NotAction may)."""
     if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
         return False
-    actions = {str(a).lower() for a in _items(statement.get("Action"))}
-    principal = statement.get("Principal")
-    aws = _items(principal.get("AWS")) if isinstance(principal, dict) else []
-    return bool(actions & {"sts:assumerole", "sts:*", "*"}) and bool({vendor, root} & set(aws))
+    actions = [str(a).lower() for a in _items(statement.get("Action"))]
+    patterns = [re.escape(a).replace(r"\*", ".*").replace(r"\?", ".") for a in actions]
+    names = ("sts:assumerole", "sts:assumerolewithsaml", "sts:assumerolewithwebidentity")
+    return "NotAction" in statement or any(re.fullmatch(p, n) for p in patterns for n in names)
+
+
+def _principals(principal: Any) -> list[tuple[str, Any]]:
+    """(kind, value) for each principal a statement names; ("*", "*") for ``"*"``."""
+    if not isinstance(principal, dict):
+        return [] if principal is None else [("*", principal)]
+    return [(str(k), v) for k, vs in principal.items() for v in _items(vs)]
 
 
 def _external_ids(statement: dict[str, Any]) -> Any:

@@ -207,8 +207,11 @@ def diff(
     both deployed in ``region`` with ``parameters`` (default: each parameter's Default;
     required ones get the same placeholder in both); ``new_parameters``, when given, are
     NEW's values instead (an upgrade that also changes parameter values)."""
+    from ..patterns import region_problem
     from ..template.resolve import ResolveError, resolve
 
+    if region_problem(region):
+        raise DiffError("--region", str(region_problem(region)))
     given = dict(parameters or {})
     sides = [given, given if new_parameters is None else dict(new_parameters)]
     templates = [load_template(old_text, "OLD"), load_template(new_text, "NEW")]

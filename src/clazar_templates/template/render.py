@@ -20,12 +20,16 @@ from typing import Any
 
 import yaml
 
+from ..errors import FieldError
+
 __all__ = [
     "TEMPLATE_BODY_LIMIT",
     "Finding",
+    "PathError",
     "lint",
     "lint_many",
     "ordered",
+    "path_problem",
     "size_note",
     "stale_files",
     "to_json",
@@ -350,10 +354,28 @@ def lint_many(texts: Sequence[str], regions: Iterable[str] = LINT_REGIONS) -> li
 
 
 def stale_files(files: Mapping[Path, str]) -> list[Path]:
-    """The paths of ``files`` (path -> the text it should hold) that are missing or differ."""
+    """The paths of ``files`` (path -> the text it should hold) that are missing or differ
+    (or are no file at all: :func:`write_all` says why)."""
     return [
-        p for p, text in files.items() if not p.exists() or p.read_text(encoding="utf-8") != text
+        p for p, text in files.items() if not p.is_file() or p.read_text(encoding="utf-8") != text
     ]
+
+
+class PathError(FieldError):
+    """A file that cannot be written there; ``field`` is the option that chose its path."""
+
+
+def path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be written as a file, or None: it is a directory (or another
+    non-file), or the nearest of its parents that exists is not a directory."""
+    if path.exists() and not path.is_file():
+        return f"{path} is a directory, not a file" if path.is_dir() else f"{path} is not a file"
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        return f"{parent} is a file, not a directory, so {path} cannot be written"
+    return None
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -361,10 +383,16 @@ def write_atomic(path: Path, text: str) -> None:
     write_all({path: text})
 
 
-def write_all(files: Mapping[Path, str]) -> None:
-    """Write every file, or (on any error before the renames) none of them."""
+def write_all(files: Mapping[Path, str], field: str | None = None) -> None:
+    """Write every file, or (on any error before the renames) none of them. A path that
+    cannot be a file (:func:`path_problem`) raises PathError naming it before anything is
+    written; with ``field`` (the option that chose the paths), so does any other OSError."""
     import tempfile  # only where files are written (about 3.5 ms: shutil, random, lzma, bz2)
 
+    for path in files:
+        problem = path_problem(path)
+        if problem:
+            raise PathError(field, f"{problem}; nothing was written")
     staged: list[tuple[str, Path]] = []
     try:
         for path, text in files.items():
@@ -375,9 +403,12 @@ def write_all(files: Mapping[Path, str]) -> None:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-    except BaseException:
+    except BaseException as error:
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
+        if field and isinstance(error, OSError):
+            where = error.filename or path
+            raise PathError(field, f"{where}: {error.strerror}; nothing was written") from None
         raise
     for tmp, path in staged:
         os.chmod(tmp, 0o644)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import FieldError
-from ...patterns import REGION, STACK_NAME, STACK_NAME_FORM, fullmatch
+from ...patterns import REGION, STACK_NAME, STACK_NAME_FORM, fullmatch, region_problem
 from ..errors import aws_message
 from ..publishing import DEFAULT_PREFIX, PublishError, check_location
 from .assume import check_assume
@@ -84,8 +84,8 @@ def check(
         field = "--vendor-profile" if vendor_profile and session else "AWS_PROFILE"
         raise CheckError(field, str(error)) from None
     where = region or session.region_name or "us-east-1"
-    if not fullmatch(REGION, where):
-        raise CheckError("--region", f"{where!r} (from your AWS configuration) is not a region")
+    if region_problem(where):
+        raise CheckError("--region", f"(from your AWS configuration) {region_problem(where)}")
     run = CheckRun(session, stack_name, where, say, CLIENT_CONFIG)
     try:
         _run(run, stack_name, bucket, prefix, vendor_session)
@@ -113,8 +113,8 @@ def _check_arguments(stack: str, region: str | None, bucket: str | None, prefix:
             "--stack",
             f"{stack!r} is not a stack name ({STACK_NAME_FORM}) or stack ID",
         )
-    if region is not None and not fullmatch(REGION, region):
-        raise CheckError("--region", f"{region!r} is not an AWS region name, e.g. us-east-1")
+    if region is not None and region_problem(region):
+        raise CheckError("--region", str(region_problem(region)))
     if bucket is not None:
         try:
             check_location(bucket, prefix, None)

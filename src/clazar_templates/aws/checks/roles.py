@@ -1,14 +1,15 @@
 """Roles: every role the stack outputs exists, trusts Clazar, and carries its policies.
 
 Proves each role Clazar will assume (an output ending in ``RoleArn``) can be read from IAM;
-for the roles the stack created, runs the trust and role policy checks; a role the stack
-reuses (given by the seller) is only reported as such.
+runs the trust check of each; for the roles the stack created, the checks that nothing was
+added to their trust and role policies; for a role the stack reuses (given by the seller),
+a warning for each other principal its trust policy lets assume it.
 """
 
 from __future__ import annotations
 
 from ..errors import aws_message
-from .report import FAIL, OK
+from .report import FAIL, OK, WARN
 from .role_policies import check_role_policies
 from .run import CheckRun, document
 from .trust import check_trust, check_trust_unchanged
@@ -30,7 +31,7 @@ def check_roles(run: CheckRun, account: str | None, external_id: str | None) -> 
         except unreadable as error:
             run.record(FAIL, f"role {name}", aws_message(error))
             continue
-        check_trust(run, name, trust, account, external_id)
+        others = check_trust(run, name, trust, account, external_id)
         logical = by_name.get(name)
         if logical:
             check_trust_unchanged(run, name, logical, trust)
@@ -40,4 +41,6 @@ def check_roles(run: CheckRun, account: str | None, external_id: str | None) -> 
                 run.record(FAIL, f"role {name} policies", aws_message(error))
         else:
             run.record(OK, f"role {name}", "reused (not created by this stack)")
+            for other in others:
+                run.record(WARN, f"role {name} trust", f"also lets {other} assume it")
     return arns

@@ -2,9 +2,10 @@
 else was let in.
 
 Proves the link Clazar uses: a trust statement allows ``sts:AssumeRole`` to Clazar's account
-(as the template grants it) and requires exactly the stack's external ID (FAIL otherwise);
-each trust statement the stack did not write, or that was changed, says who else may assume
-the role (WARN).
+(as the template grants it) and requires exactly the stack's external ID, and that no
+statement lets any principal assume it (FAIL otherwise); each trust statement the stack did
+not write, or that was changed, and each principal other than Clazar that a reused role
+trusts, says who else may assume the role (WARN).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...patterns import fullmatch
-from ...template.reading import as_list, principals, statements
+from ...reporter.handler import read_trust
+from ...template.reading import principals, statements
 from .drift import statement_changes
 from .report import FAIL, OK, WARN
 from .run import CheckRun
@@ -38,29 +40,26 @@ def trusted_vendor(run: CheckRun) -> tuple[str | None, str | None]:
 
 def check_trust(
     run: CheckRun, name: str, doc: dict[str, Any], account: str | None, ext: str | None
-) -> None:
+) -> list[str]:
     """Record whether the role ``name``'s trust policy ``doc`` lets ``account`` assume it
-    with the external ID ``ext``."""
+    with the external ID ``ext`` and only that one, and no principal at all may assume it
+    (read as the co-sell reporter reads a reused role: :func:`read_trust`); every other
+    principal it lets assume it ("<kind>:<value>")."""
     subject = f"role {name} trust"
-    for st in statements(doc):
-        actions = as_list(st.get("Action"))
-        if st.get("Effect") != "Allow" or "sts:AssumeRole" not in actions:
-            continue
-        if not any(
-            p in (account, f"arn:{run.partition}:iam::{account}:root")
-            for p in principals(st, "AWS")
-        ):
-            continue
-        equals = (st.get("Condition") or {}).get("StringEquals")
-        given = equals.get("sts:ExternalId") if isinstance(equals, dict) else None
-        if given is None:
-            run.record(FAIL, subject, f"trusts {account} without requiring the external ID")
-        elif ext not in as_list(given):
-            run.record(FAIL, subject, f"external ID is {given!r}, expected {ext!r}")
-        else:
-            run.record(OK, subject, f"Clazar's account {account}, external ID {ext}")
-        return
-    run.record(FAIL, subject, f"does not let Clazar's account {account} assume it")
+    anyone, ids, others = read_trust(doc, str(account), run.partition)
+    wrong = [i for i in ids if i != [ext]]
+    if anyone:
+        run.record(FAIL, subject, 'any principal can assume it (Principal "*" or NotPrincipal)')
+    elif not ids:
+        run.record(FAIL, subject, f"does not let Clazar's account {account} assume it")
+    elif [] in wrong:
+        run.record(FAIL, subject, f"trusts {account} without requiring the external ID")
+    elif wrong:
+        given = wrong[0][0] if len(wrong[0]) == 1 else wrong[0]
+        run.record(FAIL, subject, f"external ID is {given!r}, expected {ext!r}")
+    else:
+        run.record(OK, subject, f"Clazar's account {account}, external ID {ext}")
+    return others
 
 
 def check_trust_unchanged(run: CheckRun, name: str, logical: str, doc: dict[str, Any]) -> None:

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from ..._version import __version__
 from ...errors import FieldError
 from ...options import OptionError
-from ...patterns import REGION, STACK_NAME, STACK_NAME_FORM, fullmatch
+from ...patterns import STACK_NAME, STACK_NAME_FORM, fullmatch, region_problem
 from ...review.diff import DiffError, PermissionDiff, diff
 from ...template.parameters import value_problem
 from ...template.reading import load_template
@@ -57,8 +57,8 @@ def check_arguments(stack: str, region: str | None, bucket: str | None, prefix: 
             "--stack",
             f"{stack!r} is not a stack name ({STACK_NAME_FORM})",
         )
-    if region is not None and not fullmatch(REGION, region):
-        raise UpgradeInputError("--region", f"{region!r} is not an AWS region name, e.g. us-east-1")
+    if region is not None and region_problem(region):
+        raise UpgradeInputError("--region", str(region_problem(region)))
     if bucket is not None:
         try:
             check_location(bucket, prefix, None)

@@ -18,17 +18,16 @@ needs from the deployer itself (:func:`stack_statement`, :func:`pass_reporter_ro
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...aws.layout import DEFAULT_PREFIX, prefix_problem
 from ...errors import FieldError
-from ...options import OptionError, bucket_name_problem
-from ...patterns import REGION, STACK_NAME, STACK_NAME_FORM, fullmatch
+from ...options import OptionError, bucket_name_problem, option_fields
+from ...patterns import STACK_NAME, STACK_NAME_FORM, fullmatch, region_partition, region_problem
 from ...stacks import STACKS, Stack, options_for
 from ...stacks import stack as find_stack
 from .rules import (
@@ -45,18 +44,24 @@ from .rules import (
     arn_formats,
     excluded,
     handler_permissions,
+    unused,
 )
 
 __all__ = [
     "FORMATS",
+    "MANAGED_POLICY_CHARS",
+    "ROLE_INLINE_POLICY_CHARS",
     "DeployerError",
     "DeployerPolicy",
     "Statement",
     "build_deployer_policy",
     "deployer_policy",
+    "size_note",
 ]
 
 FORMATS = ("json", "markdown", "template")
+MANAGED_POLICY_CHARS = 6_144  # IAM: a customer managed policy, white space not counted
+ROLE_INLINE_POLICY_CHARS = 10_240  # IAM: all of a role's inline policies together
 
 
 class DeployerError(FieldError):
@@ -118,6 +123,35 @@ class DeployerPolicy:
     def document(self) -> dict[str, Any]:
         return {"Version": "2012-10-17", "Statement": [s.as_dict() for s in self.statements]}
 
+    def size(self) -> int:
+        """The document's length as IAM counts it against its quotas (no white space)."""
+        return len(json.dumps(self.document(), separators=(",", ":")))
+
+    def warnings(self) -> list[str]:
+        """What a reader of the bare JSON must know: where it fits (:func:`size_note`), and
+        each placeholder a build-time option could fix."""
+        found = [] if self.size() <= MANAGED_POLICY_CHARS else [size_note(self.size())]
+        for name, spec in self.placeholders.items():
+            if "Option" in spec:
+                found.append(
+                    f"${{{name}}} stays in the policy: the template's {name} parameter, "
+                    f"chosen at deploy time; fill it in, or build the template and this policy "
+                    f"with --set {spec['Option']}=VALUE"
+                )
+        return found
+
+
+def size_note(size: int) -> str:
+    """Which IAM attachment a policy of ``size`` characters (no white space) fits."""
+    if size <= MANAGED_POLICY_CHARS:
+        return f"As JSON the policy is {size:,} characters: it fits a customer managed policy."
+    return (
+        f"As JSON the policy is {size:,} characters, over the {MANAGED_POLICY_CHARS:,} of a "
+        f"customer managed policy (`aws iam create-policy` refuses it): attach it to a role as "
+        f"an inline policy (`aws iam put-role-policy`; at most {ROLE_INLINE_POLICY_CHARS:,} for "
+        "all of a role's inline policies), as `--format template`'s role does."
+    )
+
 
 @dataclass(frozen=True)
 class Names:
@@ -166,14 +200,27 @@ def build_deployer_policy(
     hold ``${StackName}``, ``${AWS::Region}``, ``${AWS::AccountId}``, ``${TemplateBucket}``
     (and ``${AWS::Partition}`` without a region, or with ``concrete_partition=False``).
 
+    The region decides the partition: ``settings`` without ``partition`` get the region's,
+    and a ``partition`` (or ``options``) of another partition is refused.
+
     Raises DeployerError naming the argument for a bad one."""
     target = _target(stack)
+    names = _names(stack_name, region, account, template_bucket, template_prefix)
+    partition = names.partition if region is not None else None
     if options is None:
+        given = dict(settings or {})
+        if partition is not None:
+            given.setdefault("partition", partition)
         try:
-            options = options_for(target, dict(settings or {}))
+            options = options_for(target, given)
         except OptionError as error:
             raise DeployerError("set", str(error)) from None
-    names = _names(stack_name, region, account, template_bucket, template_prefix)
+    if partition is not None and options.partition != partition:
+        raise DeployerError(
+            "set",
+            f"partition={options.partition} conflicts with --region {region}, which is in "
+            f"{partition}; the region decides the partition (drop --set partition)",
+        )
     if not concrete_partition:
         names = dataclasses.replace(names, partition="${AWS::Partition}")
     template = json.loads(json.dumps(target.build(options).to_dict()))
@@ -195,6 +242,10 @@ def build_deployer_policy(
     if stack_name is None:
         builder.placeholders["StackName"] = _stack_name_parameter(target, builder, max_name)
     statements = builder.statements()
+    fields = {spec.parameter: name for name, spec in option_fields(options)}
+    for name, spec in builder.placeholders.items():
+        if name in fields:
+            builder.placeholders[name] = {**spec, "Option": fields[name]}
     if template_bucket is None:
         builder.placeholders["TemplateBucket"] = {
             "Description": "The S3 bucket the template is published in (or remove the "
@@ -204,13 +255,14 @@ def build_deployer_policy(
         f"CloudFormation names most resources `<stack>-<LogicalId>-<suffix>` and shortens "
         f"longer names; the ARNs here assume the stack name stays whole, so keep it at most "
         f"{max_name} characters.",
-        "`iam:PutRolePolicy` and `iam:AttachRolePolicy` on the stack's roles let whoever holds "
-        "this policy give those roles any permission: approve it for a pipeline that deploys "
-        "this template only.",
+        "`iam:PutRolePolicy` on the stack's roles lets whoever holds this policy give those "
+        "roles any permission (`iam:AttachRolePolicy`, where granted, only the managed "
+        "policies the template names): approve it for a pipeline that deploys this template "
+        "only.",
         "The principal that calls CloudFormation with a service role also needs `iam:PassRole` "
         "on that role (to `cloudformation.amazonaws.com`); that grant belongs to the caller.",
     ]
-    return DeployerPolicy(
+    policy = DeployerPolicy(
         target,
         statements,
         builder.placeholders,
@@ -219,6 +271,10 @@ def build_deployer_policy(
         max_name,
         notes,
     )
+    policy.notes.append(size_note(policy.size()))
+    if policy.size() > ROLE_INLINE_POLICY_CHARS:
+        raise ValueError(f"the {target.name} deployer policy outgrew every IAM attachment")
+    return policy
 
 
 def _stack_name_parameter(target: Stack, builder: _Builder, longest: int) -> dict[str, Any]:
@@ -268,12 +324,16 @@ class _Builder:
             permissions = handler_permissions(resource_type)
             if not permissions:
                 self.no_schema.append(resource_type)
+            of_type = [r for r in self.resources.values() if r["Type"] == resource_type]
             for action in permissions:
                 exclusion = excluded(resource_type, action)
-                if exclusion is not None:
-                    self.skipped.append((resource_type, action, exclusion.reason))
+                reason = exclusion.reason if exclusion else unused(resource_type, action, of_type)
+                if reason is not None:
+                    self.skipped.append((resource_type, action, reason))
                 elif (resource_type, action) not in SPECIAL:
                     self.grant(resource_type, action)
+                elif SPECIAL[resource_type, action] == "AttachManagedPolicies":
+                    by_sid["AttachManagedPolicies"] = self.attach_managed_policies()
         if "AWS::Lambda::Function" in self.types:
             by_sid["PassReporterRole"] = pass_reporter_role(names, self.resources)
         if "AWS::SNS::Subscription" in self.types:
@@ -285,6 +345,30 @@ class _Builder:
         by_sid["ReadTemplate"] = read_template(names)
         order = ["CloudFormationStack", *sorted(set(by_sid) - {"CloudFormationStack"})]
         return [by_sid[s] for s in order]
+
+    def attach_managed_policies(self) -> Statement:
+        """AttachManagedPolicies: ``iam:AttachRolePolicy`` on the roles with
+        ManagedPolicyArns, only for the policies they name (``iam:PolicyARN``)."""
+        st = Statement("AttachManagedPolicies", WHY["AttachManagedPolicies"])
+        policies: list[str] = []
+        for logical, resource in self.resources.items():
+            arns = resource["Type"] == "AWS::IAM::Role" and resource["Properties"].get(
+                "ManagedPolicyArns"
+            )
+            if not arns:
+                continue
+            names = _resource_names(logical, resource, self.names, self.template, {})
+            roles = [self.names.arn(f"arn:{P}:iam::{A}:role/${{RoleName}}", n) for n in names]
+            st.add(["iam:AttachRolePolicy"], roles, "AWS::IAM::Role")
+            every = [v for b in _branches(arns) for v in (b if isinstance(b, list) else [b])]
+            for arn in [a for v in every for a in _branches(v) if a != {"Ref": "AWS::NoValue"}]:
+                text = arn["Fn::Sub"] if isinstance(arn, dict) and "Fn::Sub" in arn else arn
+                if not isinstance(text, str) or "${" in text.replace("${AWS::Partition}", ""):
+                    raise ValueError(f"{logical}: a managed policy this tool cannot name: {arn!r}")
+                filled = text.replace("${AWS::Partition}", self.names.partition)
+                policies += [filled] if filled not in policies else []
+        st.condition = {"ArnEquals": {"iam:PolicyARN": sorted(policies)}}
+        return st
 
     def grant(self, resource_type: str, action: str) -> None:
         """Add ``action`` (called by ``resource_type``'s handlers) on the ARNs it can act on
@@ -367,8 +451,22 @@ def subscribe_stack_queue(
     stack_topics: list[str],
 ) -> Statement:
     """SubscribeStackQueue: AWS::SNS::Subscription's ``sns:Subscribe``, on the stack's topics
-    and the existing topics it is given, for this stack's queues over SQS only."""
-    queue = f"arn:{names.partition}:sqs:{names.region}:{names.account}:{names.stack}-*"
+    and the existing topics it is given, for the stack's queues it subscribes, over SQS only."""
+    queue_format = f"arn:{P}:sqs:{R}:{A}:${{QueueName}}"
+    subscribed = {
+        value["Fn::GetAtt"][0]
+        for r in resources.values()
+        if r["Type"] == "AWS::SNS::Subscription"
+        for value in _branches(r["Properties"]["Endpoint"])
+        if isinstance(value, dict) and "Fn::GetAtt" in value
+    }
+    queues = [
+        names.arn(queue_format, n)
+        for logical in sorted(subscribed)
+        for n in _resource_names(logical, resources[logical], names, template, {})
+    ]
+    if not queues:
+        raise ValueError("an AWS::SNS::Subscription whose Endpoint is no queue of the stack")
     st = Statement(
         "SubscribeStackQueue",
         "Subscribe the stack's queue to the CAS/SDDS topics (the stack's own, or the "
@@ -377,7 +475,7 @@ def subscribe_stack_queue(
         "queues.",
         condition={
             "StringEquals": {"sns:Protocol": "sqs"},
-            "StringLike": {"sns:Endpoint": queue},
+            "StringLike": {"sns:Endpoint": queues[0] if len(queues) == 1 else queues},
         },
     )
     topic_format = f"arn:{P}:sns:{R}:{A}:${{TopicName}}"
@@ -427,12 +525,14 @@ def _resource_names(
     placeholders: dict[str, dict[str, Any]],
 ) -> list[str]:
     """The names (patterns) ``resource`` can have: its name property's values, or the one
-    CloudFormation generates (``<stack>-*``; lowercase for buckets)."""
+    CloudFormation generates (``<stack>-<LogicalId>-*``; lowercase for buckets), which no
+    resource of another stack whose name starts with this one's (``clazar-cosell``) has."""
     kind = resource["Type"]
     if kind == "AWS::KMS::Key":
         return ["*"]  # key IDs are random
-    lower = kind == "AWS::S3::Bucket" and not names.stack.startswith("${")
-    generated = (names.stack.lower() if lower else names.stack) + "-*"
+    lower = kind == "AWS::S3::Bucket"
+    stack = names.stack.lower() if lower and not names.stack.startswith("${") else names.stack
+    generated = f"{stack}-{logical.lower() if lower else logical}-*"
     prop = NAME_PROPERTY.get(kind)
     value = resource.get("Properties", {}).get(prop) if prop else None
     if value is None:
@@ -502,16 +602,6 @@ def _target(stack: str | Stack) -> Stack:
         ) from None
 
 
-@functools.cache
-def _partition(region: str) -> str:
-    """The partition of ``region``, by botocore's endpoint data (which it reads, about 0.1 s,
-    on every call: cached here)."""
-    from botocore.session import get_session
-
-    found: str = get_session().get_partition_for_region(region)
-    return found
-
-
 def _names(
     stack_name: str | None,
     region: str | None,
@@ -524,8 +614,8 @@ def _names(
             "stack-name",
             f"{stack_name!r} is not a stack name; expected {STACK_NAME_FORM}",
         )
-    if region is not None and not fullmatch(REGION, region):
-        raise DeployerError("region", f"{region!r} is not a region; expected e.g. us-east-1")
+    if region is not None and region_problem(region):
+        raise DeployerError("region", str(region_problem(region)))
     if account is not None and not fullmatch(r"[0-9]{12}", account):
         raise DeployerError("account", f"{account!r} is not an account; expected 12 digits")
     if bucket is not None:
@@ -539,7 +629,7 @@ def _names(
         raise DeployerError("template-prefix", f"{prefix!r} is not a key prefix; {problem}")
     path = prefix.strip("/")
     return Names(
-        partition=_partition(region) if region else "${AWS::Partition}",
+        partition=region_partition(region) if region else "${AWS::Partition}",
         region=region or "${AWS::Region}",
         account=account or "${AWS::AccountId}",
         stack=stack_name or "${StackName}",
@@ -562,11 +652,13 @@ def deployer_policy(
     template_bucket: str | None = None,
     template_prefix: str = DEFAULT_PREFIX,
     fmt: str = "json",
+    warn: Callable[[str], None] | None = None,
 ) -> str:
     """The deployer's policy for ``stack`` as text: ``fmt`` "json" (an IAM policy document),
     "markdown" (each statement with the resource types that need it and why) or "template"
     (a CloudFormation template creating a service role, trusted by CloudFormation, with the
-    policy; placeholders become its parameters). See :func:`build_deployer_policy`."""
+    policy; placeholders become its parameters). See :func:`build_deployer_policy`. For
+    "json", ``warn`` is told what the document cannot say (:meth:`DeployerPolicy.warnings`)."""
     if fmt not in FORMATS:
         raise DeployerError("format", f"{fmt!r}; expected one of {', '.join(FORMATS)}")
     policy = build_deployer_policy(
@@ -581,6 +673,8 @@ def deployer_policy(
         concrete_partition=fmt != "template",  # a template says ${AWS::Partition} (I3042)
     )
     if fmt == "json":
+        for warning in policy.warnings():
+            (warn or (lambda _: None))(warning)
         return json.dumps(policy.document(), indent=2) + "\n"
     from .render import policy_markdown, role_template
 

@@ -53,7 +53,10 @@ def policy_markdown(policy: DeployerPolicy, level: int = 1) -> str:
         for name, text in fixed.items():
             lines.append(f"| `${{{name}}}` | {text} |")
         for name, spec in policy.placeholders.items():
-            lines.append(f"| `${{{name}}}` | {markdown_cell(spec.get('Description', ''))} |")
+            text = spec.get("Description", "")
+            if "Option" in spec:
+                text += f" Or fix it at build time: `--set {spec['Option']}=VALUE`."
+            lines.append(f"| `${{{name}}}` | {markdown_cell(text)} |")
         lines.append("")
     if policy.no_schema:
         lines += [
@@ -68,7 +71,8 @@ def policy_markdown(policy: DeployerPolicy, level: int = 1) -> str:
         lines += [
             f"{h}# Left out",
             "",
-            "Handler permissions of features these templates never use:",
+            "Handler permissions this template never needs: features it does not use, and "
+            "what only the delete handler of a retained resource calls:",
             "",
             "| resource type | action | why |",
             "| --- | --- | --- |",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import Any
 
 from ...template.schemas import resource_schema
 
@@ -160,6 +161,56 @@ def excluded(resource_type: str, action: str) -> Exclusion | None:
     return next((e for e in EXCLUSIONS if e.covers(resource_type, action)), None)
 
 
+@dataclass(frozen=True)
+class Unused:
+    """Handler actions of ``resource_type`` that only a resource with ``prop`` needs: left
+    out when no resource of that type in the built template has it."""
+
+    resource_type: str
+    actions: tuple[str, ...]
+    prop: str
+    reason: str
+
+
+UNUSED_WITHOUT = (
+    Unused(
+        "AWS::IAM::Role",
+        ("iam:AttachRolePolicy",),
+        "ManagedPolicyArns",
+        "no role of this template attaches a managed policy (ManagedPolicyArns)",
+    ),
+    Unused(
+        "AWS::IAM::Role",
+        ("iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"),
+        "PermissionsBoundary",
+        "no role of this template has a PermissionsBoundary",
+    ),
+)
+
+RETAINED = (
+    "every resource of this type here is DeletionPolicy and UpdateReplacePolicy Retain, "
+    "so CloudFormation never runs its delete handler, the only one that calls this"
+)
+
+
+def unused(resource_type: str, action: str, resources: list[dict[str, Any]]) -> str | None:
+    """Why ``resources`` (all of ``resource_type`` in the template) never need ``action``,
+    or None: a property no resource has (:data:`UNUSED_WITHOUT`), or a delete-only action
+    of resources that are all retained (:data:`RETAINED`)."""
+    for rule in UNUSED_WITHOUT:
+        if (rule.resource_type, action in rule.actions) == (resource_type, True) and not any(
+            rule.prop in (r.get("Properties") or {}) for r in resources
+        ):
+            return rule.reason
+    retained = all(
+        r.get("DeletionPolicy") == "Retain" and r.get("UpdateReplacePolicy") == "Retain"
+        for r in resources
+    )
+    if retained and handler_permissions(resource_type).get(action) == ("delete",):
+        return RETAINED
+    return None
+
+
 # === AWS's IAM reference ===================================================================
 
 
@@ -217,6 +268,8 @@ WHY = {
     "StackFunctions": "Create, configure and delete the reporter function.",
     "StackEventRules": "Create, change and delete the EventBridge rules that deliver events "
     "to the stack's queue.",
+    "AttachManagedPolicies": "Attach to the stack's roles the AWS managed policies the "
+    "template names (ManagedPolicyArns), and only those (`iam:PolicyARN`).",
     "NoResourceType": 'Actions that AWS\'s IAM reference gives no resource type: `"*"` is '
     "the only resource they accept.",
 }
@@ -249,6 +302,7 @@ STACK_ACTIONS = tuple(
 # Handler actions the special statements below grant, narrower than the generic scoping.
 SPECIAL = {
     ("AWS::Lambda::Function", "iam:PassRole"): "PassReporterRole",
+    ("AWS::IAM::Role", "iam:AttachRolePolicy"): "AttachManagedPolicies",
     ("AWS::SNS::Subscription", "sns:Subscribe"): "SubscribeStackQueue",
 }
 
