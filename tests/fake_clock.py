@@ -86,7 +86,9 @@ class FakeClock:
             while not future.done() and not self._stalled - self._given_up:
                 left = ends - time.monotonic()
                 if left <= 0:
-                    self.overruns.append(f"a call neither ended nor stalled in {REAL_CEILING_SECONDS} s")
+                    self.overruns.append(
+                        f"a call neither ended nor stalled in {REAL_CEILING_SECONDS} s"
+                    )
                     raise TimeoutError
                 self._changed.wait(left)
             stalled = self._stalled - self._given_up

@@ -39,6 +39,8 @@ REPORT = {
     "MarketplaceAccess": "true",
 }
 POLICIES = ["ClazarMarketplaceRead", "ClazarSqsConsume"]
+
+
 @dataclass
 class Reply:
     """What a server answers: status, JSON (dict) or raw (bytes) body, a delay, headers.

@@ -23,6 +23,7 @@ from moto import mock_aws
 
 from clazar_templates import reporter
 from clazar_templates.reporter import verify_signature
+from fake_clock import FakeClock
 from reporter_support import (
     ACCOUNT,
     API_PATH,
@@ -43,7 +44,6 @@ from reporter_support import (
     make_event,
     shipped_handler,
 )
-from fake_clock import FakeClock
 
 __all__ = ["clock"]  # the fake clock, for every test of this module
 
@@ -312,7 +312,9 @@ def test_hanging_api_gives_up_before_the_deadline(
     assert "did not answer" in answer["Reason"]
     assert "try again later" in answer["Reason"]
     assert len(api.requests) == h.MAX_ATTEMPTS  # 6 x 10 s and 31 s of backoff fit in 100 s
-    assert api.requests[-1].at + h.HTTP_TIMEOUT_SECONDS <= context.deadline - h.SAFETY_MARGIN_SECONDS
+    assert (
+        api.requests[-1].at + h.HTTP_TIMEOUT_SECONDS <= context.deadline - h.SAFETY_MARGIN_SECONDS
+    )
     assert clock.now < context.deadline
 
 

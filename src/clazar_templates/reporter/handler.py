@@ -415,4 +415,3 @@ def _trusts(statement: Any, vendor: str, root: str) -> bool:
 def _external_ids(statement: dict[str, Any]) -> Any:
     equals = (statement.get("Condition") or {}).get("StringEquals") or {}
     return next((v for k, v in equals.items() if k.lower() == "sts:externalid"), None)
-
