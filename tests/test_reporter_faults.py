@@ -749,6 +749,9 @@ def test_kept_figures_are_those_of_the_same_code(
     those files, the lock file (a new urllib3) included, or to an installed distribution
     measures again, and without the variable nothing is kept."""
     rd = reporter_deadlines
+    measured_code = {"handler.py", "shipping.py", "fault_servers.py", "fake_clock.py"}
+    harness = {"reporter_deadlines.py", "reporter_support.py", "dev.txt"}  # and the lock
+    assert {copy.name for copy in kept_inputs} >= measured_code | harness
     measured = rd.Measurement(_results=figures(), kept=rd.kept_path(rd.BUDGETS))
     measured.keep()
 

@@ -169,7 +169,7 @@ def test_create_reports_documented_body_and_headers(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     api = api_server(Reply(201, {"status": "connected"}))
-    before = int(time.time())
+    before = int(time.time())  # wall-clock bounds of the stamp: no margin depends on speed
 
     answer = run(make_event(api, cfn), cfn)
 
@@ -839,6 +839,7 @@ def test_verify_signature_rejects_malformed_timestamps(timestamp: Any) -> None:
 
 
 def test_verify_signature_uses_the_clock_by_default() -> None:
+    # real time: 300 s (max_age) between two statements holds on any loaded machine
     stamp = str(int(time.time()))
     assert verify_signature(SECRET, stamp, BODY, reporter.sign(SECRET, stamp, BODY))
     old = str(int(time.time()) - 1000)
@@ -889,5 +890,6 @@ def test_the_real_clock_is_real_time() -> None:
     assert handler.Clock.sleep is time.sleep
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         assert handler.CLOCK.wait(pool.submit(lambda: 7), 30) == 7
+        # real time, but no margin to lose: a 0.5 s sleep cannot end within 0.01 s
         with pytest.raises(TimeoutError):
             handler.CLOCK.wait(pool.submit(time.sleep, 0.5), 0.01)
