@@ -1,8 +1,11 @@
-"""Helpers for the reporter tests: scriptable local HTTP servers and a fake Lambda context.
+"""Helpers for the reporter tests: scriptable local HTTP servers, a fake Lambda context and
+the fake clock they run on.
 
 One server plays Clazar's API, another CloudFormation's pre-signed response URL. Both bind
 127.0.0.1 on a free port, answer from a script (then a default reply), and record every
-request they get.
+request they get, with its time on the tests' clock. A test module that imports
+:func:`clock` runs each of its tests on a ``fake_clock.FakeClock``, the shipped handler's
+``CLOCK`` included, with the handler's real timings.
 """
 
 from __future__ import annotations
