@@ -49,7 +49,7 @@ class Clock:
     sleep = staticmethod(time.sleep)
 
     @staticmethod
-    def wait(future: "concurrent.futures.Future[Any]", seconds: float) -> Any:
+    def wait(future: concurrent.futures.Future[Any], seconds: float) -> Any:
         """The result of ``future``, or TimeoutError once ``seconds`` have passed."""
         return future.result(seconds)
 
@@ -258,7 +258,8 @@ def _exchange(seconds: float, secret: str, request: dict[str, Any]) -> tuple[int
 def _within(seconds: float, call: Any, *args: Any, **kwargs: Any) -> Any:
     """``call(*args, **kwargs)``, given up after ``seconds`` (TimeoutError): a socket timeout
     bounds each read, not an exchange (a server sending a header line every 2 s holds a call
-    for ever), so the call runs in a thread of its own that is abandoned at its deadline."""
+    for ever), so the call runs in a thread of its own that is abandoned at its deadline
+    (``CLOCK.wait``)."""
     pool = concurrent.futures.ThreadPoolExecutor(1)
     try:
         return CLOCK.wait(pool.submit(call, *args, **kwargs), seconds)
