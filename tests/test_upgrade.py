@@ -677,3 +677,49 @@ def test_a_target_over_the_template_body_limit_goes_by_url_or_is_refused() -> No
     ]
     assert cfn.calls[0]["TemplateURL"] == url
     assert len(cfn.calls[1]["TemplateBody"].encode()) == TEMPLATE_BODY_LIMIT
+
+
+def test_an_upgrade_to_this_version_too_big_for_a_body_sends_its_published_url(
+    cloudformation: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Role & Access template is over the TemplateBody limit: upgraded to this very
+    version with --bucket, the change set takes the published template's URL; without
+    --bucket the upgrade is refused, naming it, before any change set."""
+    from clazar_templates.aws.publishing import DEFAULT_PREFIX, template_key
+    from clazar_templates.template.render import TEMPLATE_BODY_LIMIT
+
+    new = build_marketplace(MarketplaceOptions())
+    assert len(json.dumps(json.loads(to_json(new)), separators=(",", ":"))) > TEMPLATE_BODY_LIMIT
+    old = build_marketplace(MarketplaceOptions(version="0.9.0"))
+    client = cloudformation.client
+    declared = old.to_dict()["Parameters"]
+    values = {k: str(spec.get("Default", DEPLOY_VALUES.get(k))) for k, spec in declared.items()}
+    client.create_stack(
+        StackName=STACK,
+        TemplateBody=to_json(old),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    assert cloudformation.wait(STACK)["StackStatus"] == "CREATE_COMPLETE"
+
+    with pytest.raises(UpgradeError, match="--bucket"):
+        plan_upgrade(STACK, __version__, client=client)
+    assert change_sets(client) == []
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="clazar-published")
+    key = template_key(DEFAULT_PREFIX, __version__, "clazar-marketplace")
+    s3.put_object(Bucket="clazar-published", Key=key, Body=to_json(new).encode())
+    sent: list[dict[str, Any]] = []
+    create = client.create_change_set
+
+    def spy(**kwargs: Any) -> Any:
+        sent.append(kwargs)
+        return create(**kwargs)
+
+    monkeypatch.setattr(client, "create_change_set", spy)
+    plan = plan_upgrade(STACK, __version__, bucket="clazar-published", client=client)
+    [call] = sent
+    assert "TemplateBody" not in call
+    assert call["TemplateURL"].endswith(f"/{key}")
+    assert (plan.from_version, plan.to_version) == ("0.9.0", __version__)
