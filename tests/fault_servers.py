@@ -4,9 +4,12 @@ A :class:`FaultServer` accepts TCP connections on a free port of 127.0.0.1 and h
 to a behaviour: a function of (connection, stop event) that reads the request and then
 answers strangely, slowly or not at all (:func:`hang`, :func:`trickle_headers`,
 :func:`trickle_body`, :func:`reply` with raw bytes, :func:`reset`, :func:`redirect`). It
-records each request it read, with the time it arrived. Every server lives at most ``life``
-seconds: then it stops accepting and closes every connection, so a client that never gives
-up (the reporter before its fixes) makes a test fail late instead of hanging it.
+records each request it read, with the time it arrived (``fake_clock.now()``). A behaviour
+that will not answer in time (:func:`hang`, the trickles) says so first (``stalling``): under
+the reporter tests' fake clock the call then times out at once, in fake time. Every server
+lives at most ``life`` seconds of real time: then it stops accepting and closes every
+connection, so a client that never gives up (the reporter before its fixes) makes a test
+fail late instead of hanging it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from fake_clock import REAL_CEILING_SECONDS, now, stalling
+
 Behaviour = Callable[[socket.socket, threading.Event], None]
 
 
@@ -27,7 +32,7 @@ Behaviour = Callable[[socket.socket, threading.Event], None]
 class Request:
     head: bytes  # request line and headers
     body: bytes
-    at: float  # time.monotonic() when the whole request had arrived
+    at: float  # fake_clock.now() when the whole request had arrived
 
     @property
     def line(self) -> str:
@@ -35,9 +40,10 @@ class Request:
 
 
 class FaultServer:
-    """A TCP server on 127.0.0.1 giving each connection to ``behaviour``, for ``life`` s."""
+    """A TCP server on 127.0.0.1 giving each connection to ``behaviour``, for ``life`` s
+    (real time; by default longer than the fake clock waits for any call)."""
 
-    def __init__(self, behaviour: Behaviour, life: float = 10.0) -> None:
+    def __init__(self, behaviour: Behaviour, life: float = REAL_CEILING_SECONDS + 10) -> None:
         self.behaviour = behaviour
         self.requests: list[Request] = []
         self.connections = 0
@@ -124,7 +130,7 @@ def read_request(conn: socket.socket, stop: threading.Event) -> Request | None:
         if not chunk:
             return None
         body += chunk
-    return Request(head, body, time.monotonic())
+    return Request(head, body, now())
 
 
 def _recv(conn: socket.socket, stop: threading.Event) -> bytes:
@@ -147,6 +153,7 @@ def _close(conn: socket.socket) -> None:
 
 def hang(conn: socket.socket, stop: threading.Event) -> None:
     """Accept, read the request, never answer."""
+    stalling(conn)
     stop.wait()
 
 
@@ -155,6 +162,7 @@ def trickle_headers(every: float = 2.0, status: int = 200) -> Behaviour:
     read gets a byte well within any socket timeout, and the response never ends."""
 
     def behave(conn: socket.socket, stop: threading.Event) -> None:
+        stalling(conn)
         conn.sendall(f"HTTP/1.1 {status} OK\r\n".encode())
         count = 0
         while not stop.wait(every):
@@ -168,6 +176,7 @@ def trickle_body(every: float = 0.5, status: int = 503, length: int = 100_000) -
     """Headers promising ``length`` bytes of JSON, then one byte every ``every`` seconds."""
 
     def behave(conn: socket.socket, stop: threading.Event) -> None:
+        stalling(conn)
         conn.sendall(
             f"HTTP/1.1 {status} Slow\r\nContent-Type: application/json\r\n"
             f"Content-Length: {length}\r\n\r\n".encode()

@@ -2,7 +2,7 @@
 
 moto runs a custom resource's Lambda only through Docker: :func:`reporter_in_process` runs
 the reporter code inlined in the deployed template (its function's ``index.py``) in this
-process instead (moto's server thread shares it),
+process instead (moto's server thread shares it), on a fake clock of its own (``fake_clock``),
 against a local fake of Clazar's API, and hands its answer back to moto. moto also skips
 bucket, queue and topic policies and SNS subscriptions, ignores a bucket's public access
 block and a role's ManagedPolicyArns, and keeps a role's inline Policies as Python repr
@@ -29,6 +29,7 @@ import boto3
 
 from clazar_templates import to_json
 from clazar_templates.template.resolve import resolve
+from fake_clock import FakeClock
 from reporter_support import API_PATH, FakeContext, FakeServer, load_index
 from support import DEPLOY_VALUES
 
@@ -63,7 +64,9 @@ def reporter_in_process() -> Iterator[Reporter]:
             event = json.loads(body)
             event["ResponseURL"] = responses.base_url + "/cfn-response"
             event["ResourceProperties"]["ApiUrl"] = api.base_url + API_PATH
-            deployed_code(self.code_bytes).handler(event, FakeContext(30))
+            code = deployed_code(self.code_bytes)
+            code.CLOCK = FakeClock()  # its budget in fake time, whatever the machine's speed
+            code.handler(event, FakeContext(30))
             answer = next(
                 (
                     r.json()

@@ -1,21 +1,28 @@
-"""Helpers for the reporter tests: scriptable local HTTP servers and a fake Lambda context.
+"""Helpers for the reporter tests: scriptable local HTTP servers, a fake Lambda context and
+the fake clock they run on.
 
 One server plays Clazar's API, another CloudFormation's pre-signed response URL. Both bind
 127.0.0.1 on a free port, answer from a script (then a default reply), and record every
-request they get.
+request they get, with its time on the tests' clock. A test module that imports
+:func:`clock` runs each of its tests on a ``fake_clock.FakeClock``, the shipped handler's
+``CLOCK`` included, with the handler's real timings.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import socket
 import threading
-import time
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
+import fake_clock
 from clazar_templates import reporter
 
 ACCOUNT = "111122223333"
@@ -35,21 +42,13 @@ REPORT = {
     "MarketplaceAccess": "true",
 }
 POLICIES = ["ClazarMarketplaceRead", "ClazarSqsConsume"]
-FAST_TIMINGS = {  # seconds instead of minutes: the handler reads these at call time
-    "HTTP_TIMEOUT_SECONDS": 0.5,
-    "SHORT_TIMEOUT_SECONDS": 0.3,
-    "BACKOFF_BASE_SECONDS": 0.01,
-    "BACKOFF_CAP_SECONDS": 0.05,
-    "RETRY_AFTER_CAP_SECONDS": 5.0,
-    "SAFETY_MARGIN_SECONDS": 0.8,  # of which the answer alone keeps ANSWER_SECONDS
-    "ANSWER_SECONDS": 0.4,
-    "EXIT_SECONDS": 0.05,
-}
 
 
 @dataclass
 class Reply:
-    """What a server answers: status, JSON (dict) or raw (bytes) body, a delay, headers."""
+    """What a server answers: status, JSON (dict) or raw (bytes) body, a delay, headers.
+    A reply with a delay is one the server stalls on: under the fake clock, the call to it
+    times out (``fake_clock.stalling``)."""
 
     status: int = 200
     body: dict[str, Any] | bytes | None = None
@@ -63,7 +62,7 @@ class Recorded:
     path: str
     headers: dict[str, str]  # lower-case names
     body: bytes
-    at: float  # time.monotonic() when the request arrived
+    at: float  # fake_clock.now() when the request arrived
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -110,9 +109,11 @@ class FakeServer:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 with server._lock:
                     server.requests.append(
-                        Recorded(self.command, self.path, headers, body, time.monotonic())
+                        Recorded(self.command, self.path, headers, body, fake_clock.now())
                     )
                 reply = server._next()
+                if reply.delay:
+                    fake_clock.stalling(self.connection)
                 if reply.delay and server._stop.wait(reply.delay):
                     return
                 payload = reply.body
@@ -144,17 +145,44 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FakeContext:
-    """The part of the Lambda context the reporter uses: a clock that runs down."""
+    """The part of the Lambda context the reporter uses: a clock that runs down, in the
+    tests' clock (``fake_clock.now()``: fake time under a fake clock, else real time)."""
 
     function_name = "clazar-reporter"
     aws_request_id = "00000000-0000-0000-0000-000000000000"
     log_stream_name = "2025/01/01/[$LATEST]0123456789abcdef"
 
-    def __init__(self, budget_seconds: float = 30.0) -> None:
-        self.deadline = time.monotonic() + budget_seconds
+    def __init__(self, budget_seconds: float | None = None) -> None:
+        """``budget_seconds``: by default the function's Timeout in the templates."""
+        if budget_seconds is None:
+            from clazar_templates.stacks.reporting import FUNCTION_TIMEOUT
+
+            budget_seconds = float(FUNCTION_TIMEOUT)
+        self.deadline = fake_clock.now() + budget_seconds
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
+        return max(0, int((self.deadline - fake_clock.now()) * 1000))
+
+
+@pytest.fixture(autouse=True)
+def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[fake_clock.FakeClock]:
+    """The fake clock, in the shipped handler's ``CLOCK`` and where the servers and
+    ``FakeContext`` read it; every ``connect`` is recorded, so that a server's stall is
+    the call's that opened the connection. Imported by a test module, it runs for each of
+    its tests. Fails a test in which a call to an answering server took over
+    ``REAL_CEILING_SECONDS`` of real time."""
+    fake = fake_clock.FakeClock()
+    real_connect = socket.socket.connect
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        real_connect(sock, address)
+        fake.connected(sock)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(fake_clock, "CURRENT", fake)
+    monkeypatch.setattr(shipped_handler(), "CLOCK", fake)
+    yield fake
+    assert fake.overruns == []
 
 
 def make_event(
@@ -193,12 +221,11 @@ def make_event(
 
 
 @functools.cache
-def shipped_handler(verify_roles: bool = True) -> types.ModuleType:
-    """The reporter exactly as a template ships it (``reporter.source()``, without comments
-    and docstrings; the co-sell form, with role checks, by default), loaded on its own as
-    module ``index``, the way Lambda loads it. The handler tests run this, so the code
-    tested is the code in the templates."""
-    return load_index(reporter.source(verify_roles))
+def shipped_handler() -> types.ModuleType:
+    """The reporter exactly as both templates ship it (``handler.py``, byte for byte),
+    loaded on its own as module ``index``, the way Lambda loads it. The handler, fault and
+    deadline tests run this."""
+    return load_index(reporter.source())
 
 
 def load_index(code: str) -> types.ModuleType:

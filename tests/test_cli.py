@@ -151,7 +151,7 @@ def test_build_writes_and_reports_each_file(tmp_path: Path) -> None:
     assert result.exit_code == 0
     path = tmp_path / "clazar-cosell.yaml"
     size = len(path.read_bytes())
-    margin = 51_200 - size
+    margin = render.TEMPLATE_BODY_LIMIT - size
     assert result.output == (
         f"wrote {path} ({size:,} bytes, {margin:,} under the 51,200-byte TemplateBody limit)\n"
     )
@@ -174,11 +174,18 @@ def test_build_leaves_a_file_that_already_holds_its_template_alone(tmp_path: Pat
     assert cosell.read_text(encoding="utf-8") == render.to_yaml(STACKS["cosell"].build())
 
 
-def test_build_says_when_a_template_is_over_the_template_body_limit() -> None:
-    assert render.size_note("x" * 51_201) == (
-        "51,201 bytes, 1 over the 51,200-byte TemplateBody limit: deploy it from S3"
+def test_build_says_when_a_template_is_over_the_template_body_limit(tmp_path: Path) -> None:
+    limit = render.TEMPLATE_BODY_LIMIT
+    assert render.size_note("x" * (limit + 1)) == (
+        f"{limit + 1:,} bytes, 1 over the {limit:,}-byte TemplateBody limit: deploy it from S3: "
+        "`clazar-templates publish --bucket BUCKET --version VERSION`, then its quick-create "
+        "link (`launch-url`), or --bucket for stackset-plan and upgrade"
     )
-    assert render.size_note("x" * 51_200).startswith("51,200 bytes, 0 under")
+    assert render.size_note("x" * limit).startswith(f"{limit:,} bytes, 0 under")
+    result = run("build", "marketplace", "--no-lint", "--out", str(tmp_path))
+    assert result.exit_code == 0
+    path = tmp_path / "clazar-marketplace.yaml"
+    assert result.output == f"wrote {path} ({render.size_note(path.read_text(encoding='utf-8'))})\n"
 
 
 # --- lint -------------------------------------------------------------------------------

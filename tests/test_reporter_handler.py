@@ -1,19 +1,17 @@
 """The reporter Lambda, run for real against local HTTP servers (Clazar's API and
-CloudFormation's response URL) and, for the co-sell role checks, moto's IAM."""
+CloudFormation's response URL) and, for the co-sell role checks, moto's IAM, with the
+handler's real timings on a fake clock (``fake_clock``): every budget, pause and timeout
+below is in fake time, so no verdict depends on the machine's speed."""
 
 from __future__ import annotations
 
 import ast
-import functools
 import hashlib
-import io
 import json
 import logging
-import re
 import socket
 import sys
 import time
-import tokenize
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,11 +23,11 @@ from moto import mock_aws
 
 from clazar_templates import reporter
 from clazar_templates.reporter import verify_signature
+from fake_clock import FakeClock
 from reporter_support import (
     ACCOUNT,
     API_PATH,
     EXTERNAL_ID,
-    FAST_TIMINGS,
     POLICIES,
     REGION,
     REPORT,
@@ -42,9 +40,12 @@ from reporter_support import (
     FakeServer,
     Recorded,
     Reply,
+    clock,
     make_event,
     shipped_handler,
 )
+
+__all__ = ["clock"]  # the fake clock, for every test of this module
 
 PHYSICAL_ID = f"clazar-reporter-{STACK_NAME}-ClazarReporter"
 h = shipped_handler()
@@ -56,13 +57,6 @@ MakeApi = Callable[..., FakeServer]
 # --- fixtures and helpers ------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def fast_timings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Seconds instead of minutes: the handler reads these module constants at call time."""
-    for name, value in FAST_TIMINGS.items():
-        monkeypatch.setattr(h, name, value)
-
-
 class StackStatus:
     """What CloudFormation's DescribeStacks tells the handler about its own stack."""
 
@@ -70,7 +64,6 @@ class StackStatus:
         self.status = "UPDATE_IN_PROGRESS"
         self.calls: list[str] = []
         real_client = boto3.client
-        _warm_cloudformation_model()  # the handler gives the call a fraction of a second
 
         def client(service: str, *args: Any, **kwargs: Any) -> Any:
             if service != "cloudformation":
@@ -104,15 +97,6 @@ class StackStatus:
         monkeypatch.setattr(boto3, "client", client)
 
 
-@functools.cache
-def _warm_cloudformation_model() -> None:
-    """Make one CloudFormation client, so botocore has read its service model before a test
-    times the handler's own client (the first one reads and parses it: a few hundred ms)."""
-    boto3.client(
-        "cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
-    )
-
-
 @pytest.fixture(autouse=True)
 def stack_status(monkeypatch: pytest.MonkeyPatch) -> StackStatus:
     return StackStatus(monkeypatch)
@@ -139,8 +123,9 @@ def api_server() -> Iterator[MakeApi]:
         server.__exit__(None, None, None)
 
 
-def run(event: Any, cfn: FakeServer, budget: float = 10.0) -> dict[str, Any]:
-    """Run the handler; return CloudFormation's answer (the one PUT it got)."""
+def run(event: Any, cfn: FakeServer, budget: float | None = None) -> dict[str, Any]:
+    """Run the handler (by default with the function's Timeout); return CloudFormation's
+    answer (the one PUT it got)."""
     assert h.handler(event, FakeContext(budget)) is None
     assert [r.method for r in cfn.requests] == ["PUT"]
     answer: dict[str, Any] = cfn.requests[0].json()
@@ -184,7 +169,7 @@ def test_create_reports_documented_body_and_headers(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     api = api_server(Reply(201, {"status": "connected"}))
-    before = int(time.time())
+    before = int(time.time())  # wall-clock bounds of the stamp: no margin depends on speed
 
     answer = run(make_event(api, cfn), cfn)
 
@@ -299,43 +284,43 @@ def test_transient_errors_are_retried_with_same_idempotency_key(
 
 
 @pytest.mark.parametrize(
-    ("retry_after", "cap", "low", "high"), [("1", 5.0, 0.95, 2.0), ("60", 0.2, 0.18, 0.9)]
+    ("retry_after", "pause"), [("5", 5.0), ("3600", h.RETRY_AFTER_CAP_SECONDS)], ids=["5", "capped"]
 )
 def test_429_honours_retry_after_capped(
-    api_server: MakeApi,
-    cfn: FakeServer,
-    monkeypatch: pytest.MonkeyPatch,
-    retry_after: str,
-    cap: float,
-    low: float,
-    high: float,
+    api_server: MakeApi, cfn: FakeServer, retry_after: str, pause: float
 ) -> None:
-    monkeypatch.setattr(h, "RETRY_AFTER_CAP_SECONDS", cap)
+    """Retry-After over the backoff (1 s) is waited for, up to RETRY_AFTER_CAP_SECONDS."""
     api = api_server(Reply(429, headers={"Retry-After": retry_after}), Reply(200))
     answer = run(make_event(api, cfn), cfn)
     assert answer["Status"] == "SUCCESS"
     first, second = api.requests
-    assert low <= second.at - first.at <= high
+    assert second.at - first.at == pytest.approx(pause)
 
 
-def test_hanging_api_gives_up_before_the_deadline(api_server: MakeApi, cfn: FakeServer) -> None:
+def test_hanging_api_gives_up_before_the_deadline(
+    api_server: MakeApi, cfn: FakeServer, clock: FakeClock
+) -> None:
+    """Each attempt is given up after HTTP_TIMEOUT_SECONDS and retried after the backoff,
+    all of it before the report's deadline (the Lambda's, less SAFETY_MARGIN_SECONDS)."""
     api = api_server(default=Reply(200, delay=30))
-    context = FakeContext(2.0)
-    started = time.monotonic()
+    context = FakeContext()
     assert h.handler(make_event(api, cfn), context) is None
-    assert time.monotonic() - started < 2.0
     [put] = cfn.requests
-    assert put.at < context.deadline
+    assert put.at < context.deadline - h.ANSWER_SECONDS
     answer = put.json()
     assert answer["Status"] == "FAILED"
     assert "did not answer" in answer["Reason"]
     assert "try again later" in answer["Reason"]
-    assert len(api.requests) >= 2  # retried after a timeout
+    assert len(api.requests) == h.MAX_ATTEMPTS  # 6 x 10 s and 31 s of backoff fit in 100 s
+    assert (
+        api.requests[-1].at + h.HTTP_TIMEOUT_SECONDS <= context.deadline - h.SAFETY_MARGIN_SECONDS
+    )
+    assert clock.now < context.deadline
 
 
 def test_unreachable_api_fails_after_retries(cfn: FakeServer) -> None:
     event = make_event(cfn, cfn, ApiUrl=closed_port_url(API_PATH))
-    answer = run(event, cfn, budget=1.0)
+    answer = run(event, cfn)
     assert answer["Status"] == "FAILED"
     assert "did not answer" in answer["Reason"]
 
@@ -474,14 +459,17 @@ def test_delete_notifies_clazar(api_server: MakeApi, cfn: FakeServer) -> None:
     assert_signed(request)
 
 
-def test_delete_succeeds_while_the_api_is_down(api_server: MakeApi, cfn: FakeServer) -> None:
+def test_delete_succeeds_while_the_api_is_down(
+    api_server: MakeApi, cfn: FakeServer, clock: FakeClock
+) -> None:
+    """A Delete is best effort: two attempts, one backoff between them, nothing more."""
     api = api_server(default=Reply(503))
-    started = time.monotonic()
+    started = clock.now
     answer = run(make_event(api, cfn, "Delete"), cfn)
     assert answer["Status"] == "SUCCESS"
     assert "not notified" in answer["Reason"]
-    assert 1 <= len(api.requests) <= h.BEST_EFFORT_ATTEMPTS
-    assert time.monotonic() - started < 2
+    assert len(api.requests) == h.BEST_EFFORT_ATTEMPTS
+    assert clock.now - started == pytest.approx(h.BACKOFF_BASE_SECONDS)
 
 
 def test_delete_succeeds_while_the_api_hangs(api_server: MakeApi, cfn: FakeServer) -> None:
@@ -852,6 +840,7 @@ def test_verify_signature_rejects_malformed_timestamps(timestamp: Any) -> None:
 
 
 def test_verify_signature_uses_the_clock_by_default() -> None:
+    # real time: 300 s (max_age) between two statements holds on any loaded machine
     stamp = str(int(time.time()))
     assert verify_signature(SECRET, stamp, BODY, reporter.sign(SECRET, stamp, BODY))
     old = str(int(time.time()) - 1000)
@@ -868,176 +857,11 @@ def test_sign_is_hmac_sha256_of_timestamp_dot_body() -> None:
 # --- the source the templates inline ------------------------------------------------------
 
 
-def _meaning(text: str) -> str:
-    """The AST of ``text`` without docstrings (a body left empty gets ``pass``), type
-    annotations and ``typing`` imports: what the code does when it runs."""
-    tree = ast.parse(text)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.arg):
-            node.annotation = None
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            node.returns = None
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            first = node.body[0]
-            docstring = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-            if docstring and isinstance(first.value.value, str):
-                node.body = node.body[1:] or [ast.Pass()]
-            node.body = [
-                ast.Assign(targets=[s.target], value=s.value, lineno=0)
-                if isinstance(s, ast.AnnAssign) and s.value is not None
-                else s
-                for s in node.body
-                if not (isinstance(s, ast.ImportFrom) and s.module == "typing")
-            ]
-    return ast.dump(tree)
-
-
-def _words(line: str) -> list[str]:
-    return re.findall(r"\w+|\S", line)
-
-
-def _is_part_of(line: str, written: str) -> bool:
-    """Whether ``line``'s words are ``written``'s, in order, with some left out."""
-    rest = iter(_words(written))
-    return all(word in rest for word in _words(line))
-
-
-@pytest.mark.parametrize("verify_roles", [True, False], ids=["cosell", "marketplace"])
-def test_source_is_the_handler_file_without_comments_docstrings_and_hints(
-    verify_roles: bool,
-) -> None:
-    """What ships does exactly what handler.py says: the same syntax tree once docstrings and
-    type hints are set aside (up to the co-sell part, for the Role & Access stack), each line
-    a line of the file with words only taken out, and no comment or docstring left."""
-    shipped = reporter.source(verify_roles)
-    written = HANDLER_FILE.read_text(encoding="utf-8")
-    if not verify_roles:
-        written = written[: written.index(reporter.ROLE_CHECKS_MARKER)]
-    assert _meaning(shipped) == _meaning(written)
-    assert ast.get_docstring(ast.parse(shipped)) is None
-    assert not any(isinstance(n, ast.arg) and n.annotation for n in ast.walk(ast.parse(shipped)))
-    header, *code_lines = shipped.splitlines()
-    assert header.startswith("# clazar_templates/reporter/handler.py without comments")
-    remaining = iter(written.splitlines())  # each line, in order, is part of a line of the file
-    for line in code_lines:
-        if line and line.strip() != "pass":
-            assert any(_is_part_of(line, w) for w in remaining), line
-    comments = [
-        t
-        for t in tokenize.generate_tokens(io.StringIO(shipped).readline)
-        if t.type == tokenize.COMMENT
-    ]
-    assert len(comments) == 1
-    assert len(shipped) < 0.8 * len(written)
-
-
-def test_the_role_and_access_code_is_the_file_cut_at_the_marker_then_stripped() -> None:
-    """source() strips handler.py once and keeps the rows above the marker: the same text as
-    stripping the file cut at the marker."""
-    written = HANDLER_FILE.read_text(encoding="utf-8")
-    cut = written[: written.index(reporter.ROLE_CHECKS_MARKER)]
-    shipped = reporter.source(verify_roles=False).split("\n", 1)[1]
-    assert shipped == reporter.shipped_code(cut)
-    assert reporter.source(verify_roles=True).split("\n", 1)[1] == reporter.shipped_code(written)
-
-
-def test_a_marker_inside_a_statement_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    from clazar_templates.reporter import shipping
-
-    text = f"def f():\n    x = 1\n{shipping.ROLE_CHECKS_MARKER}\n    return x\n"
-    monkeypatch.setattr(shipping, "handler_text", lambda: text)
-    shipping._shipped_handler.cache_clear()
-    try:
-        with pytest.raises(ValueError, match="line 3: the marker must be a line of its own"):
-            shipping._shipped_handler()
-    finally:
-        monkeypatch.undo()
-        shipping._shipped_handler.cache_clear()
-
-
-def test_role_checks_ship_only_where_the_role_may_read_roles() -> None:
-    assert "get_role" in reporter.source(verify_roles=True)
-    assert "get_role" not in reporter.source(verify_roles=False)
-    assert h.VERIFY_ROLES is not None
-    assert shipped_handler(verify_roles=False).VERIFY_ROLES is None
-
-
-def test_a_reporter_without_role_checks_refuses_roles_to_check(
-    api_server: MakeApi, cfn: FakeServer
-) -> None:
-    """Asked to verify roles it cannot read, the Role & Access reporter fails, reporting
-    nothing, instead of reporting roles as checked."""
-    marketplace = shipped_handler(verify_roles=False)
-    api = api_server()
-    event = make_event(api, cfn)
-    event["ResourceProperties"].update(
-        VerifyRoles={"SandboxRole": "SandboxRole"}, VendorAccountId=VENDOR, ExternalId="x-1"
-    )
-    marketplace.handler(event, FakeContext())
-    answer = cfn.requests[0].json()
-    assert answer["Status"] == "FAILED"
-    assert "does not verify roles" in answer["Reason"]
-    assert api.requests == []
-
-
-def test_stripping_keeps_strings_and_values_and_fills_empty_bodies() -> None:
-    text = (
-        "from typing import Any\n"
-        'class A:\n    """Doc."""\n\n\n'
-        'X = """\n\n# not a comment\n"""  # a comment\n'
-        "y: dict[str, Any] = {}\n"
-        "def f(a: int, *b: Any, c: str = 'x:y', **d: Any) -> tuple[int, str]:\n"
-        "    return a, c\n"
-    )
-    assert reporter.shipped_code(text) == (
-        'class A:\n  pass\n\nX = """\n\n# not a comment\n"""\n'
-        "y = {}\n"
-        "def f(a, *b, c = 'x:y', **d):\n"
-        "  return a, c\n"
-    )
-
-
-def test_stripping_moves_blocks_and_their_continuations_left_but_not_strings() -> None:
-    text = (
-        "def f(\n"
-        "    a,\n"
-        "):\n"
-        "    if a:\n"
-        "        return g(\n"
-        "            a,\n"
-        "        )\n"
-        '    return """\n'
-        "        kept\n"
-        '    """\n'
-    )
-    assert reporter.shipped_code(text) == (
-        "def f(\n"
-        "    a,\n"
-        "):\n"
-        "  if a:\n"
-        "    return g(\n"
-        "        a,\n"
-        "    )\n"
-        '  return """\n'
-        "        kept\n"
-        '    """\n'
-    )
-
-
-def test_stripping_refuses_what_it_cannot_cut_safely() -> None:
-    with pytest.raises(ValueError, match="typing name outside an annotation"):
-        reporter.shipped_code("from typing import cast\nx = cast(int, 1)\n")
-    with pytest.raises(ValueError, match="several lines"):
-        reporter.shipped_code("def f(a: dict[\n    str, int]) -> None:\n    pass\n")
-
-
-@pytest.mark.parametrize("verify_roles", [True, False], ids=["cosell", "marketplace"])
-def test_source_is_embeddable_and_self_contained(verify_roles: bool) -> None:
-    text = reporter.source(verify_roles)
+def test_source_is_embeddable_and_self_contained() -> None:
+    text = reporter.source()
+    assert text.encode() == HANDLER_FILE.read_bytes()
     assert "\t" not in text
     assert all(line == line.rstrip() for line in text.splitlines())
-    # a guard against runaway growth; the real limit is the template's (test_render.py)
-    assert len(text.encode()) < (17_000 if verify_roles else 14_000)
     top_level = set()
     for node in ast.parse(text).body:
         if isinstance(node, ast.Import):
@@ -1047,11 +871,26 @@ def test_source_is_embeddable_and_self_contained(verify_roles: bool) -> None:
     assert top_level <= set(sys.stdlib_module_names)
 
 
-def test_source_runs_as_index_py(api_server: MakeApi, cfn: FakeServer) -> None:
+def test_source_runs_as_index_py(api_server: MakeApi, cfn: FakeServer, clock: FakeClock) -> None:
     """Loaded on its own, as Lambda does, the handler works without the package."""
     namespace: dict[str, Any] = {"__name__": "index"}
-    exec(compile(reporter.source(verify_roles=False), "index.py", "exec"), namespace)
-    namespace.update(BACKOFF_BASE_SECONDS=0.01, SAFETY_MARGIN_SECONDS=0.5)
+    exec(compile(reporter.source(), "index.py", "exec"), namespace)
+    namespace["CLOCK"] = clock
     api = api_server()
     assert namespace["handler"](make_event(api, cfn), FakeContext()) is None
     assert cfn.requests[0].json()["Status"] == "SUCCESS"
+
+
+def test_the_real_clock_is_real_time() -> None:
+    """What production uses: time.monotonic, time.sleep, and a wait that gives up."""
+    import concurrent.futures
+
+    from clazar_templates.reporter import handler
+
+    assert handler.Clock.monotonic is time.monotonic
+    assert handler.Clock.sleep is time.sleep
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        assert handler.CLOCK.wait(pool.submit(lambda: 7), 30) == 7
+        # real time, but no margin to lose: a 0.5 s sleep cannot end within 0.01 s
+        with pytest.raises(TimeoutError):
+            handler.CLOCK.wait(pool.submit(time.sleep, 0.5), 0.01)

@@ -22,7 +22,6 @@ from clazar_templates import __version__, to_yaml
 from clazar_templates.aws.publishing import template_key
 from clazar_templates.aws.stacksets import (
     IAM_NAMES,
-    TEMPLATE_BODY_LIMIT,
     StackSetError,
     apply_plan,
     secret_env_var,
@@ -33,6 +32,7 @@ from clazar_templates.cli import cli
 from clazar_templates.policies import MARKETPLACE_ACCOUNT, MARKETPLACE_REGION
 from clazar_templates.reporter import verify_signature
 from clazar_templates.stacks import STACKS, stack
+from clazar_templates.template.render import TEMPLATE_BODY_LIMIT
 from clazar_templates.template.resolve import resolve
 from moto_deploy import reporter_in_process
 from reporter_support import FakeServer
@@ -49,7 +49,7 @@ def plan_for(short: str = "marketplace", **overrides: Any) -> Any:
         "org_units": [OU],
         "regions": ["us-east-1"],
         "params": {**REQUIRED, "ClazarSecretKey": SECRET},
-        **({} if fits(short) else PUBLISHED),
+        **({} if fits(short) or "template_url" in overrides else PUBLISHED),
     }
     return stackset_plan(short, **{**arguments, **overrides})
 
@@ -172,8 +172,10 @@ def test_without_a_bucket_the_body_is_sent_and_refused_over_the_limit() -> None:
     with pytest.raises(StackSetError) as raised:
         plan_for(bucket=None, template_body=big)
     assert raised.value.field == "--bucket"
-    assert str(TEMPLATE_BODY_LIMIT) in str(raised.value)
+    assert f"{TEMPLATE_BODY_LIMIT:,}-byte TemplateBody limit" in str(raised.value)
     assert "pass --bucket" in str(raised.value)
+    at_limit = "#" * TEMPLATE_BODY_LIMIT
+    assert plan_for(bucket=None, template_body=at_limit).create_stack_set["TemplateBody"]
 
 
 def test_build_options_cannot_name_a_published_template() -> None:

@@ -399,8 +399,13 @@ def test_a_failed_update_reports_the_first_failure_and_the_rollback(
 
 
 def test_upgrade_between_two_builds_of_the_marketplace_template(
-    cloudformation: Deployment, tmp_path: Path
+    cloudformation: Deployment, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from clazar_templates.template import render
+
+    # What the plan says; a file over the TemplateBody limit is refused apart (below), and
+    # moto enforces no limit.
+    monkeypatch.setattr(render, "TEMPLATE_BODY_LIMIT", render.TEMPLATE_URL_LIMIT)
     old = build_marketplace(MarketplaceOptions(version="0.9.0", allow_marketplace_access=False))
     client = cloudformation.client
     # Every parameter given, defaults too: moto's update counts a parameter it was not given
@@ -559,11 +564,11 @@ def publish_small(template: dict[str, Any], version: str) -> None:
 @pytest.mark.parametrize("as_url", [False, True])
 def test_a_published_version(cfn: Any, monkeypatch: pytest.MonkeyPatch, as_url: bool) -> None:
     """Read from the bucket; sent by URL when too big for a body (made so here)."""
-    from clazar_templates.aws.upgrade import changeset as upgrade_changeset
+    from clazar_templates.template import render
 
     publish_small(with_resource("0.2.0"), "0.2.0")
     if as_url:
-        monkeypatch.setattr(upgrade_changeset, "MAX_BODY", 100)
+        monkeypatch.setattr(render, "TEMPLATE_BODY_LIMIT", 100)
     sent: list[str] = []
     create = cfn.create_change_set
 
@@ -909,3 +914,88 @@ def test_our_own_build_as_a_file_is_not_modified_and_one_edit_is(
     _, source, _, modified = target_template(str(path), identity, None, "", None)
     assert modified
     assert "Resources.ClazarRole changed (Properties.MaxSessionDuration)" in source
+
+
+class _ChangeSets:
+    """A CloudFormation client that records the create_change_set calls it gets."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def create_change_set(self, **kwargs: Any) -> dict[str, str]:
+        self.calls.append(kwargs)
+        return {"Id": "arn:aws:cloudformation:us-east-1:123456789012:changeSet/x/1"}
+
+
+def test_a_target_over_the_template_body_limit_goes_by_url_or_is_refused() -> None:
+    """As data (moto takes a body of any size): over 51,200 bytes, the change set gets the
+    published template's URL, or without one the upgrade is refused naming --bucket, before
+    any call; at the limit, the body."""
+    from clazar_templates.aws.upgrade import UpgradeError
+    from clazar_templates.aws.upgrade.changeset import create_change_set
+    from clazar_templates.template.render import TEMPLATE_BODY_LIMIT
+
+    def target(size: int) -> dict[str, Any]:
+        padding = size - len(json.dumps({"Description": ""}, separators=(",", ":")))
+        return {"Description": "x" * padding}
+
+    cfn = _ChangeSets()
+    with pytest.raises(UpgradeError, match="--bucket") as refused:
+        create_change_set(cfn, STACK, target(TEMPLATE_BODY_LIMIT + 1), [], "2.0.0")
+    assert f"{TEMPLATE_BODY_LIMIT + 1:,} bytes" in str(refused.value)
+    assert cfn.calls == []
+    url = "https://b.s3.us-east-1.amazonaws.com/p/2.0.0/clazar-marketplace.yaml"
+    create_change_set(cfn, STACK, target(TEMPLATE_BODY_LIMIT + 1), [], "2.0.0", lambda: url)
+    create_change_set(cfn, STACK, target(TEMPLATE_BODY_LIMIT), [], "2.0.0")
+    assert [("TemplateURL" in c, "TemplateBody" in c) for c in cfn.calls] == [
+        (True, False),
+        (False, True),
+    ]
+    assert cfn.calls[0]["TemplateURL"] == url
+    assert len(cfn.calls[1]["TemplateBody"].encode()) == TEMPLATE_BODY_LIMIT
+
+
+def test_an_upgrade_to_this_version_too_big_for_a_body_sends_its_published_url(
+    cloudformation: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Role & Access template is over the TemplateBody limit: upgraded to this very
+    version with --bucket, the change set takes the published template's URL; without
+    --bucket the upgrade is refused, naming it, before any change set."""
+    from clazar_templates.aws.publishing import DEFAULT_PREFIX, template_key
+    from clazar_templates.template.render import TEMPLATE_BODY_LIMIT
+
+    new = build_marketplace(MarketplaceOptions())
+    assert len(json.dumps(json.loads(to_json(new)), separators=(",", ":"))) > TEMPLATE_BODY_LIMIT
+    old = build_marketplace(MarketplaceOptions(version="0.9.0"))
+    client = cloudformation.client
+    declared = old.to_dict()["Parameters"]
+    values = {k: str(spec.get("Default", DEPLOY_VALUES.get(k))) for k, spec in declared.items()}
+    client.create_stack(
+        StackName=STACK,
+        TemplateBody=to_json(old),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    assert cloudformation.wait(STACK)["StackStatus"] == "CREATE_COMPLETE"
+
+    with pytest.raises(UpgradeError, match="--bucket"):
+        plan_upgrade(STACK, __version__, client=client)
+    assert change_sets(client) == []
+
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="clazar-published")
+    key = template_key(DEFAULT_PREFIX, __version__, "clazar-marketplace")
+    s3.put_object(Bucket="clazar-published", Key=key, Body=to_json(new).encode())
+    sent: list[dict[str, Any]] = []
+    create = client.create_change_set
+
+    def spy(**kwargs: Any) -> Any:
+        sent.append(kwargs)
+        return create(**kwargs)
+
+    monkeypatch.setattr(client, "create_change_set", spy)
+    plan = plan_upgrade(STACK, __version__, bucket="clazar-published", client=client)
+    [call] = sent
+    assert "TemplateBody" not in call
+    assert call["TemplateURL"].endswith(f"/{key}")
+    assert (plan.from_version, plan.to_version) == ("0.9.0", __version__)

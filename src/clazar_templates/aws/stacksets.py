@@ -28,6 +28,7 @@ from ..errors import FieldError
 from ..patterns import STACK_NAME, fullmatch
 from ..stacks import Stack
 from ..stacks import stack as find_stack
+from ..template import render
 from ..template.parameters import value_problem
 from .errors import aws_errors, aws_message
 from .publishing import DEFAULT_PREFIX, LATEST, template_key
@@ -46,7 +47,6 @@ __all__ = [
 ]
 
 OU_ID = r"ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32}"
-TEMPLATE_BODY_LIMIT = 51_200  # bytes CloudFormation accepts as TemplateBody
 CALL_AS = ("SELF", "DELEGATED_ADMIN")
 MASK = "****"
 DONE = {"SUCCEEDED", "FAILED", "STOPPED"}
@@ -355,13 +355,13 @@ def _check_named_iam(
 
 
 def _template_body(body: str) -> dict[str, str]:
-    size = len(body.encode("utf-8"))
-    if size > TEMPLATE_BODY_LIMIT:
+    size = render.body_too_big(body)
+    if size is not None:
         raise StackSetError(
             "--bucket",
-            f"the template is {size} bytes, over CloudFormation's {TEMPLATE_BODY_LIMIT}-byte "
-            "TemplateBody limit; publish it and pass --bucket (with --prefix and --version) "
-            "to send its TemplateURL instead",
+            f"the template is {size:,} bytes, over CloudFormation's "
+            f"{render.TEMPLATE_BODY_LIMIT:,}-byte TemplateBody limit; publish it and pass "
+            "--bucket (with --prefix and --version) to send its TemplateURL instead",
         )
     return {"TemplateBody": body}
 

@@ -1,7 +1,7 @@
 """The stack reporter: the Lambda source the templates inline, and the vendor-side helpers.
 
-``handler.py`` is the function CloudFormation runs, inlined as ``index.py`` without its
-comments and docstrings (``shipping.py``, :func:`source`); this module is what the other
+``handler.py`` is the function CloudFormation runs, inlined byte for byte as ``index.py``
+(``shipping.py``, :func:`source`); this module is what the other
 side of the protocol needs: the same :func:`sign` and a :func:`verify_signature` for
 Clazar's API. The protocol is described in ``docs/reporter-protocol.md``.
 """
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
         TIMESTAMP_HEADER,
         sign,
     )
-    from .shipping import ROLE_CHECKS_MARKER, handler_text, shipped_code, source
+    from .shipping import HANDLER, source
 
 # Importing handler.py loads urllib, http.client, ssl and email (about 25 ms), and hmac loads
 # hashlib and OpenSSL (about 4 ms): only the vendor side needs them, not a template build,
@@ -32,17 +32,15 @@ _FROM_HANDLER = {
     "TIMESTAMP_HEADER",
     "sign",
 }
-# How handler.py ships (ast, tokenize): a template build needs it, the vendor side does not.
-_FROM_SHIPPING = {"ROLE_CHECKS_MARKER", "handler_text", "shipped_code", "source"}
+# How handler.py ships: a template build needs it, the vendor side does not.
+_FROM_SHIPPING = {"HANDLER", "source"}
 
 __all__ = [
+    "HANDLER",
     "IDEMPOTENCY_HEADER",
-    "ROLE_CHECKS_MARKER",
     "SCHEMA_VERSION",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
-    "handler_text",
-    "shipped_code",
     "sign",
     "source",
     "verify_signature",

@@ -38,7 +38,23 @@ ROLE_ARN = re.compile(r"arn:[\w-]+:iam::(\d{12}):role/(?:[^/]+/)*([^/]+)", re.A)
 API_URL = re.compile(r"(https://[A-Za-z0-9.-]+|http://127\.0\.0\.1)(:[0-9]{1,5})?(/[!-~]*)?")
 LOG = logging.getLogger("clazar.reporter")
 LOG.setLevel(logging.INFO)
-VERIFY_ROLES: Any = None  # set by the co-sell part at the end of this file
+
+
+class Clock:
+    """Where the handler reads the time, pauses and waits for a call: real time here. The
+    tests put a fake one in ``CLOCK``, so their verdicts are in its time, not the machine's
+    speed."""
+
+    monotonic = staticmethod(time.monotonic)
+    sleep = staticmethod(time.sleep)
+
+    @staticmethod
+    def wait(future: concurrent.futures.Future[Any], seconds: float) -> Any:
+        """The result of ``future``, or TimeoutError once ``seconds`` have passed."""
+        return future.result(seconds)
+
+
+CLOCK = Clock()
 
 
 class Failure(Exception):
@@ -63,7 +79,7 @@ def handler(event: Any, context: Any) -> None:
     """Lambda entry point. Never raises; answers CloudFormation whenever it can, before the
     Lambda's timeout: the report stops SAFETY_MARGIN_SECONDS before it, the rolling-back
     check ANSWER_SECONDS before it, and only the answer uses the rest."""
-    now = time.monotonic()
+    now = CLOCK.monotonic()
     url = event.get("ResponseURL") if isinstance(event, dict) else None
     if not isinstance(url, str) or not re.match(r"https?://", url):
         LOG.error("malformed event: no ResponseURL, cannot answer CloudFormation")
@@ -82,7 +98,7 @@ def handler(event: Any, context: Any) -> None:
     except Exception as exc:
         reason = f"internal error ({type(exc).__name__}); contact Clazar support"
     finally:
-        left = min(SHORT_TIMEOUT_SECONDS, end - ANSWER_SECONDS - time.monotonic())
+        left = min(SHORT_TIMEOUT_SECONDS, end - ANSWER_SECONDS - CLOCK.monotonic())
         if status == "FAILED" and kind == "Update" and _rolling_back(event, left):  # or stuck
             status, reason = "SUCCESS", f"stack is rolling back; not reported: {reason}"
         status = "SUCCESS" if kind == "Delete" else status  # never block a deletion
@@ -153,9 +169,7 @@ def _run(event: dict[str, Any], deadline: float) -> tuple[str, dict[str, Any]]:
             return "the stack never connected; nothing to tell Clazar", {}
         code, note = post("DELETED", report)
         return f"Clazar {'was' if 200 <= code < 300 else 'was not'} notified ({note})", {}
-    if props.get("VerifyRoles") and VERIFY_ROLES is None:
-        raise Failure("malformed event: this reporter does not verify roles")
-    data, errors = VERIFY_ROLES(props, partition, account, deadline) if VERIFY_ROLES else ({}, [])
+    data, errors = _verify_roles(props, partition, account, deadline)  # none to check: ({}, [])
     resources = {**report, **{k: v for k, v in data.items() if v}}
     if errors:
         post("ERROR", resources, "; ".join(errors))
@@ -189,7 +203,7 @@ def _post(
     code, note, attempts = 0, "no time left", BEST_EFFORT_ATTEMPTS if quick else MAX_ATTEMPTS
     for attempt in range(1, attempts + 1):
         left = min(
-            deadline - time.monotonic(), SHORT_TIMEOUT_SECONDS if quick else HTTP_TIMEOUT_SECONDS
+            deadline - CLOCK.monotonic(), SHORT_TIMEOUT_SECONDS if quick else HTTP_TIMEOUT_SECONDS
         )
         if left < 0.05:
             break
@@ -208,9 +222,9 @@ def _post(
             pause = max(pause, min(int(after), RETRY_AFTER_CAP_SECONDS))
         if (0 < code < 500 and code not in (408, 429)) or attempt == attempts:
             break
-        if time.monotonic() + pause >= deadline:
+        if CLOCK.monotonic() + pause >= deadline:
             break
-        time.sleep(pause)
+        CLOCK.sleep(pause)
     return code, note
 
 
@@ -244,10 +258,11 @@ def _exchange(seconds: float, secret: str, request: dict[str, Any]) -> tuple[int
 def _within(seconds: float, call: Any, *args: Any, **kwargs: Any) -> Any:
     """``call(*args, **kwargs)``, given up after ``seconds`` (TimeoutError): a socket timeout
     bounds each read, not an exchange (a server sending a header line every 2 s holds a call
-    for ever), so the call runs in a thread of its own that is abandoned at its deadline."""
+    for ever), so the call runs in a thread of its own that is abandoned at its deadline
+    (``CLOCK.wait``)."""
     pool = concurrent.futures.ThreadPoolExecutor(1)
     try:
-        return pool.submit(call, *args, **kwargs).result(seconds)
+        return CLOCK.wait(pool.submit(call, *args, **kwargs), seconds)
     finally:
         pool.shutdown(wait=False)
 
@@ -315,7 +330,7 @@ def _answer(url: str, body: bytes, deadline: float) -> None:
     """PUT the response to CloudFormation's pre-signed URL, each attempt within the time
     left until ``deadline``; on failure log, never raise."""
     for attempt in range(1, CFN_ATTEMPTS + 1):
-        left = min(SHORT_TIMEOUT_SECONDS, deadline - time.monotonic())
+        left = min(SHORT_TIMEOUT_SECONDS, deadline - CLOCK.monotonic())
         code, note, _ = _send(
             left, "", url=url, data=body, headers={"Content-Type": ""}, method="PUT"
         )
@@ -323,12 +338,8 @@ def _answer(url: str, body: bytes, deadline: float) -> None:
         if 200 <= code < 300:
             return
         if attempt < CFN_ATTEMPTS:
-            time.sleep(max(0.0, min(BACKOFF_BASE_SECONDS * attempt, deadline - time.monotonic())))
+            CLOCK.sleep(max(0.0, min(BACKOFF_BASE_SECONDS * attempt, deadline - CLOCK.monotonic())))
     LOG.error("could not answer CloudFormation after %d attempts", CFN_ATTEMPTS)
-
-
-# --- shipped in the co-sell template only (reporter.source(verify_roles=True)) ---
-# The Role & Access reporter has no iam:GetRole, so it does not carry the code that calls it.
 
 
 def _verify_roles(
@@ -360,7 +371,7 @@ def _verify_roles(
             errors.append(f"{label} is not a role name or ARN")
             continue
         try:
-            left = min(HTTP_TIMEOUT_SECONDS, deadline - time.monotonic())
+            left = min(HTTP_TIMEOUT_SECONDS, deadline - CLOCK.monotonic())
             role = _aws("iam", left, "get_role", RoleName=name)["Role"]
         except Exception as exc:  # a connection error has no .response, or None
             error = (getattr(exc, "response", None) or {}).get("Error") or {}
@@ -444,6 +455,3 @@ def _principals(principal: Any) -> list[tuple[str, Any]]:
 def _external_ids(statement: dict[str, Any]) -> Any:
     equals = (statement.get("Condition") or {}).get("StringEquals") or {}
     return next((v for k, v in equals.items() if k.lower() == "sts:externalid"), None)
-
-
-VERIFY_ROLES = _verify_roles

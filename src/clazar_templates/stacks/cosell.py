@@ -75,7 +75,6 @@ def build_cosell(options: CosellOptions | None = None) -> Template:
             "VendorAccountId": b.value("clazar_account_id"),
             "ExternalId": b.value("external_id"),
         },
-        verify_roles=True,
     )
     events_queue_policy(b, events, queue_arns)
     outputs(b, events)

@@ -1,8 +1,8 @@
 """The reporter: a Lambda-backed custom resource that tells Clazar, once, what a stack made.
 
 Both stacks end with it. The function's source is ``clazar_templates/reporter/handler.py``,
-inlined without its comments and docstrings (and, for the Role & Access stack, without the
-co-sell check of reused roles); what it sends and how Clazar verifies it is in
+inlined byte for byte in both stacks (the Role & Access stack never asks it to verify roles);
+what it sends and how Clazar verifies it is in
 docs/reporter-protocol.md.
 """
 
@@ -40,14 +40,13 @@ def add_reporter(
     policies: list[Any],
     extra_statements: tuple[Any, ...] = (),
     extra_properties: dict[str, Any] | None = None,
-    verify_roles: bool = False,
 ) -> None:
     """Add ``<name>FunctionRole``, ``<name>LogGroup``, ``<name>Function`` and ``<name>``.
 
     ``report`` is what Clazar receives; ``policies`` are Refs to the role policies the
     stack attached, which also makes the report wait for them (conditional policies cannot
-    be listed in DependsOn). ``verify_roles`` ships the handler's check of reused roles (the
-    function's role then needs ``iam:GetRole``, in ``extra_statements``).
+    be listed in DependsOn). A stack whose ``extra_properties`` ask the handler to verify
+    roles (``VerifyRoles``) gives its function ``iam:GetRole`` in ``extra_statements``.
     """
     log_group = b.add(
         logs.LogGroup(
@@ -84,7 +83,7 @@ def add_reporter(
             Description="Reports this stack to Clazar once",
             Runtime=RUNTIME,
             Handler="index.handler",
-            Code=awslambda.Code(ZipFile=source(verify_roles)),
+            Code=awslambda.Code(ZipFile=source()),
             Role=GetAtt(role, "Arn"),
             Timeout=FUNCTION_TIMEOUT,
             MemorySize=128,

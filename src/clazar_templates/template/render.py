@@ -24,8 +24,10 @@ from ..errors import FieldError
 
 __all__ = [
     "TEMPLATE_BODY_LIMIT",
+    "TEMPLATE_URL_LIMIT",
     "Finding",
     "PathError",
+    "body_too_big",
     "lint",
     "lint_many",
     "ordered",
@@ -231,17 +233,35 @@ class Finding:
 
 
 TEMPLATE_BODY_LIMIT = 51_200
-"""Bytes CloudFormation accepts as an inline ``TemplateBody`` (from S3: 1 MB)."""
+"""Bytes CloudFormation accepts as an inline ``TemplateBody`` (CreateStack, CreateChangeSet,
+CreateStackSet...). The only home of this number: every path of ours that would send a
+bigger body sends the published template's URL instead, or refuses (:func:`body_too_big`)."""
+
+TEMPLATE_URL_LIMIT = 1_000_000
+"""Bytes CloudFormation accepts from S3 (``TemplateURL``: "1 MB"; the smaller reading, 10**6
+bytes), as the quick-create link, the console's upload and StackSets with a bucket use."""
+
+DEPLOY_FROM_S3 = (
+    "deploy it from S3: `clazar-templates publish --bucket BUCKET --version VERSION`, then "
+    "its quick-create link (`launch-url`), or --bucket for stackset-plan and upgrade"
+)
+
+
+def body_too_big(text: str) -> int | None:
+    """The size of ``text`` in bytes when it is over ``TEMPLATE_BODY_LIMIT``, else None."""
+    size = len(text.encode("utf-8"))
+    return size if size > TEMPLATE_BODY_LIMIT else None
 
 
 def size_note(text: str) -> str:
-    """How big ``text`` is, and how far under (or over) the ``TemplateBody`` limit."""
+    """How big ``text`` is, how far under (or over) the ``TemplateBody`` limit, and above it
+    how to deploy it from S3."""
     size = len(text.encode("utf-8"))
     margin = TEMPLATE_BODY_LIMIT - size
     limit = f"the {TEMPLATE_BODY_LIMIT:,}-byte TemplateBody limit"
     if margin >= 0:
         return f"{size:,} bytes, {margin:,} under {limit}"
-    return f"{size:,} bytes, {-margin:,} over {limit}: deploy it from S3"
+    return f"{size:,} bytes, {-margin:,} over {limit}: {DEPLOY_FROM_S3}"
 
 
 LINT_REGIONS = ("us-east-1",)

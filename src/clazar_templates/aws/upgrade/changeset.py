@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ...template import render
 from ..errors import aws_errors, error_code
 from .stack import UpgradeError, fail
 
@@ -26,7 +27,6 @@ __all__ = [
 
 Progress = Callable[[str], None]
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"]
-MAX_BODY = 51_200  # bytes CloudFormation takes as TemplateBody
 NOTHING = "NO_CHANGES"  # the status of an upgrade that had nothing to change
 NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 NOT_FOUND = ("ChangeSetNotFound", "ValidationError")  # AWS's code for a missing one, moto's
@@ -73,14 +73,16 @@ def create_change_set(
     when the call is interrupted before its answer arrives; a change set of that name that
     already exists (a retried call whose first attempt made it) is this one."""
     body = json.dumps(target, separators=(",", ":"))
-    if len(body.encode()) > MAX_BODY and url is None:
+    size = render.body_too_big(body)
+    if size is not None and url is None:
         raise UpgradeError(
-            f"the target template is {len(body.encode())} bytes, over the {MAX_BODY} "
-            "CloudFormation takes as a body; publish it and pass --to VERSION --bucket"
+            f"the target template is {size:,} bytes, over the "
+            f"{render.TEMPLATE_BODY_LIMIT:,} CloudFormation takes as a body; publish it and "
+            "pass --to VERSION --bucket"
         )
     name = name or change_set_name()
     try:
-        template = {"TemplateBody": body} if len(body.encode()) <= MAX_BODY else {}
+        template = {"TemplateBody": body} if size is None else {}
         answer = cfn.create_change_set(
             StackName=stack_name,
             ChangeSetName=name,

@@ -179,8 +179,8 @@ def target_template(
         )
     except NotOurs as error:
         raise UpgradeError(f"--to {to}: {error}") from None
-    if bucket is None or to == __version__:
-        return data, source, None, False
+    if bucket is None or (to == __version__ and identity.fixed):
+        return data, source, None, False  # this package's own version goes by URL only as published
     published = bucket  # (for mypy, inside the closure)
 
     def url() -> str:
