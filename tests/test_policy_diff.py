@@ -188,7 +188,7 @@ def test_a_region_that_refuses_the_template_is_said_not_skipped(tmp_path: Path) 
     off = to_yaml(build_marketplace(MarketplaceOptions(enable_event_bridge=False)))
     on = to_yaml(build_marketplace(MarketplaceOptions(enable_event_bridge=True)))
     assert diff(off, on).grew
-    with pytest.raises(DiffError, match="^NEW: refused: .*EnableEventBridge=false"):
+    with pytest.raises(DiffError, match=r"^NEW: refused: .*EnableEventBridge=false"):
         diff(off, on, region="eu-west-1")
     (tmp_path / "off.yaml").write_text(off)
     (tmp_path / "on.yaml").write_text(on)
