@@ -22,6 +22,7 @@ from ..checks.recognise import NotOurs, identify
 from ..errors import aws_errors
 from ..publishing import DEFAULT_PREFIX
 from .changes import ResourceChange, resource_changes
+from .defaults import default_changes, refuse_by_rules
 from .changeset import (
     NOTHING,
     UpgradeResult,
@@ -155,6 +156,8 @@ def plan_upgrade(
         for p in stack.get("Parameters", [])
     }
     notes, listed, new_values = parameter_plan(deployed, target, old_values, given, to)
+    refuse_by_rules(stack_name, target, new_values, where)
+    notes += default_changes(deployed, target, old_values, given)
     permissions = permission_diff(deployed, target, old_values, new_values, where)
     say(f"creating a change set for {stack_name} ({identity} -> {new_identity.version})")
     change_set = create_change_set(cfn, stack_name, target, listed, new_identity.version, url)
