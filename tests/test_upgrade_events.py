@@ -67,8 +67,7 @@ def test_a_changed_default_is_named_with_how_to_take_it(aws: None, tmp_path: Pat
     notes = {n.name: (n.change, n.detail) for n in plan.parameters}
     assert notes[EVENTS_PARAMETER] == (
         "default changed",
-        "EnableEventBridge stays false; the new default is true: "
-        "`--param EnableEventBridge=true`",
+        "EnableEventBridge stays false; the new default is true: `--param EnableEventBridge=true`",
     )
     assert "`--param EnableEventBridge=true`" in plan.to_markdown()
     taken = plan_upgrade(

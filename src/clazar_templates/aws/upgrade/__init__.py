@@ -22,7 +22,6 @@ from ..checks.recognise import NotOurs, identify
 from ..errors import aws_errors
 from ..publishing import DEFAULT_PREFIX
 from .changes import ResourceChange, resource_changes
-from .defaults import default_changes, refuse_by_rules
 from .changeset import (
     NOTHING,
     UpgradeResult,
@@ -32,6 +31,7 @@ from .changeset import (
     follow,
     wait_and_describe,
 )
+from .defaults import default_changes, refuse_by_rules
 from .stack import (
     ParameterNote,
     UpgradeError,

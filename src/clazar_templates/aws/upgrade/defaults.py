@@ -57,9 +57,7 @@ def refuse_by_rules(
     if not refused:
         return
     fix = (
-        f"; pass --param {EVENTS_PARAMETER}=false"
-        if values.get(EVENTS_PARAMETER) == "true"
-        else ""
+        f"; pass --param {EVENTS_PARAMETER}=false" if values.get(EVENTS_PARAMETER) == "true" else ""
     )
     raise UpgradeInputError(
         "--param", f"stack {stack_name} in {region}: refused: {'; '.join(refused)}{fix}"
