@@ -4,6 +4,7 @@ that admits the rule. Against moto's server, like tests/test_check.py."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -12,7 +13,8 @@ import pytest
 from clazar_templates import build_cosell, build_marketplace, check
 from clazar_templates.aws.checks import OK
 from clazar_templates.stacks import cosell, marketplace
-from test_check import STACK, deployed, failures, physical, reporter, statuses
+from moto_deploy import reporter_in_process
+from test_check import STACK, deployed, failures, physical, statuses
 
 pytest_plugins = ["moto_server"]  # the aws_endpoint fixture
 pytestmark = pytest.mark.slow
@@ -21,6 +23,12 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def session() -> Any:
     return boto3.Session()
+
+
+@pytest.fixture
+def reporter(aws_endpoint: str) -> Iterator[None]:
+    with reporter_in_process():
+        yield
 
 
 @pytest.mark.parametrize(
@@ -40,8 +48,7 @@ def test_rules_are_checked_and_each_breakage_named(
     assert all(found[f"rule {name}"] == OK for name in names.values())
 
     events = boto3.client("events")
-    first, *rest = names.items()
-    logical, name = first
+    logical, name = next(iter(names.items()))
     events.disable_rule(Name=name)
     (target,) = events.list_targets_by_rule(Rule=name)["Targets"]
     events.put_targets(Rule=name, Targets=[{"Id": target["Id"], "Arn": target["Arn"]}])
