@@ -409,8 +409,10 @@ class MarketplaceOptions(_Common):
         "true (the default) adds EventBridge rules that deliver every AWS Marketplace agreement, "
         "catalog and seller event (aws.agreement-marketplace, aws.marketplacecatalog, "
         "aws.marketplace) to the queue; only these events carry the LicenseArn that Concurrent "
-        "Agreements need. AWS publishes them in us-east-1 only: elsewhere the stack is refused "
-        "unless this is false (SNS notifications only).",
+        "Agreements need. Each rule retries for 24 hours, then keeps the event in the dead-letter "
+        "queue. Cost: EventBridge does not charge for AWS service events; each delivery is an SQS "
+        "request. AWS publishes them in us-east-1 only: elsewhere the stack is refused unless "
+        "this is false (SNS notifications only).",
         GROUP_EVENTS,
         default="true",
         condition="EventBridgeEnabled",
@@ -447,8 +449,10 @@ class CosellOptions(_Common):
         "Deliver Partner Central events from EventBridge",
         "true (the default) adds a queue and an EventBridge rule that delivers AWS Partner "
         "Central events (aws.partnercentral-selling, aws.partnercentral-channel) to it, readable "
-        "by the two co-sell roles. AWS publishes them in us-east-1 only: elsewhere the stack is "
-        "refused unless this is false.",
+        "by the two co-sell roles; undelivered events are kept in its dead-letter queue. Cost: "
+        "two SQS queues (billed per request); EventBridge does not charge for AWS service "
+        "events. AWS publishes them in us-east-1 only: elsewhere the stack is refused unless "
+        "this is false.",
         GROUP_EVENTS,
         default="true",
         condition="EventBridgeEnabled",
