@@ -214,6 +214,32 @@ def test_instances_outside_us_east_1_get_event_bridge_off_and_are_told() -> None
         short, regions=["eu-west-1"], options=stack(short).options(enable_event_bridge=False)
     )
     assert fixed_off.notes == ()  # nothing to override: the template has no such parameter
+    given_off = plan_for(
+        short, regions=["eu-west-1"], params={**REQUIRED, "EnableEventBridge": "false"}
+    )
+    assert (given_off.notes, given_off.more_stack_instances) == ((), ())
+    assert "ParameterOverrides" not in given_off.create_stack_instances
+
+
+def test_apply_sends_each_instance_request_in_turn() -> None:
+    """Botocore's Stubber checks each request against the API model and the order."""
+    plan = plan_for("cosell", regions=["us-east-1", "eu-west-1"])
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_response("create_stack_set", {"StackSetId": "set-1"}, plan.create_stack_set)
+    for number, request in enumerate(plan.instance_requests, 1):
+        stubber.add_response("create_stack_instances", {"OperationId": f"op-{number}"}, request)
+        stubber.add_response(
+            "describe_stack_set_operation",
+            {"StackSetOperation": {"Status": "SUCCEEDED"}},
+            {"StackSetName": plan.stack_set_name, "OperationId": f"op-{number}", "CallAs": "SELF"},
+        )
+    said: list[str] = []
+    with stubber:
+        result = apply_plan(plan, client, said.append, poll_seconds=0)
+    stubber.assert_no_pending_responses()
+    assert (result.operation_id, result.status) == ("op-2", "SUCCEEDED")
+    assert any("eu-west-1" in line and "EnableEventBridge=false" in line for line in said)
 
 
 def test_a_template_the_region_refuses_is_refused_by_the_plan() -> None:
@@ -556,12 +582,12 @@ def test_instances_in_two_regions_report_apart(org: tuple[str, list[str]], api: 
     if not fits("cosell"):
         publish("cosell")
         source = PUBLISHED
-    plan = stackset_plan(
-        "cosell",
+    plan = stackset_plan(  # EnableEventBridge=false: moto replaces, not merges, the stack
+        "cosell",  # set's parameters with a ParameterOverrides (AWS merges them)
         **source,
         org_units=[ou],
         regions=regions,
-        params={**REQUIRED, "ClazarSecretKey": SECRET},
+        params={**REQUIRED, "ClazarSecretKey": SECRET, "EnableEventBridge": "false"},
     )
     result = apply_plan(plan, boto3.client("cloudformation"), poll_seconds=0)
     assert result.status == "SUCCEEDED"

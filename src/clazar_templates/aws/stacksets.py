@@ -232,7 +232,7 @@ def stackset_plan(
     where = _regions(regions)
     given = dict(params or {})
     secrets, unset = _check_parameters(template, given)
-    groups, notes = _region_groups(template, where)
+    groups, notes = _region_groups(template, where, given)
     overrides = {r: dict(o) for regions, o in groups for r in regions}
     _check_rules(template, given, secrets, overrides)
     _check_named_iam(template, given, secrets, where, overrides)
@@ -282,13 +282,15 @@ def stackset_plan(
 
 
 def _region_groups(
-    template: Mapping[str, Any], regions: list[str]
+    template: Mapping[str, Any], regions: list[str], given: Mapping[str, str]
 ) -> tuple[list[tuple[list[str], dict[str, str]]], tuple[str, ...]]:
     """The regions by the parameter overrides their instances need, and why: AWS publishes
     Marketplace and Partner Central events in EVENTS_REGION only, and the template refuses
-    EventBridge anywhere else, so instances elsewhere get EnableEventBridge=false."""
+    EventBridge anywhere else, so instances elsewhere get EnableEventBridge=false (unless
+    the stack set's own value is already false)."""
     others = [r for r in regions if r != EVENTS_REGION]
-    if EVENTS_PARAMETER not in template.get("Parameters", {}) or not others:
+    declared = EVENTS_PARAMETER in template.get("Parameters", {})
+    if not declared or not others or given.get(EVENTS_PARAMETER) == "false":
         return [(regions, {})], ()
     groups: list[tuple[list[str], dict[str, str]]] = (
         [([EVENTS_REGION], {})] if EVENTS_REGION in regions else []
