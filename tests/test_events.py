@@ -210,20 +210,30 @@ def test_cosell_roles_read_and_redrive_their_dead_letters() -> None:
 
 
 @pytest.mark.slow
-def test_marketplace_rules_deploy(cloudformation: Deployment) -> None:
-    stack = cloudformation.create(build_marketplace(), EnableEventBridge="true")
+def test_marketplace_rules_deploy_with_the_defaults(cloudformation: Deployment) -> None:
+    stack = cloudformation.create(build_marketplace())  # EnableEventBridge's default: true
     assert stack["StackStatus"] == "CREATE_COMPLETE"
-    rules = boto3.client("events").list_rules()["Rules"]
+    events = boto3.client("events")
+    rules = events.list_rules()["Rules"]
     assert sorted(json.loads(r["EventPattern"])["source"] for r in rules) == sorted(
         list(sources) for sources in MARKETPLACE_RULES.values()
     )
+    for rule in rules:
+        (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        assert target["Arn"].endswith(":" + cloudformation_queue_name(stack, "ClazarSqsQueue"))
+        assert target["DeadLetterConfig"]["Arn"].endswith(
+            ":" + cloudformation_queue_name(stack, "ClazarSqsDeadLetterQueue")
+        )
+        assert target["RetryPolicy"] == {
+            "MaximumRetryAttempts": 185,
+            "MaximumEventAgeInSeconds": 86400,
+        }
     assert cloudformation.api.requests[0].json()["resources"]["EventBridge"] == "true"
 
 
 @pytest.mark.slow
-def test_cosell_events_deploy(cloudformation: Deployment) -> None:
-    options = CosellOptions(enable_event_bridge=True)
-    stack = cloudformation.create(build_cosell(options))
+def test_cosell_events_deploy_with_the_defaults(cloudformation: Deployment) -> None:
+    stack = cloudformation.create(build_cosell())  # EnableEventBridge's default: true
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     queues = boto3.client("sqs").list_queues()["QueueUrls"]
     assert len(queues) == 2  # the events queue and its dead-letter queue
@@ -231,3 +241,11 @@ def test_cosell_events_deploy(cloudformation: Deployment) -> None:
     assert all(source in rule["EventPattern"] for source in COSELL_SOURCES)
     resources = cloudformation.api.requests[0].json()["resources"]
     assert resources["EventsQueueUrl"] in queues
+
+
+def cloudformation_queue_name(stack: dict[str, Any], logical: str) -> str:
+    """The name of the stack's queue ``logical`` (its physical ID is the queue URL)."""
+    found = boto3.client("cloudformation").describe_stack_resource(
+        StackName=stack["StackName"], LogicalResourceId=logical
+    )
+    return str(found["StackResourceDetail"]["PhysicalResourceId"]).rsplit("/", 1)[-1]
