@@ -19,7 +19,7 @@ from clazar_templates.stacks import cosell, marketplace
 from clazar_templates.stacks.base import StackBuilder
 from clazar_templates.stacks.messaging import QUEUE_POLICY_STATEMENTS, add_queue_policy
 from clazar_templates.template.render import lint, to_yaml
-from clazar_templates.template.resolve import Refused
+from clazar_templates.template.resolve import Refused, ResolveError, resolve
 from conftest import Deployment
 from support import as_dict, deployed
 
@@ -249,3 +249,17 @@ def cloudformation_queue_name(stack: dict[str, Any], logical: str) -> str:
         StackName=stack["StackName"], LogicalResourceId=logical
     )
     return str(found["StackResourceDetail"]["PhysicalResourceId"]).rsplit("/", 1)[-1]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [{"Fn::ValueOf": ["P", "Attr"]}, {"Ref": "AWS::AccountId"}, {"Fn::Equals": 1}],
+    ids=["unknown function", "unknown value", "malformed"],
+)
+def test_a_rule_the_resolver_cannot_evaluate_is_an_error_not_a_pass(expression: Any) -> None:
+    template = {
+        "Rules": {"R": {"Assertions": [{"Assert": expression, "AssertDescription": "why"}]}},
+        "Resources": {},
+    }
+    with pytest.raises(ResolveError, match="rule R: cannot evaluate"):
+        resolve(template, {}, region="us-east-1")

@@ -112,6 +112,9 @@ def _rule_truth(rule: str, node: Any, values: Mapping[str, str]) -> Any:
             if arg not in values:
                 raise ResolveError(f"rule {rule}: cannot evaluate Ref {arg} before deployment")
             return values[arg]
+        operators = ("Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not", "Fn::Contains")
+        if key not in operators or not isinstance(arg, list):
+            raise ResolveError(f"rule {rule}: cannot evaluate {json.dumps(node, sort_keys=True)}")
         items = [_rule_truth(rule, item, values) for item in arg]
         if key == "Fn::Equals":
             return items[0] == items[1]
