@@ -144,6 +144,13 @@ class _Concrete:
             "AWS::StackId": stack["StackId"],
         }
         self.types = {k: v["Type"] for k, v in resolved["Resources"].items()}
+        (described,) = cfn.describe_stacks(StackName=stack["StackName"])["Stacks"]
+        got = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+        self.outputs = {  # a custom resource's attributes, as the stack's outputs give them
+            tuple(body["Value"]["Fn::GetAtt"]): got[name]
+            for name, body in resolved.get("Outputs", {}).items()
+            if isinstance(body.get("Value"), dict) and "Fn::GetAtt" in body["Value"] and name in got
+        }
 
     def __call__(self, node: Any) -> Any:
         if isinstance(node, list):
@@ -166,6 +173,8 @@ class _Concrete:
 
     def attribute(self, logical: str, attr: str) -> str:
         physical, kind = self.physical[logical], self.types[logical]
+        if (logical, attr) in self.outputs:
+            return self.outputs[logical, attr]
         assert attr == "Arn", f"{logical}.{attr}"
         if kind == "AWS::S3::Bucket":
             return f"arn:{self.pseudo['AWS::Partition']}:s3:::{physical}"
@@ -182,6 +191,8 @@ class _Concrete:
             return f"arn:{partition}:logs:{region}:{account}:log-group:{physical}:*"
         if kind == "AWS::KMS::Key":
             return str(self.client("kms").describe_key(KeyId=physical)["KeyMetadata"]["Arn"])
+        if kind == "AWS::Events::Rule":  # the physical ID is the rule's name
+            return str(self.client("events").describe_rule(Name=physical)["Arn"])
         raise AssertionError(f"no ARN for {kind}")
 
 

@@ -227,7 +227,9 @@ def test_queue_takes_sns_deliveries_and_has_a_dead_letter_queue() -> None:
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {
         "Fn::GetAtt": ["ClazarSqsDeadLetterQueue", "Arn"]
     }
-    send, deny = made["ClazarSqsSendPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    statements = made["ClazarSqsSendPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    sids = {st["Sid"]: st for st in statements}
+    send, deny = sids["DeliverTopicsToQueue"], sids["DenyInsecureTransport"]
     assert send["Principal"] == {"Service": "sns.amazonaws.com"}
     assert send["Action"] == ["sqs:SendMessage"]
     sources = send["Condition"]["ArnLike"]["aws:SourceArn"]

@@ -182,17 +182,21 @@ def test_removed_resources_do_not_count_their_denies_as_growth() -> None:
     assert diff(off, on).grew
 
 
-def test_region_decides_region_conditions(tmp_path: Path) -> None:
-    """EventBridge rules exist in us-east-1 only: the queue policy differs elsewhere."""
+def test_a_region_that_refuses_the_template_is_said_not_skipped(tmp_path: Path) -> None:
+    """EventBridge is refused outside us-east-1 (the template's Rules): diff says so rather
+    than compare a stack CloudFormation would never create."""
     off = to_yaml(build_marketplace(MarketplaceOptions(enable_event_bridge=False)))
     on = to_yaml(build_marketplace(MarketplaceOptions(enable_event_bridge=True)))
     assert diff(off, on).grew
-    assert diff(off, on, region="eu-west-1").subjects == ()
+    with pytest.raises(DiffError, match=r"^NEW: refused: .*EnableEventBridge=false"):
+        diff(off, on, region="eu-west-1")
     (tmp_path / "off.yaml").write_text(off)
     (tmp_path / "on.yaml").write_text(on)
     result = run(str(tmp_path / "off.yaml"), str(tmp_path / "on.yaml"), "--region", "eu-west-1")
-    assert result.exit_code == 0, result.output
-    assert "deployed in eu-west-1" in result.output
+    assert result.exit_code == 2, result.output
+    assert "refused: AWS publishes" in result.output
+    both = to_yaml(build_marketplace())
+    assert diff(both, both, region="eu-west-1", parameters={"EnableEventBridge": "false"})
 
 
 def test_markdown_names_each_change() -> None:

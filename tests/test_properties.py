@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
 from clazar_templates import options as o
-from clazar_templates.stacks import STACKS, Stack
+from clazar_templates.stacks import STACKS, Stack, cosell, marketplace
 from clazar_templates.template.render import lint, to_yaml
 from conftest import REGION, moto_cloudformation
 from support import ACCOUNT, ALWAYS_POLICIES, DEPLOY_VALUES, deployed
@@ -204,16 +204,15 @@ def expected_marketplace(e: Example) -> Inventory:
         topics=topics,
         buckets=buckets,
         keys={"one key"} if topics or buckets else set(),
-        rules=(
-            {
-                "agreement": frozenset({"aws.agreement-marketplace"}),
-                "catalog": frozenset({"aws.marketplacecatalog"}),
-            }
-            if events
-            else {}
-        ),
+        rules=event_rules(marketplace.EVENT_RULES) if events else {},
         functions={"ClazarReporterFunction"},
     )
+
+
+def event_rules(declared: dict[str, tuple[tuple[str, ...], str]]) -> dict[str, frozenset[str]]:
+    """The rules a stack declares, by their event sources (read from the builder, so a source
+    added there is expected here too)."""
+    return {logical: frozenset(sources) for logical, (sources, _) in declared.items()}
 
 
 COSELL_ROLES = {
@@ -233,7 +232,7 @@ def expected_cosell(e: Example) -> Inventory:
         topics=set(),
         buckets=set(),
         keys=set(),
-        rules={"cosell": frozenset({"aws.partnercentral-selling"})} if events else {},
+        rules=event_rules(cosell.EVENT_RULES) if events else {},
         functions={"ClazarCosellReporterFunction"},
     )
 

@@ -49,6 +49,7 @@ def test_yaml_reads_in_the_conventional_order(built: object) -> None:
             "Description",
             "Metadata",
             "Parameters",
+            "Rules",
             "Conditions",
             "Resources",
             "Outputs",

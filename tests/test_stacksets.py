@@ -32,6 +32,7 @@ from clazar_templates.cli import cli
 from clazar_templates.policies import MARKETPLACE_ACCOUNT, MARKETPLACE_REGION
 from clazar_templates.reporter import verify_signature
 from clazar_templates.stacks import STACKS, stack
+from clazar_templates.template.reading import load_template
 from clazar_templates.template.render import TEMPLATE_BODY_LIMIT
 from clazar_templates.template.resolve import resolve
 from moto_deploy import reporter_in_process
@@ -184,7 +185,73 @@ def test_build_options_cannot_name_a_published_template() -> None:
         plan_for(bucket=BUCKET, options=options)
     assert raised.value.field == "--set"
     body = plan_for("cosell", options=stack("cosell").options(enable_event_bridge=True))
-    assert "EnableEventBridge" not in body.create_stack_set["TemplateBody"]
+    sent = load_template(body.create_stack_set["TemplateBody"])
+    assert "EnableEventBridge" not in sent["Parameters"]
+
+
+def test_instances_outside_us_east_1_get_event_bridge_off_and_are_told() -> None:
+    """The template refuses EventBridge outside us-east-1: the plan overrides the parameter
+    for those regions only, and says so; us-east-1 keeps the stack set's value. (Co-sell:
+    its template goes as a body, so no published copy is needed.)"""
+    short = "cosell"
+    assert not fixed_iam_names(short)  # it may span regions
+    plan = plan_for(short, regions=["us-east-1", "eu-west-1", "ap-south-1"])
+    alone = plan_for(short, regions=["eu-west-1"])
+    for p in (plan, alone):
+        (other,) = [r for r in p.instance_requests if r["Regions"] != ["us-east-1"]]
+        assert other["ParameterOverrides"] == [
+            {"ParameterKey": "EnableEventBridge", "ParameterValue": "false"}
+        ]
+        (note,) = p.notes
+        assert "EnableEventBridge=false" in note
+        assert all(r in note for r in other["Regions"])
+        assert p.shown()["Notes"] == [note]
+    east = plan.create_stack_instances
+    assert (east["Regions"], "ParameterOverrides" in east) == (["us-east-1"], False)
+    assert len(alone.instance_requests) == 1
+    only_east = plan_for(short, regions=["us-east-1"])
+    assert (only_east.notes, only_east.more_stack_instances) == ((), ())
+    assert "ParameterOverrides" not in only_east.create_stack_instances
+    fixed_off = plan_for(
+        short, regions=["eu-west-1"], options=stack(short).options(enable_event_bridge=False)
+    )
+    assert fixed_off.notes == ()  # nothing to override: the template has no such parameter
+    given_off = plan_for(
+        short, regions=["eu-west-1"], params={**REQUIRED, "EnableEventBridge": "false"}
+    )
+    assert (given_off.notes, given_off.more_stack_instances) == ((), ())
+    assert "ParameterOverrides" not in given_off.create_stack_instances
+
+
+def test_apply_sends_each_instance_request_in_turn() -> None:
+    """Botocore's Stubber checks each request against the API model and the order."""
+    plan = plan_for("cosell", regions=["us-east-1", "eu-west-1"])
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_response("create_stack_set", {"StackSetId": "set-1"}, plan.create_stack_set)
+    for number, request in enumerate(plan.instance_requests, 1):
+        stubber.add_response("create_stack_instances", {"OperationId": f"op-{number}"}, request)
+        stubber.add_response(
+            "describe_stack_set_operation",
+            {"StackSetOperation": {"Status": "SUCCEEDED"}},
+            {"StackSetName": plan.stack_set_name, "OperationId": f"op-{number}", "CallAs": "SELF"},
+        )
+    said: list[str] = []
+    with stubber:
+        result = apply_plan(plan, client, said.append, poll_seconds=0)
+    stubber.assert_no_pending_responses()
+    assert (result.operation_id, result.status) == ("op-2", "SUCCEEDED")
+    assert any("eu-west-1" in line and "EnableEventBridge=false" in line for line in said)
+
+
+def test_a_template_the_region_refuses_is_refused_by_the_plan() -> None:
+    """Rules are evaluated for each region with the values each instance gets."""
+    options = stack("cosell").options(enable_event_bridge=True)  # no parameter to override
+    with pytest.raises(StackSetError) as raised:
+        plan_for("cosell", regions=["eu-west-1"], options=options)
+    assert raised.value.field == "--regions"
+    assert "eu-west-1: refused: " in str(raised.value)
+    assert "EnableEventBridge=false" in str(raised.value)
 
 
 @pytest.mark.slow
@@ -221,7 +288,8 @@ def test_several_regions_only_without_fixed_iam_names(short: str) -> None:
     fixed = fixed_iam_names(short)
     regions = ["us-east-1", "eu-west-1"]
     if not fixed:
-        assert plan_for(short, regions=regions).create_stack_instances["Regions"] == regions
+        plan = plan_for(short, regions=regions)
+        assert [r["Regions"] for r in plan.instance_requests] == [[r] for r in regions]
         return
     with pytest.raises(StackSetError) as raised:
         plan_for(short, regions=regions)
@@ -516,12 +584,12 @@ def test_instances_in_two_regions_report_apart(org: tuple[str, list[str]], api: 
     if not fits("cosell"):
         publish("cosell")
         source = PUBLISHED
-    plan = stackset_plan(
-        "cosell",
+    plan = stackset_plan(  # EnableEventBridge=false: moto replaces, not merges, the stack
+        "cosell",  # set's parameters with a ParameterOverrides (AWS merges them)
         **source,
         org_units=[ou],
         regions=regions,
-        params={**REQUIRED, "ClazarSecretKey": SECRET},
+        params={**REQUIRED, "ClazarSecretKey": SECRET, "EnableEventBridge": "false"},
     )
     result = apply_plan(plan, boto3.client("cloudformation"), poll_seconds=0)
     assert result.status == "SUCCEEDED"

@@ -406,6 +406,8 @@ def stackset_plan_command(
                 options=options,
                 call_as="DELEGATED_ADMIN" if delegated_admin else "SELF",
             )
+            for note in plan.notes:
+                click.echo(f"note: {note}", err=True)
             if not do_apply:
                 click.echo(plan.to_json(), nl=False)
                 return

@@ -21,6 +21,9 @@ from typing import Any
 __all__ = [
     "API_ENDPOINTS",
     "DEPLOY",
+    "EVENTS_PARAMETER",
+    "EVENTS_REFUSAL",
+    "EVENTS_REGION",
     "PARTITIONS",
     "CosellOptions",
     "Kind",
@@ -268,6 +271,18 @@ def _validate(options: Any) -> None:
             raise OptionError(name, value, problem)
 
 
+EVENTS_REGION = "us-east-1"
+"""The one region where AWS publishes Marketplace and Partner Central events (default bus)."""
+EVENTS_PARAMETER = "EnableEventBridge"
+EVENTS_REFUSAL = (
+    f"AWS publishes Marketplace and Partner Central events in {EVENTS_REGION} only: deploy "
+    f"this stack in {EVENTS_REGION}, or set {EVENTS_PARAMETER}=false (SNS notifications only: "
+    "no Concurrent Agreements)"
+)
+"""Why a stack asked for EventBridge outside EVENTS_REGION is refused (the template Rule's
+AssertDescription, and what upgrade and stackset-plan say)."""
+
+
 GROUP_VENDOR = "Clazar account"
 GROUP_ROLE = "Clazar role"
 GROUP_MARKETPLACE = "AWS Marketplace access"
@@ -388,14 +403,18 @@ class MarketplaceOptions(_Common):
     )
 
     enable_event_bridge: bool | None = option(
-        "EnableEventBridge",
+        EVENTS_PARAMETER,
         FLAG,
         "Deliver Marketplace events from EventBridge",
-        "true adds EventBridge rules that deliver AWS Marketplace agreement and catalog events "
-        "(aws.agreement-marketplace, aws.marketplacecatalog) to the queue. AWS publishes them in "
-        "us-east-1 only, so the rules are created only when the stack is deployed there.",
+        "true (the default) adds EventBridge rules that deliver every AWS Marketplace agreement, "
+        "catalog and seller event (aws.agreement-marketplace, aws.marketplacecatalog, "
+        "aws.marketplace) to the queue; only these events carry the LicenseArn that Concurrent "
+        "Agreements need. Each rule retries for 24 hours, then keeps the event in the dead-letter "
+        "queue. Cost: EventBridge does not charge for AWS service events; each delivery is an SQS "
+        "request. AWS publishes them in us-east-1 only: elsewhere the stack is refused unless "
+        "this is false (SNS notifications only).",
         GROUP_EVENTS,
-        default="false",
+        default="true",
         condition="EventBridgeEnabled",
     )
 
@@ -429,14 +448,17 @@ class CosellOptions(_Common):
         condition="CreateProductionRole",
     )
     enable_event_bridge: bool | None = option(
-        "EnableEventBridge",
+        EVENTS_PARAMETER,
         FLAG,
         "Deliver Partner Central events from EventBridge",
-        "true adds a queue and an EventBridge rule that delivers AWS Partner Central co-sell "
-        "events (aws.partnercentral-selling) to it, readable by the two co-sell roles. AWS "
-        "publishes them in us-east-1 only, so they are created only when deployed there.",
+        "true (the default) adds a queue and an EventBridge rule that delivers AWS Partner "
+        "Central events (aws.partnercentral-selling, aws.partnercentral-channel) to it, readable "
+        "by the two co-sell roles; undelivered events are kept in its dead-letter queue. Cost: "
+        "two SQS queues (billed per request); EventBridge does not charge for AWS service "
+        "events. AWS publishes them in us-east-1 only: elsewhere the stack is refused unless "
+        "this is false.",
         GROUP_EVENTS,
-        default="false",
+        default="true",
         condition="EventBridgeEnabled",
     )
 

@@ -538,13 +538,28 @@ def deliver_topics_to_queue(queue_arn: Json, topic_arns: list[Json]) -> Statemen
 
 @statement
 def deliver_events_to_queue(queue_arn: Json, rule_arns: list[Json]) -> Statement:
-    """Only with EnableEventBridge=true (and in us-east-1): lets EventBridge deliver to the
-    queue only from this stack's own rules (aws:SourceArn)."""
+    """Only with EnableEventBridge=true: lets EventBridge deliver to the queue only from this
+    stack's own rules (aws:SourceArn names exactly them)."""
     return Statement(
         Effect=Allow,
         Principal=Principal("Service", "events.amazonaws.com"),
         Action=[awacs.sqs.SendMessage],
         Resource=[queue_arn],
+        Condition=Condition(ArnLike("aws:SourceArn", rule_arns)),
+    )
+
+
+@statement
+def keep_undelivered_events(dead_letter_arn: Json, rule_arns: list[Json]) -> Statement:
+    """Only with EnableEventBridge=true: lets EventBridge put an event its rules could not
+    deliver within their retry policy into the dead-letter queue instead of dropping it, only
+    from this stack's own rules. EventBridge marks those messages with ERROR_CODE and
+    ERROR_MESSAGE attributes; messages moved there after five failed receives have none."""
+    return Statement(
+        Effect=Allow,
+        Principal=Principal("Service", "events.amazonaws.com"),
+        Action=[awacs.sqs.SendMessage],
+        Resource=[dead_letter_arn],
         Condition=Condition(ArnLike("aws:SourceArn", rule_arns)),
     )
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from .._version import __version__
 from ..errors import FieldError
+from ..options import EVENTS_PARAMETER, EVENTS_REGION
 from ..patterns import STACK_NAME, fullmatch
 from ..stacks import Stack
 from ..stacks import stack as find_stack
@@ -76,6 +77,13 @@ class StackSetPlan:
     create_stack_instances: dict[str, Any]
     secrets: tuple[str, ...] = ()  # NoEcho parameters: never printed
     unset: tuple[str, ...] = ()  # NoEcho parameters still without a value
+    more_stack_instances: tuple[dict[str, Any], ...] = ()  # regions with parameter overrides
+    notes: tuple[str, ...] = ()  # what the plan decided for you (e.g. those overrides)
+
+    @property
+    def instance_requests(self) -> tuple[dict[str, Any], ...]:
+        """Every CreateStackInstances request, in the order they are sent."""
+        return (self.create_stack_instances, *self.more_stack_instances)
 
     def shown(self) -> dict[str, Any]:
         """Both requests with NoEcho values replaced, safe to print or log."""
@@ -89,10 +97,15 @@ class StackSetPlan:
         ]
         if "TemplateBody" in create:
             create["TemplateBody"] = f"<{len(create['TemplateBody'])} bytes of YAML>"
-        return {
+        shown: dict[str, Any] = {
             "CreateStackSet": create,
             "CreateStackInstances": self.create_stack_instances,
         }
+        if self.more_stack_instances:
+            shown["MoreCreateStackInstances"] = list(self.more_stack_instances)
+        if self.notes:
+            shown["Notes"] = list(self.notes)
+        return shown
 
     def to_json(self) -> str:
         return json.dumps(self.shown(), indent=2) + "\n"
@@ -219,7 +232,10 @@ def stackset_plan(
     where = _regions(regions)
     given = dict(params or {})
     secrets, unset = _check_parameters(template, given)
-    _check_named_iam(template, given, secrets, where)
+    groups, notes = _region_groups(template, where, given)
+    overrides = {r: dict(o) for regions, o in groups for r in regions}
+    _check_rules(template, given, secrets, overrides)
+    _check_named_iam(template, given, secrets, where, overrides)
     if call_as not in CALL_AS:
         raise StackSetError("--call-as", f"{call_as!r}; expected one of {', '.join(CALL_AS)}")
     preferences = {
@@ -243,14 +259,66 @@ def stackset_plan(
         "ManagedExecution": {"Active": True},  # queue conflicting operations, don't refuse
         "CallAs": call_as,
     }
-    create_instances = {
-        "StackSetName": name,
-        "DeploymentTargets": {"OrganizationalUnitIds": ous},
-        "Regions": where,
-        "OperationPreferences": preferences,
-        "CallAs": call_as,
-    }
-    return StackSetPlan(name, create_set, create_instances, secrets, unset)
+    first, *more = [
+        {
+            "StackSetName": name,
+            "DeploymentTargets": {"OrganizationalUnitIds": ous},
+            "Regions": regions,
+            **(
+                {
+                    "ParameterOverrides": [
+                        {"ParameterKey": k, "ParameterValue": v} for k, v in override.items()
+                    ]
+                }
+                if override
+                else {}
+            ),
+            "OperationPreferences": preferences,
+            "CallAs": call_as,
+        }
+        for regions, override in groups
+    ]
+    return StackSetPlan(name, create_set, first, secrets, unset, tuple(more), notes)
+
+
+def _region_groups(
+    template: Mapping[str, Any], regions: list[str], given: Mapping[str, str]
+) -> tuple[list[tuple[list[str], dict[str, str]]], tuple[str, ...]]:
+    """The regions by the parameter overrides their instances need, and why: AWS publishes
+    Marketplace and Partner Central events in EVENTS_REGION only, and the template refuses
+    EventBridge anywhere else, so instances elsewhere get EnableEventBridge=false (unless
+    the stack set's own value is already false)."""
+    others = [r for r in regions if r != EVENTS_REGION]
+    declared = EVENTS_PARAMETER in template.get("Parameters", {})
+    if not declared or not others or given.get(EVENTS_PARAMETER) == "false":
+        return [(regions, {})], ()
+    groups: list[tuple[list[str], dict[str, str]]] = (
+        [([EVENTS_REGION], {})] if EVENTS_REGION in regions else []
+    )
+    groups.append((others, {EVENTS_PARAMETER: "false"}))
+    note = (
+        f"{EVENTS_PARAMETER}=false for the instances in {', '.join(others)} (a parameter "
+        f"override): AWS publishes Marketplace and Partner Central events in {EVENTS_REGION} "
+        "only, so they get SNS notifications only (no Concurrent Agreements)"
+    )
+    return groups, (note,)
+
+
+def _check_rules(
+    template: Mapping[str, Any],
+    given: Mapping[str, str],
+    secrets: tuple[str, ...],
+    overrides: Mapping[str, Mapping[str, str]],
+) -> None:
+    """Refuse a plan whose template's Rules would refuse an instance (CloudFormation checks
+    them only when each instance is created, in each account)."""
+    from ..template.resolve import refusals
+
+    values = dict.fromkeys(secrets, "placeholder-value") | dict(given)
+    for region, override in overrides.items():
+        refused = refusals(template, values | dict(override), region=region)
+        if refused:
+            raise StackSetError("--regions", f"{region}: refused: {'; '.join(refused)}")
 
 
 def _org_units(values: Iterable[str]) -> list[str]:
@@ -331,6 +399,7 @@ def _check_named_iam(
     given: Mapping[str, str],
     secrets: tuple[str, ...],
     regions: list[str],
+    overrides: Mapping[str, Mapping[str, str]],
 ) -> None:
     """Refuse a multi-region plan whose instances in one account would reuse an IAM name."""
     from ..template.resolve import resolve
@@ -339,7 +408,8 @@ def _check_named_iam(
         return
     values = dict.fromkeys(secrets, "placeholder-value") | dict(given)
     for region in regions:  # Conditions may depend on the region
-        for logical, resource in resolve(template, values, region=region)["Resources"].items():
+        deployed = resolve(template, values | dict(overrides.get(region, {})), region=region)
+        for logical, resource in deployed["Resources"].items():
             prop = IAM_NAMES.get(resource.get("Type", ""))
             name = resource.get("Properties", {}).get(prop) if prop else None
             if not isinstance(name, str):
@@ -479,22 +549,27 @@ def apply_plan(
             f"stack set {plan.stack_set_name} exists; adding instances only (its template and "
             "parameters are left as they are)"
         )
-    operation = cfn.create_stack_instances(**plan.create_stack_instances)["OperationId"]
-    targets = plan.create_stack_instances
-    say(
-        f"adding instances in {', '.join(targets['Regions'])} for "
-        f"{', '.join(targets['DeploymentTargets']['OrganizationalUnitIds'])}: operation {operation}"
-    )
-    status = "RUNNING"
     deadline = time.monotonic() + timeout_seconds
-    while wait:
-        status = cfn.describe_stack_set_operation(
-            StackSetName=plan.stack_set_name, OperationId=operation, CallAs=call_as
-        )["StackSetOperation"]["Status"]
-        say(f"operation {operation}: {status}")
-        if status in DONE or time.monotonic() > deadline:
+    for targets in plan.instance_requests:  # the next waits for the one before (with wait)
+        operation = cfn.create_stack_instances(**targets)["OperationId"]
+        overrides = targets.get("ParameterOverrides", [])
+        say(
+            f"adding instances in {', '.join(targets['Regions'])} for "
+            f"{', '.join(targets['DeploymentTargets']['OrganizationalUnitIds'])}"
+            + "".join(f", {o['ParameterKey']}={o['ParameterValue']}" for o in overrides)
+            + f": operation {operation}"
+        )
+        status = "RUNNING"
+        while wait:
+            status = cfn.describe_stack_set_operation(
+                StackSetName=plan.stack_set_name, OperationId=operation, CallAs=call_as
+            )["StackSetOperation"]["Status"]
+            say(f"operation {operation}: {status}")
+            if status in DONE or time.monotonic() > deadline:
+                break
+            time.sleep(poll_seconds)
+        if wait and status != "SUCCEEDED":
             break
-        time.sleep(poll_seconds)
     return ApplyResult(set_id, operation, status, created)
 
 

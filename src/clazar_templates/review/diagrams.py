@@ -48,7 +48,9 @@ SERVICES = {
     "reports.marketplace.amazonaws.com": "data_feed",
     "aws.agreement-marketplace": "marketplace",
     "aws.marketplacecatalog": "marketplace",
+    "aws.marketplace": "marketplace",
     "aws.partnercentral-selling": "partner_central",
+    "aws.partnercentral-channel": "partner_central",
 }
 MARKETPLACE_PREFIXES = (
     "aws-marketplace",
@@ -208,6 +210,9 @@ def _draw(graph: Graph, logical: str, resource: Mapping[str, Any]) -> None:
         for target in every_branch(props.get("Targets")):
             for place in sorted(_places(graph, target.get("Arn"))):
                 graph.edge(logical, place, "delivery", "delivers")
+            dead_letters = (target.get("DeadLetterConfig") or {}).get("Arn")
+            for place in sorted(_places(graph, dead_letters)):
+                graph.edge(logical, place, "delivery", "undelivered to")
     if kind.startswith("Custom::") and "ApiUrl" in props:
         graph.edge(logical, graph.external("clazar_api"), "delivery", "reports once, signed")
     _uses(graph, logical, kind, props)

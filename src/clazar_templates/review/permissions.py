@@ -428,6 +428,7 @@ def stack_markdown(target: Stack) -> str:
             ],
             "",
         ]
+    lines += _refusals_markdown(target)
     lines += ["### Roles", ""]
     for role in perms.roles:
         lines += [
@@ -460,6 +461,26 @@ def stack_markdown(target: Stack) -> str:
             lines += _statement_markdown(st, rp.present_when)
         lines.append("")
     return "\n".join(lines)
+
+
+def _refusals_markdown(target: Stack) -> list[str]:
+    """The template's Rules: when CloudFormation refuses the stack before creating anything."""
+    data = target.build().to_dict()
+    rules = data.get("Rules", {})
+    if not rules:
+        return []
+    reader = _Reader(data)
+    lines = ["### Refusals", ""]
+    for name, rule in rules.items():
+        when = reader.formula(rule.get("RuleCondition", {"Fn::Equals": ["x", "x"]}))
+        for assertion in rule["Assertions"]:
+            required = describe(simplify(reader.formula(assertion["Assert"])))
+            lines.append(
+                f"- **`{name}`**: when {describe(simplify(when))}, the stack is refused before "
+                f"anything is created unless {required}: "
+                f"{markdown_cell(assertion['AssertDescription'])}."
+            )
+    return [*lines, ""]
 
 
 PERMISSIONS_HEADER = """\

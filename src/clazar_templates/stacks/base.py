@@ -26,6 +26,7 @@ from troposphere import (
     Ref,
     Sub,
     Template,
+    encode_to_dict,
 )
 from troposphere import Or as _Or
 
@@ -151,6 +152,36 @@ class StackBuilder:
             resource.Condition = when
         self.template.add_resource(resource)
         return resource
+
+    def rule(self, name: str, when: Flag, assertion: AWSHelperFn, description: str) -> None:
+        """Template Rule ``name``: while ``when`` holds, CloudFormation refuses the stack,
+        before it creates anything, unless ``assertion`` holds, saying ``description``.
+
+        No Rule when ``when`` is False at build time; no RuleCondition when it is True. A
+        Rule cannot name a Condition, so a deploy-time flag's RuleCondition repeats the
+        Condition's own test (its parameter comparisons)."""
+        if when is False:
+            return
+        body: dict[str, Any] = {
+            "Assertions": [{"Assert": assertion, "AssertDescription": description}]
+        }
+        if isinstance(when, str):
+            body["RuleCondition"] = self._inline_condition(when)
+        self.template.add_rule(name, body)
+
+    def _inline_condition(self, name: str) -> Any:
+        """Condition ``name``'s expression with every named Condition in it written out."""
+
+        def inline(node: Any) -> Any:
+            if isinstance(node, dict):
+                if set(node) == {"Condition"} and isinstance(node["Condition"], str):
+                    return self._inline_condition(node["Condition"])
+                return {k: inline(v) for k, v in node.items()}
+            if isinstance(node, list):
+                return [inline(v) for v in node]
+            return node
+
+        return inline(encode_to_dict(self.template.conditions[name]))
 
     def output(self, name: str, description: str, value: Any, when: Flag = True) -> None:
         """Add an Output if ``when`` holds (with its Condition at deploy time)."""

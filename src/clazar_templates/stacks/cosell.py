@@ -14,7 +14,14 @@ from troposphere import GetAtt, Ref, Template, iam
 from .. import policies as p
 from ..options import CosellOptions
 from .base import Flag, StackBuilder, pick, vendor_root, when
-from .messaging import add_queue, add_queue_policy, add_rules, dead_letter_queue, event_rules_flag
+from .messaging import (
+    add_queue,
+    add_queue_policy,
+    add_rules,
+    dead_letter_queue,
+    event_rules_flag,
+    rule_arns,
+)
 from .reporting import add_reporter
 from .suppressions import INLINE_POLICY, scanner_metadata
 
@@ -42,9 +49,10 @@ ROLES = {
 
 EVENTS_QUEUE = "ClazarCosellEventsQueue"
 EVENT_RULES = {
+    # logical ID: (every event of these sources, on the default bus in us-east-1)
     "ClazarCosellEventsRule": (
-        "aws.partnercentral-selling",
-        "AWS Partner Central co-sell events to the Clazar co-sell queue (us-east-1 only)",
+        ("aws.partnercentral-selling", "aws.partnercentral-channel"),
+        "AWS Partner Central selling and channel events to the Clazar co-sell queue",
     ),
 }
 REPORTER = "ClazarCosellReporter"
@@ -102,14 +110,16 @@ def cosell_role(b: StackBuilder, logical: str) -> tuple[Flag, Any]:
 
 
 def cosell_events(b: StackBuilder) -> tuple[Flag, list[Any]]:
-    """With EnableEventBridge=true (in us-east-1): a queue for co-sell events. Returns whether
-    it exists and the ARNs of the queue and its dead-letter queue."""
+    """With EnableEventBridge=true: a queue for co-sell events. Returns whether it exists and
+    the ARNs of the queue and its dead-letter queue (which also keeps what the rule could not
+    deliver)."""
     rules = event_rules_flag(b)
     if rules is False:
         return False, []
     dead_letters = GetAtt(dead_letter_queue(EVENTS_QUEUE), "Arn")
     readers = p.cosell_roles_redrive_dead_letters(role_readers(), dead_letters)
-    return rules, list(add_queue(b, EVENTS_QUEUE, rules, [readers]))
+    undelivered = p.keep_undelivered_events(dead_letters, rule_arns(EVENT_RULES))
+    return rules, list(add_queue(b, EVENTS_QUEUE, rules, [undelivered, readers]))
 
 
 def role_readers() -> list[Any]:

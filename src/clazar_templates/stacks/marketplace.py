@@ -25,7 +25,14 @@ from .base import (
     when,
     within,
 )
-from .messaging import add_queue, add_queue_policy, add_rules, event_rules_flag
+from .messaging import (
+    add_queue,
+    add_queue_policy,
+    add_rules,
+    dead_letter_queue,
+    event_rules_flag,
+    rule_arns,
+)
 from .reporting import add_reporter
 from .suppressions import (
     FEED_BUCKET,
@@ -45,13 +52,18 @@ ROLE = "ClazarRole"
 QUEUE = "ClazarSqsQueue"
 KEY = "ClazarKmsKey"
 EVENT_RULES = {
+    # logical ID: (every event of these sources, on the default bus in us-east-1)
     "ClazarAgreementEventsRule": (
-        "aws.agreement-marketplace",
-        "AWS Marketplace agreement events to the Clazar queue",
+        ("aws.agreement-marketplace",),
+        "AWS Marketplace agreement and license events to the Clazar queue",
     ),
     "ClazarCatalogEventsRule": (
-        "aws.marketplacecatalog",
+        ("aws.marketplacecatalog",),
         "AWS Marketplace catalog events to the Clazar queue",
+    ),
+    "ClazarSellerEventsRule": (
+        ("aws.marketplace",),
+        "AWS Marketplace seller events (e.g. Disbursement Paused) to the Clazar queue",
     ),
 }
 
@@ -59,8 +71,9 @@ EVENT_RULES = {
 def build_marketplace(options: MarketplaceOptions | None = None) -> Template:
     """The Role & Access template for ``options`` (all left to deploy time by default)."""
     b = StackBuilder(options or MarketplaceOptions(), NAME, DESCRIPTION)
+    rules = event_rules_flag(b)
     policies = [clazar_role(b)]
-    policies.append(clazar_sqs(b))
+    policies.append(clazar_sqs(b, rules))
     policies += marketplace_access(b)
     cas = Feed.declare(b, "Cas", b.flag("enable_cas"))
     sdds = Feed.declare(b, "Sdds", True)
@@ -71,9 +84,7 @@ def build_marketplace(options: MarketplaceOptions | None = None) -> Template:
     policies += feed_access(b, cas, sdds)
     for feed in (cas, sdds):
         feed_subscription(b, feed)
-    rules = event_rules_flag(b)
-    rule_arns = add_rules(b, EVENT_RULES, QUEUE, rules)
-    sqs_send_policy(b, cas, sdds, rules, rule_arns)
+    sqs_send_policy(b, cas, sdds, rules, add_rules(b, EVENT_RULES, QUEUE, rules))
     outputs(b, cas, sdds, key)
     report = report_properties(b, cas, sdds, key)
     report["EventBridge"] = pick(rules, "true", "false")
@@ -128,8 +139,12 @@ def inline_policy(
 # --- Clazar SQS -------------------------------------------------------------------------
 
 
-def clazar_sqs(b: StackBuilder) -> Any:
-    queue_arn, dlq_arn = add_queue(b, QUEUE)
+def clazar_sqs(b: StackBuilder, rules: Flag) -> Any:
+    """The queue and its dead-letter queue, which also keeps what the rules could not
+    deliver; the Clazar role's policy to read both."""
+    dead_letters = GetAtt(dead_letter_queue(QUEUE), "Arn")
+    undelivered = when(rules, p.keep_undelivered_events(dead_letters, rule_arns(EVENT_RULES)))
+    queue_arn, dlq_arn = add_queue(b, QUEUE, dead_letter_statements=present(undelivered))
     return inline_policy(b, "ClazarSqsAccess", p.consume_queue([queue_arn, dlq_arn]))
 
 

@@ -6,6 +6,11 @@ Refs are their values, and ``Fn::Sub``/``Fn::Select``/``Fn::Split``/``Fn::Join``
 evaluated where their inputs are now literal. Pseudo parameters and resource references
 stay symbolic, so a build-time template and a deploy-time template resolved with the same
 values compare equal exactly when they deploy the same thing.
+
+The template's ``Rules`` are evaluated first, as CloudFormation does before it creates
+anything: a failing assertion raises :class:`Refused`, "refused: <AssertDescription>".
+Neither cfn-lint nor moto evaluates Rules, so every reader of ours that resolves a template
+for a region and parameter values goes through here.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["ResolveError", "as_text", "resolve"]
+__all__ = ["Refused", "ResolveError", "as_text", "refusals", "resolve"]
 
 _NO_VALUE = object()
 _VAR = re.compile(r"\$\{([^}!][^}]*)\}")
@@ -23,6 +28,14 @@ _VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 
 class ResolveError(ValueError):
     """The template uses a construct the resolver cannot evaluate."""
+
+
+class Refused(ResolveError):
+    """CloudFormation would refuse the stack: an assertion of the template's Rules fails."""
+
+    def __init__(self, descriptions: list[str]) -> None:
+        super().__init__("refused: " + "; ".join(descriptions))
+        self.descriptions = descriptions
 
 
 def resolve(
@@ -38,6 +51,9 @@ def resolve(
     """
     values = _parameter_values(template, parameters or {})
     in_conditions = {**values, "AWS::Region": region}
+    failed = _failed_assertions(template, in_conditions)
+    if failed:
+        raise Refused(failed)
     conditions: dict[str, bool] = {}
     raw_conditions = template.get("Conditions", {})
 
@@ -58,6 +74,59 @@ def resolve(
             kept[name] = _evaluate(unconditional, values, condition)
         out[section] = kept
     return out
+
+
+def refusals(
+    template: Mapping[str, Any],
+    parameters: Mapping[str, str] | None = None,
+    *,
+    region: str = "us-east-1",
+) -> list[str]:
+    """The AssertDescription of every Rules assertion that fails for ``parameters`` in
+    ``region`` (others take their Default): empty when CloudFormation would go ahead."""
+    values = _parameter_values(template, parameters or {})
+    return _failed_assertions(template, {**values, "AWS::Region": region})
+
+
+def _failed_assertions(template: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:
+    failed = []
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not _rule_truth(name, rule["RuleCondition"], values):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not _rule_truth(name, assertion["Assert"], values):
+                failed.append(str(assertion.get("AssertDescription", f"rule {name} fails")))
+    return failed
+
+
+def _rule_truth(rule: str, node: Any, values: Mapping[str, str]) -> Any:
+    """A Rules expression (Fn::Equals, Fn::And, Fn::Or, Fn::Not, Fn::Contains over Refs of
+    parameters and AWS::Region, and literals); anything else is an error, never skipped."""
+    if isinstance(node, str):
+        return node
+    if isinstance(node, list):
+        return [_rule_truth(rule, item, values) for item in node]
+    if isinstance(node, dict) and len(node) == 1:
+        ((key, arg),) = node.items()
+        if key == "Ref":
+            if arg not in values:
+                raise ResolveError(f"rule {rule}: cannot evaluate Ref {arg} before deployment")
+            return values[arg]
+        operators = ("Fn::Equals", "Fn::And", "Fn::Or", "Fn::Not", "Fn::Contains")
+        if key not in operators or not isinstance(arg, list):
+            raise ResolveError(f"rule {rule}: cannot evaluate {json.dumps(node, sort_keys=True)}")
+        items = [_rule_truth(rule, item, values) for item in arg]
+        if key == "Fn::Equals":
+            return items[0] == items[1]
+        if key == "Fn::And":
+            return all(items)
+        if key == "Fn::Or":
+            return any(items)
+        if key == "Fn::Not":
+            return not items[0]
+        if key == "Fn::Contains":
+            return items[1] in items[0]
+    raise ResolveError(f"rule {rule}: cannot evaluate {json.dumps(node, sort_keys=True)}")
 
 
 def _parameter_values(template: Mapping[str, Any], given: Mapping[str, str]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from ..errors import aws_message
 from ..publishing import DEFAULT_PREFIX, PublishError, check_location
 from .assume import check_assume
 from .buckets import check_buckets
+from .events import check_event_rules
 from .report import FAIL, OK, WARN, CheckReport, CheckResult, Progress
 from .resource_policies import check_resource_policies
 from .roles import check_roles
@@ -102,6 +103,7 @@ def _run(run: CheckRun, stack_name: str, bucket: str | None, prefix: str, vendor
     arns = check_roles(run, account, external_id)
     check_resource_policies(run)
     check_subscriptions(run)
+    check_event_rules(run)
     check_buckets(run)
     if vendor is not None:
         check_assume(run, vendor, arns, external_id)

@@ -39,13 +39,13 @@ def check_subscriptions(run: CheckRun) -> None:
             continue
         if not subscribed:
             run.record(FAIL, subject, f"{logical}: {endpoint} is not subscribed")
-        elif not any(topic in _source_arns(doc) for doc in run.queue_policies):
+        elif not any(topic in source_arns(doc) for doc in run.queue_policies):
             run.record(FAIL, subject, "no queue policy lets this topic deliver")
         else:
             run.record(OK, subject, f"delivers to {str(endpoint).rsplit(':', 1)[-1]}")
 
 
-def _source_arns(document: dict[str, Any]) -> list[str]:
+def source_arns(document: dict[str, Any]) -> list[str]:
     """Every aws:SourceArn an Allow statement of a queue policy accepts."""
     arns: list[str] = []
     for st in statements(document):

@@ -37,6 +37,7 @@ from .changeset import (
     follow,
     wait_and_describe,
 )
+from .defaults import default_changes, refuse_by_rules
 from .stack import (
     ParameterNote,
     UpgradeError,
@@ -166,6 +167,8 @@ def plan_upgrade(
         for p in stack.get("Parameters", [])
     }
     notes, listed, new_values = parameter_plan(deployed, target, old_values, given, to)
+    refuse_by_rules(stack_name, target, new_values, where)
+    notes += default_changes(deployed, target, old_values, given)
     permissions = permission_diff(deployed, target, old_values, new_values, where)
     say(f"creating a change set for {stack_name} ({identity} -> {to_version})")
     name = change_set_name()
