@@ -31,8 +31,9 @@ JOBS ?= 2
 # PYTHONDONTWRITEBYTECODE set, as on some machines, every process would compile every module
 # it imports (boto3, moto, cfn-lint...) again; compiling all of them at install costs more.
 unexport PYTHONDONTWRITEBYTECODE
-# cfn-lint's findings, kept by the hash of the template, cfn-lint's version and the project's
-# lint configuration (template/render.py), so an unchanged template is not linted again.
+# cfn-lint's findings, kept by the hash of the template and of everything else that decides
+# them (template/render.py: cfn-lint, its schemas, rules, settings), so an unchanged template
+# is not linted again.
 export CLAZAR_LINT_CACHE ?= $(CURDIR)/$(CACHE)/cfn-lint
 # The reporter's deadline figures of a passing run, kept by the hash of the handler, the test
 # harness, Python and boto3 (tests/reporter_deadlines.py): unchanged code is not measured
