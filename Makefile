@@ -39,6 +39,8 @@ export CLAZAR_LINT_CACHE ?= $(CURDIR)/$(CACHE)/cfn-lint
 # harness, Python and boto3 (tests/reporter_deadlines.py): unchanged code is not measured
 # again for 95 s. A fresh clone (CI) always measures.
 export CLAZAR_DEADLINES_CACHE ?= $(CURDIR)/$(CACHE)/reporter-deadlines
+# The checkov the tests run (tests/test_checkov_run.py): given, they run it or fail, never skip.
+export CLAZAR_CHECKOV ?= $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
 .PHONY: all templates test beside-unit test-fast lint typecheck unit drift checkov sweep bench \
 	reporter-deadlines publish lock clean
