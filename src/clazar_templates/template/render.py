@@ -317,8 +317,12 @@ def _tree_digest(top: Path) -> str:
         dirs.sort()
         for name in sorted(files):
             path = Path(root, name)
+            try:
+                data = path.read_bytes()
+            except OSError as error:  # a dangling link, say: it is part of the key, as is
+                data = f"unreadable: {error.strerror}".encode()
             digest.update(str(path.relative_to(top)).encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+            digest.update(hashlib.sha256(data).digest())
     return digest.hexdigest()
 
 
