@@ -63,8 +63,6 @@ def reporter_in_process() -> Iterator[Reporter]:
             event = json.loads(body)
             event["ResponseURL"] = responses.base_url + "/cfn-response"
             event["ResourceProperties"]["ApiUrl"] = api.base_url + API_PATH
-            # 30 s of real time, as the Lambda has: the whole deployment takes under a second
-            # here, loaded (DEPLOY_TIMEOUT), so the handler's budget never decides a verdict.
             deployed_code(self.code_bytes).handler(event, FakeContext(30))
             answer = next(
                 (
