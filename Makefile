@@ -34,13 +34,16 @@ JOBS ?= 2
 # writes the bytecode of src/ itself on first import: with PYTHONDONTWRITEBYTECODE set, as
 # on some machines, every process would compile it again.
 unexport PYTHONDONTWRITEBYTECODE
-# cfn-lint's findings, kept by the hash of the template, cfn-lint's version and the project's
-# lint configuration (template/render.py), so an unchanged template is not linted again.
+# cfn-lint's findings, kept by the hash of the template and of everything else that decides
+# them (template/render.py: cfn-lint, its schemas, rules, settings), so an unchanged template
+# is not linted again.
 export CLAZAR_LINT_CACHE ?= $(CURDIR)/$(CACHE)/cfn-lint
 # The reporter's deadline figures of a passing run, kept by the hash of the handler, the test
 # harness, the lock file and Python (tests/reporter_deadlines.py): unchanged code is not
 # measured again for 95 s. A fresh clone (CI) always measures.
 export CLAZAR_DEADLINES_CACHE ?= $(CURDIR)/$(CACHE)/reporter-deadlines
+# The checkov the tests run (tests/test_checkov_run.py): given, they run it or fail, never skip.
+export CLAZAR_CHECKOV ?= $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
 .PHONY: all templates test beside-unit test-fast lint typecheck unit drift checkov sweep bench \
 	reporter-deadlines deadlines publish lock clean

@@ -3,8 +3,14 @@
 checkov lives in its own virtual environment (it pins old boto3), so it runs as a separate
 process on a directory of rendered templates. A failed check fails the run; a suppression
 is accepted only if it is written on the resource (``Metadata: checkov: skip``) with a
-comment saying why. checkov runs from an empty directory (no ``.checkov.yaml`` can skip
-checks), and must report parsing every resource of every template, or the run fails.
+comment saying why, and a check checkov reports skipped that the resource's Metadata does
+not declare fails the run too. checkov reads configuration from the scanned directory, the
+working directory and ``~`` (``.checkov.yaml``) and from its environment (``CKV_SKIP_CHECK``,
+``CKV_CHECK``, ``CKV_FRAMEWORK``, ``BC_API_KEY``...), any of which could skip or deselect a
+check: so it runs with only its command line, in a directory holding only the templates,
+with an empty temporary ``HOME`` and none of this process's environment but ``PATH``
+(``os.defpath``) and ``LANG``. It must report parsing every resource of every template, or
+the run fails.
 
 The spread: every template with all options at deploy time; one option at a time at each
 of its values (flags true/false, optional options "" or a value); and every flag true or
@@ -13,8 +19,11 @@ false with every optional option "" or given. ``make sweep`` checks every combin
     python scripts/checkov_templates.py --checkov .venv-checkov/bin/checkov [--cache DIR --key FILE]
 
 With ``--cache``, a clean run is remembered by the hash of every rendered template, this
-script and each ``--key`` file (``make`` passes checkov's lock file): the same templates, the
-same checks and the same checkov are not scanned again. Only a clean run is remembered.
+script, the checkov executable's path and each ``--key`` file (``make`` passes checkov's lock
+file): the same templates, the same checks and the same checkov are not scanned again. Only
+a clean run (no failed check, no undeclared skip, every resource seen) is remembered; as
+checkov runs in an environment of its own, no variable or configuration file of the user's
+can have made it clean.
 """
 
 from __future__ import annotations
@@ -106,20 +115,43 @@ def unjustified(template: dict[str, Any]) -> list[str]:
     ]
 
 
-def checkov_directory(checkov: str, directory: Path, resources: int) -> list[str]:
-    """Findings of checkov on every template in ``directory`` (which hold ``resources``
-    resources in all): failed checks, files it could not parse, resources it did not see."""
-    result = subprocess.run(
-        [
-            checkov,
-            *("-d", str(directory), "--framework", "cloudformation"),
-            *("--skip-download", "--output", "json", "--quiet", "--compact"),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=directory,  # no configuration file of the project's can skip checks
-    )
+def declared(template: dict[str, Any]) -> dict[str, list[str]]:
+    """Each resource's logical ID -> the checkov checks its Metadata says to skip."""
+    return {
+        logical: [
+            str(skip.get("id"))
+            for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+        ]
+        for logical, resource in template["Resources"].items()
+    }
+
+
+def environment(home: str) -> dict[str, str]:
+    """All checkov's environment: nothing of ours (no CKV_*, BC_*, PYTHON*...), and an
+    empty ``home`` (no ~/.checkov.yaml)."""
+    return {"PATH": os.defpath, "HOME": home, "LANG": "C.UTF-8"}
+
+
+def checkov_directory(
+    checkov: str, directory: Path, skips: dict[str, dict[str, list[str]]]
+) -> list[str]:
+    """Findings of checkov on every template in ``directory``, whose resources and declared
+    skips ``skips`` gives (file name -> ``declared``): failed checks, skips no Metadata
+    declares, files it could not parse, resources it did not see."""
+    with tempfile.TemporaryDirectory(prefix="checkov-home-") as home:
+        result = subprocess.run(
+            [
+                checkov,
+                *("-d", str(directory), "--framework", "cloudformation"),
+                # not --quiet: that leaves the skipped checks out of the report
+                *("--skip-download", "--output", "json", "--compact"),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=directory,  # holds only the templates: no .checkov.yaml
+            env=environment(home),
+        )
     try:
         reports = json.loads(result.stdout or "[]")
     except json.JSONDecodeError:
@@ -134,9 +166,19 @@ def checkov_directory(checkov: str, directory: Path, resources: int) -> list[str
         seen += summary.get("resource_count", 0)
         if summary.get("parsing_errors"):
             found.append(f"{directory.name}: checkov could not parse {summary['parsing_errors']}")
-        for check in report.get("results", {}).get("failed_checks", []):
+        results = report.get("results", {})
+        for check in results.get("failed_checks", []):
             name = check["file_path"].lstrip("/")
             found.append(f"{name}: {check['check_id']} {check['resource']}")
+        for check in results.get("skipped_checks", []):
+            name = check["file_path"].lstrip("/")
+            logical = str(check["resource"]).rpartition(".")[2]
+            if check["check_id"] not in skips.get(name, {}).get(logical, []):
+                found.append(
+                    f"{name}: {check['check_id']} {check['resource']} skipped, but its "
+                    "Metadata declares no such skip"
+                )
+    resources = sum(len(resources) for resources in skips.values())
     if seen != resources:
         found.append(f"{directory.name}: checkov saw {seen} resources of {resources}")
     return found
@@ -164,7 +206,7 @@ def main() -> int:
     started = time.perf_counter()
     rendered = templates()
     texts = {name: to_yaml(template) for name, template in rendered.items()}
-    clean = remembered(args.cache, [Path(__file__), *args.key], texts)
+    clean = remembered(args.cache, [Path(__file__), *args.key], texts, args.checkov)
     if clean is not None and clean.exists():
         print(
             f"checkov: {len(rendered)} templates, 0 findings (a clean run of the same "
@@ -179,8 +221,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         for name, text in texts.items():
             (Path(tmp) / name).write_text(text, encoding="utf-8")
-        resources = sum(len(t["Resources"]) for t in rendered.values())
-        problems += checkov_directory(args.checkov, Path(tmp), resources)
+        skips = {name: declared(template) for name, template in rendered.items()}
+        problems += checkov_directory(args.checkov, Path(tmp), skips)
     for line in problems:
         print(line, file=sys.stderr)
     elapsed = time.perf_counter() - started
@@ -191,12 +233,16 @@ def main() -> int:
     return 1 if problems else 0
 
 
-def remembered(cache: Path | None, keys: list[Path], texts: dict[str, str]) -> Path | None:
-    """The file that marks a clean run of ``texts`` with ``keys`` as they are, or None."""
+def remembered(
+    cache: Path | None, keys: list[Path], texts: dict[str, str], checkov: str
+) -> Path | None:
+    """The file that marks a clean run of ``texts`` by ``checkov`` with ``keys`` as they
+    are, or None."""
     if cache is None:
         return None
     digest = hashlib.sha256()
     for part in [
+        checkov.encode(),
         *(k.read_bytes() for k in keys),
         *(f"{n}\0{t}".encode() for n, t in texts.items()),
     ]:

@@ -30,7 +30,14 @@ from multiprocessing import Pool
 from pathlib import Path
 from typing import Any
 
-from checkov_templates import VALUES, checkov_directory, choices, executable, unjustified
+from checkov_templates import (
+    VALUES,
+    checkov_directory,
+    choices,
+    declared,
+    executable,
+    unjustified,
+)
 from clazar_templates import options as o
 from clazar_templates.stacks import STACKS
 from clazar_templates.template.render import lint, to_yaml
@@ -53,11 +60,12 @@ def combinations(both: bool = False) -> Iterator[Combination]:
                 yield short, (*plain.items(), *zip(shaping, chosen, strict=True))
 
 
-def render(combination: Combination) -> tuple[str, int, list[str]]:
-    """The template text, its resource count, and its checkov suppressions lacking a reason."""
+def render(combination: Combination) -> tuple[str, dict[str, list[str]], list[str]]:
+    """The template text, its resources' declared checkov skips, and its checkov
+    suppressions lacking a reason."""
     short, settings = combination
     template = STACKS[short].build(STACKS[short].options(**dict(settings))).to_dict()
-    return to_yaml(template), len(template["Resources"]), unjustified(template)
+    return to_yaml(template), declared(template), unjustified(template)
 
 
 RECORDED_OPTIONS = re.compile(r"(?m)^    Options:\n(?:      .*\n)+")
@@ -108,11 +116,11 @@ def main() -> int:
     print(f"cfn-lint: {len(failures)} findings ({time.perf_counter() - started:.1f} s)")
     if args.checkov:
         named = {f"t{i:05d}.yaml": text for i, text in enumerate(distinct)}
-        resources = {text: count for text, count, _ in rendered}
+        skips = {text: found for text, found, _ in rendered}
         reasonless = {text: found for text, _, found in rendered}
         for text in distinct:
             failures += [(describe(first[text]), f"no reason given: {u}") for u in reasonless[text]]
-        for finding in run_checkov(args.checkov, named, resources, args.jobs):
+        for finding in run_checkov(args.checkov, named, skips, args.jobs):
             name, _, rest = finding.partition(": ")
             shown = describe(first[named[name]]) if name in named else name
             failures.append((shown, f"checkov {rest}"))
@@ -142,7 +150,7 @@ def describe(combination: Combination) -> str:
 
 
 def run_checkov(
-    checkov: str, named: dict[str, str], resources: dict[str, int], jobs: int
+    checkov: str, named: dict[str, str], skips: dict[str, dict[str, list[str]]], jobs: int
 ) -> list[str]:
     """checkov on every named text: one process per chunk of at most 200, ``jobs`` at once.
     Findings start with the file name."""
@@ -156,8 +164,7 @@ def run_checkov(
             directory.mkdir()
             for name in names[start : start + size]:
                 (directory / name).write_text(named[name], encoding="utf-8")
-            count = sum(resources[named[n]] for n in names[start : start + size])
-            chunks.append((directory, count))
+            chunks.append((directory, {n: skips[named[n]] for n in names[start : start + size]}))
         with ThreadPoolExecutor(jobs) as threads:
             found = [
                 f for r in threads.map(lambda c: checkov_directory(checkov, *c), chunks) for f in r

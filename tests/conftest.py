@@ -18,7 +18,7 @@ from unittest import mock
 import pytest
 
 from clazar_templates import to_json
-from moto_deploy import reporter_in_process
+from moto_deploy import DEPLOY_TIMEOUT, reporter_in_process
 from reporter_support import FakeServer
 from support import ACCOUNT, DEPLOY_VALUES, EXTERNAL_ID, UID, VENDOR
 
@@ -92,15 +92,16 @@ class Deployment:
         )
         return self.wait(name)
 
-    def wait(self, name: str, timeout: float = 30.0) -> dict[str, Any]:
+    def wait(self, name: str, timeout: float = DEPLOY_TIMEOUT) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             (stack,) = self.client.describe_stacks(StackName=name)["Stacks"]
-            if not stack["StackStatus"].endswith("IN_PROGRESS") or time.monotonic() > deadline:
+            if not stack["StackStatus"].endswith("IN_PROGRESS"):
                 return dict(stack)
             if self.failed(stack["StackId"]):
                 stack["StackStatus"] = "CREATE_FAILED"  # moto ignores FAILED answers
                 return dict(stack)
+            assert time.monotonic() < deadline, f"{name} still {stack['StackStatus']}"
             time.sleep(0.05)
 
     def failed(self, stack_id: str) -> dict[str, Any] | None:

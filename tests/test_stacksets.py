@@ -35,7 +35,7 @@ from clazar_templates.stacks import STACKS, stack
 from clazar_templates.template.reading import load_template
 from clazar_templates.template.render import TEMPLATE_BODY_LIMIT
 from clazar_templates.template.resolve import resolve
-from moto_deploy import reporter_in_process
+from moto_deploy import DEPLOY_TIMEOUT, reporter_in_process
 from reporter_support import FakeServer
 from support import DEPLOY_VALUES, SECRET
 
@@ -526,7 +526,7 @@ def api(org: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServer]:
 
 
 def reports(api: FakeServer, count: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + DEPLOY_TIMEOUT  # they come during a deployment: its margin
     while len(api.requests) < count and time.monotonic() < deadline:
         time.sleep(0.05)
     for request in api.requests:

@@ -492,23 +492,47 @@ class Hangup:
         self.socket.close()
 
 
+# The fake servers below answer from a thread of this process in milliseconds (measured alone:
+# the whole failing `check` takes 0.06-0.4 s); 1 s holds with two CPU-bound processes and the
+# other xdist worker on two cores, where a thread blocked on a socket still runs within tens
+# of milliseconds. Each case asserts its own error, so an answer slower than this would fail
+# as a "Read timeout", never pass for the wrong reason.
+READ_TIMEOUT = 1.0
+# A hanging server answers after HANG s: a check that waited for the answer would take that
+# long; one that gives up takes READ_TIMEOUT plus under a second (0.6 s alone). The bound,
+# half of HANG, leaves a factor of ~20 for a loaded machine.
+HANG = 120.0
+
+
 @pytest.fixture
 def fast_failing_clients(monkeypatch: pytest.MonkeyPatch) -> None:
-    """check's clients with one attempt and a short read timeout (the defaults retry and
-    wait, as they should against AWS)."""
+    """check's clients with one attempt and a read timeout of READ_TIMEOUT (the defaults retry
+    and wait, as they should against AWS)."""
     monkeypatch.setattr(
         checks,
         "CLIENT_CONFIG",
-        {"connect_timeout": 1, "read_timeout": 0.25, "retries": {"max_attempts": 1}},
+        {"connect_timeout": 5, "read_timeout": READ_TIMEOUT, "retries": {"max_attempts": 1}},
     )
 
 
-@pytest.mark.parametrize("fault", ["closes", "hangs", "answers-garbage", "answers-500"])
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        ("closes", "Connection was closed before we received a valid response"),
+        ("hangs", "Read timeout on endpoint URL"),
+        ("answers-garbage", "invalid XML received"),
+        ("answers-500", "An error occurred (500) when calling the DescribeStacks operation"),
+    ],
+)
 def test_check_reports_a_failing_endpoint_in_one_line(
-    aws_endpoint: str, monkeypatch: pytest.MonkeyPatch, fast_failing_clients: None, fault: str
+    aws_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    fast_failing_clients: None,
+    fault: str,
+    says: str,
 ) -> None:
     replies = {
-        "hangs": Reply(200, b"", delay=5),
+        "hangs": Reply(200, b"", delay=HANG),  # the server's exit ends the wait
         "answers-garbage": Reply(200, b"\x00not xml at all"),
         "answers-500": Reply(500, b"<html>oops</html>"),
     }
@@ -520,7 +544,8 @@ def test_check_reports_a_failing_endpoint_in_one_line(
         monkeypatch.setenv("AWS_ENDPOINT_URL", url)
         started = time.monotonic()
         result = CliRunner().invoke(cli, ["check", "--stack", "clazar"])
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < HANG / 2  # gave up, did not wait for the answer
     error = one_error(result, 1)
     assert error.startswith("Error: stack: cannot read stack clazar in us-east-1: ")
+    assert says in error
     assert result.output.splitlines()[0].startswith("FAIL stack: ")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,55 +267,167 @@ def size_note(text: str) -> str:
 
 LINT_REGIONS = ("us-east-1",)
 LINT_CHECKS = ("I",)  # informational rules too, beside errors and warnings
+LINT_RULES: tuple[str, ...] = ()
+"""Directories of rules cfn-lint runs beside its own (its ``append_rules``): none yet. The
+lint cache's key holds every file in them."""
 LINT_CACHE = "CLAZAR_LINT_CACHE"
-"""Environment variable naming a directory where cfn-lint's findings are kept, by the hash of
-the template, cfn-lint's version and this configuration (``make`` sets it to .cache/)."""
+"""Environment variable naming a directory where cfn-lint's findings are kept (``make`` sets
+it to .cache/), by the hash of everything that decides them (``_cache_path``)."""
+
+
+def _lint_settings(regions: tuple[str, ...]) -> str:
+    """Everything this project tells cfn-lint (its ``ManualArgs``), as JSON: the regions,
+    the informational rules, the rule directories, and no configuration file (``os.devnull``:
+    cfn-lint reads no ``~/.cfnlintrc`` nor a ``.cfnlintrc`` in the working directory, which
+    could ignore a rule for one user and so hide a finding from the lint and its cache)."""
+    return json.dumps(
+        {
+            "regions": list(regions),
+            "include_checks": list(LINT_CHECKS),
+            "append_rules": list(LINT_RULES),
+            "config_file": os.devnull,
+        },
+        sort_keys=True,
+    )
 
 
 @functools.cache
-def _linter(regions: tuple[str, ...]) -> Any:
-    """cfn-lint's configuration and loaded rules, made once per process.
+def _linter(settings: str) -> Any:
+    """cfn-lint's configuration and loaded rules (``_lint_settings``), made once per process.
 
     ``cfnlint.api.lint`` builds a new Runner, and so reloads every rule (about 0.6 s of CPU),
     on each call: its ``rules`` argument takes only the older ``RulesCollection``, not the
     ``Rules`` a Runner loads (cfn-lint 1.x). Measured on a committed template: 0.91 s per
     call through the API, 0.24 s here.
     """
-    from cfnlint.api import ManualArgs
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
 
-    return Runner(ConfigMixIn(**ManualArgs(regions=list(regions), include_checks=[*LINT_CHECKS])))
+    return Runner(ConfigMixIn(**json.loads(settings)))
 
 
-def _lint_now(text: str, regions: tuple[str, ...]) -> list[Finding]:
+def _lint_now(text: str, settings: str) -> list[Finding]:
     from cfnlint.decode.decode import decode_str
     from cfnlint.runner import run_template_by_data
 
     template, errors = decode_str(text)
     if not errors and template is not None:
-        runner = _linter(regions)
+        runner = _linter(settings)
         errors = list(run_template_by_data(template, runner.config, runner.rules))
     return [Finding(m.rule.id, m.message, m.linenumber) for m in errors]
 
 
-def _cache_path(text: str, regions: tuple[str, ...]) -> Path | None:
+def _spec_cache() -> Path:
+    """Where ``cfn-lint --update-specs`` keeps the schemas it downloads, which cfn-lint reads
+    instead of its bundled ones when they are newer: ``cfnlint.helpers.get_cache_dir``,
+    written out so that this process need not import cfn-lint (tests compare the two)."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA", os.path.expanduser("~\\AppData\\Local"))
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache"))
+    return Path(base, "aws", "cfn-lint", "schemas")
+
+
+def _tree_digest(top: Path) -> str:
+    """The hash of every file under ``top`` (names and bytes), or "absent"."""
+    import hashlib
+
+    if not top.is_dir():
+        return "absent"
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(top):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root, name)
+            try:
+                data = path.read_bytes()
+            except OSError as error:  # a dangling link, say: it is part of the key, as is
+                data = f"unreadable: {error.strerror}".encode()
+            digest.update(str(path.relative_to(top)).encode() + b"\0")
+            digest.update(hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def _versions(name: str) -> dict[str, str]:
+    """The installed version of ``name`` and of everything it requires, transitively."""
+    import re
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    found: dict[str, str] = {}
+    todo = [name]
+    while todo:
+        wanted = re.sub(r"[-_.]+", "-", todo.pop()).lower()
+        if wanted in found:
+            continue
+        try:
+            dist = distribution(wanted)
+        except PackageNotFoundError:
+            found[wanted] = "absent"
+            continue
+        found[wanted] = dist.version
+        for requirement in dist.requires or []:
+            if "extra ==" not in requirement:
+                todo.append(re.split(r"[^A-Za-z0-9._-]", requirement, maxsplit=1)[0])
+    return found
+
+
+@functools.cache
+def _lint_inputs() -> str:
+    """What decides cfn-lint's findings beside the text and ``_lint_settings``, once per
+    process (about 0.1 s, most of it hashing 30 MB of schemas): cfn-lint's version and its
+    requirements', its data (the resource schemas, the specs) as installed, the schemas of
+    ``cfn-lint --update-specs`` (``_spec_cache``), and this module (how cfn-lint is run)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("cfnlint")
+    package = Path(next(iter(spec.submodule_search_locations or []))) if spec else None
+    return json.dumps(
+        [
+            _versions("cfn-lint"),
+            _tree_digest(package / "data") if package else "absent",
+            _tree_digest(_spec_cache()),
+            Path(__file__).read_text(encoding="utf-8"),
+        ]
+    )
+
+
+def _cache_path(text: str, settings: str) -> Path | None:
+    """Where the findings of ``text`` are kept: named by the hash of the text, the settings,
+    the rule files and ``_lint_inputs``."""
     directory = os.environ.get(LINT_CACHE)
     if not directory:
         return None
     import hashlib
-    from importlib.metadata import version
 
-    key = json.dumps([version("cfn-lint"), regions, LINT_CHECKS, text])
+    rules = [_tree_digest(Path(rules).expanduser()) for rules in LINT_RULES]
+    key = json.dumps([_lint_inputs(), settings, rules, text])
     return Path(directory) / f"{hashlib.sha256(key.encode()).hexdigest()}.json"
 
 
 def _cached(path: Path | None) -> list[Finding] | None:
+    """The findings kept at ``path``; None (lint again) if there are none or the entry is not
+    a list of [rule, message, line] rows."""
     try:
         rows = json.loads(path.read_text(encoding="utf-8")) if path else None
     except (OSError, ValueError):
         return None
-    return None if rows is None else [Finding(*row) for row in rows]
+    if not isinstance(rows, list):
+        return None
+    found = []
+    for row in rows:
+        if not (
+            isinstance(row, list)
+            and len(row) == 3
+            and isinstance(row[0], str)
+            and row[0]
+            and isinstance(row[1], str)
+            and type(row[2]) is int
+        ):
+            return None
+        found.append(Finding(*row))
+    return found
 
 
 def _keep(path: Path | None, findings: list[Finding]) -> None:
@@ -351,7 +464,7 @@ def lint_many(texts: Sequence[str], regions: Iterable[str] = LINT_REGIONS) -> li
     slower than loading them once before forking, and this process then exits without
     tearing cfn-lint down (about 0.3 s; workers end with ``os._exit``). If it has, the
     workers share what it loaded."""
-    wanted = tuple(regions)
+    wanted = _lint_settings(tuple(regions))
     paths = [_cache_path(text, wanted) for text in texts]
     found = [_cached(path) for path in paths]
     missing = [i for i, hit in enumerate(found) if hit is None]
