@@ -999,3 +999,12 @@ def test_an_upgrade_to_this_version_too_big_for_a_body_sends_its_published_url(
     assert "TemplateBody" not in call
     assert call["TemplateURL"].endswith(f"/{key}")
     assert (plan.from_version, plan.to_version) == ("0.9.0", __version__)
+
+
+def test_the_library_prints_nothing_unless_asked(
+    cfn: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A service that imports apply_upgrade gets no stdout of ours (issue 25)."""
+    plan = plan_upgrade(STACK, target(tmp_path, with_resource()), client=cfn, keep_change_set=True)
+    assert apply_upgrade(plan, poll=0.01).ok
+    assert capsys.readouterr() == ("", "")
