@@ -850,9 +850,7 @@ def test_the_secret_comes_from_the_environment(
 def test_the_secret_comes_from_a_hidden_prompt(
     needs_secret: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from clazar_templates import cli as cli_module
-
-    monkeypatch.setattr(cli_module, "_has_terminal", lambda: True)
+    monkeypatch.setattr("clazar_templates.cli_args.has_terminal", lambda: True)
     path = target(tmp_path, {**with_resource(), "Parameters": with_secret("0.2.0")["Parameters"]})
     result = CliRunner().invoke(
         cli, ["upgrade", "--stack", STACK, "--to", path, "--apply"], input=NEW_SECRET + "\n"
