@@ -201,14 +201,19 @@ def permissions_command(stack: str | None, fmt: str) -> None:
 @click.argument("stack_name", metavar="STACK")
 @click.option("--set", "pairs", multiple=True, metavar="OPTION=VALUE", help="A build option.")
 @click.option("--fenced", is_flag=True, help="Wrap in a ```mermaid block (for Markdown).")
-def diagram_command(stack_name: str, pairs: tuple[str, ...], fenced: bool) -> None:
+@FORMAT_JSON
+def diagram_command(stack_name: str, pairs: tuple[str, ...], fenced: bool, fmt: str) -> None:
     """Print STACK's template as a Mermaid flowchart (what it creates, who reaches what)."""
     from .review.diagrams import diagram, fenced_block
 
     with usage_errors():
         (target,) = stacks_named([stack_name])
     text = diagram(target, build_options([target], pairs)[target.name])
-    click.echo(fenced_block(text) if fenced else text, nl=False)
+    text = fenced_block(text) if fenced else text
+    if fmt == "json":
+        echo_json({"stack": target.name, "mermaid": text})
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command("diff")

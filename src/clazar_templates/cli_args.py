@@ -95,7 +95,7 @@ def bad_input(message: object) -> NoReturn:
     sys.exit(2)
 
 
-NO_REGION = "no AWS region configured: pass {option} REGION, or set AWS_REGION (or the profile's)"
+NO_REGION = "no AWS region configured: pass {option}, or set AWS_DEFAULT_REGION or a profile's"
 
 
 def aws_session(
