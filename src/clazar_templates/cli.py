@@ -166,10 +166,10 @@ def docs_command(root: Path, check: bool) -> None:
     docs/deployer-permissions.md."""
     from .review.docs import refresh_documents
 
-    if not (root / "pyproject.toml").is_file() or not (root / "docs").is_dir():
+    if not (root / "README.md").is_file():
         bad_input(
-            f"--root: {root} is not a clazar-templates checkout (no pyproject.toml and docs/); "
-            "docs regenerates the repository's documents"
+            f"--root: {root} is not a clazar-templates checkout (no README.md); docs "
+            "regenerates the repository's documents (make templates)"
         )
     stale = refresh_documents(root, check=check)
     if check:
@@ -489,8 +489,8 @@ def stackset_plan_command(
         (target,) = stacks_named([stack_name])
     options = build_options([target], settings)[target.name]
     given = name_values(pairs, "--param")
-    if do_apply:
-        aws_session(profile, home_region, region_option="--home-region")
+    if do_apply or bucket or template_url:  # a published version is read from S3
+        aws_session(profile, home_region, region_option="--home-region", need_region=do_apply)
 
     def ask(name: str) -> str:
         return hidden_prompt(name, secret_env_var(name))
