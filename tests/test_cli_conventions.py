@@ -242,3 +242,13 @@ def test_shell_completion_is_documented_and_works() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "_clazar_templates_completion" in result.stdout
+
+
+def test_the_library_needs_a_region_too(unconfigured: Path) -> None:
+    """Not only the command line: check() and plan_upgrade() refuse before any call."""
+    from clazar_templates import CheckError, UpgradeInputError, check, plan_upgrade
+
+    with pytest.raises(CheckError, match=r"^--region: no AWS region configured"):
+        check("clazar")
+    with pytest.raises(UpgradeInputError, match=r"^--region: no AWS region configured"):
+        plan_upgrade("clazar", "1.0.0")

@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 import click
 
+from .aws.errors import no_region
 from .errors import FieldError
 from .options import OptionError
 from .stacks import STACKS, Stack, options_for, stack
@@ -95,9 +96,6 @@ def bad_input(message: object) -> NoReturn:
     sys.exit(2)
 
 
-NO_REGION = "no AWS region configured: pass {option}, or set AWS_DEFAULT_REGION or a profile's"
-
-
 def aws_session(
     profile: str | None,
     region: str | None,
@@ -117,7 +115,7 @@ def aws_session(
     except ProfileNotFound as error:
         bad_input(f"{'--profile' if profile else 'AWS_PROFILE'}: {error}")
     if need_region and not session.region_name:
-        bad_input(f"{region_option}: {NO_REGION.format(option=region_option)}")
+        bad_input(f"{region_option}: {no_region(region_option)}")
     before = boto3.DEFAULT_SESSION
     boto3.DEFAULT_SESSION = session
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from ...review.diff import PermissionDiff
 from ..checks.recognise import NotOurs, identify
-from ..errors import aws_errors
+from ..errors import aws_errors, no_region
 from ..publishing import DEFAULT_PREFIX
 from .changes import ResourceChange, resource_changes
 from .changeset import (
@@ -152,7 +152,9 @@ def plan_upgrade(
     given = dict(parameters or {})
     check_arguments(stack_name, region, bucket, prefix)
     session = session or boto3.Session(region_name=region)
-    where = region or (client.meta.region_name if client else session.region_name) or "us-east-1"
+    where = region or (client.meta.region_name if client else session.region_name)
+    if not where:
+        raise UpgradeInputError("--region", no_region())
     cfn = client or session.client(
         "cloudformation", region_name=where, config=Config(**CLIENT_CONFIG)
     )
