@@ -202,12 +202,19 @@ def test_docs_is_hidden_and_one_line_outside_the_repository(tmp_path: Path) -> N
     assert line.startswith(f"Error: --root: {tmp_path} is not a clazar-templates checkout")
 
 
-def test_an_os_error_is_one_line_naming_the_path() -> None:
-    result = run("build", "marketplace", "--no-lint", "--out", "/proc/nope")
-    assert result.exit_code != 0
-    assert "Traceback" not in result.output
-    (line,) = result.stderr.splitlines()
-    assert line.startswith("Error: /proc/nope")
+def test_an_os_error_is_one_line_naming_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "README.md").write_text("x\n", encoding="utf-8")
+    (tmp_path / "docs").write_text("a file where docs/ goes\n", encoding="utf-8")
+    line = one_line(run("docs", "--root", str(tmp_path)), 1)
+    assert line.startswith(f"Error: {tmp_path / 'docs'} is a file, not a directory")
+
+    def denied(*_args: object) -> str:
+        raise PermissionError(13, "Permission denied", "/srv/clazar/cache.json")
+
+    monkeypatch.setattr("clazar_templates.review.permissions.permissions", denied)
+    assert one_line(run("permissions"), 1) == "Error: /srv/clazar/cache.json: Permission denied"
 
 
 def test_a_hidden_prompt_without_a_terminal_says_so(unconfigured: Path) -> None:
@@ -224,8 +231,8 @@ def test_a_hidden_prompt_without_a_terminal_says_so(unconfigured: Path) -> None:
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     assert result.stderr == (
-        "Error: ClazarSecretKey: reading it needs a terminal; "
-        "set CLAZAR_SECRET_KEY in the environment instead\n"
+        "Error: CLAZAR_SECRET_KEY: ClazarSecretKey needs a value and there is no terminal to "
+        "ask for it on: set CLAZAR_SECRET_KEY in the environment\n"
     )
 
 

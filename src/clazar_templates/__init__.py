@@ -30,6 +30,7 @@ _EXPORTS = {
     "UpgradeError": "aws.upgrade",
     "UpgradeInputError": "aws.upgrade",
     "ResolveError": "template.resolve",
+    "PathError": "template.render",
     "build_marketplace": "stacks.marketplace",
     "build_cosell": "stacks.cosell",
     "to_yaml": "template.render",
@@ -58,6 +59,7 @@ __all__ = [
     "LaunchError",
     "MarketplaceOptions",
     "OptionError",
+    "PathError",
     "PublishError",
     "ResolveError",
     "StackSetError",
@@ -96,7 +98,7 @@ if TYPE_CHECKING:  # the same names as _EXPORTS (a test holds them equal): typed
     from .review.permissions import permissions
     from .stacks.cosell import build_cosell
     from .stacks.marketplace import build_marketplace
-    from .template.render import lint, to_json, to_yaml
+    from .template.render import PathError, lint, to_json, to_yaml
     from .template.resolve import ResolveError
 
 

@@ -32,18 +32,22 @@ from .cli_args import (
     os_message,
     read_input,
     stacks_named,
+    usage_error,
     usage_errors,
 )
 from .errors import FieldError
 
 
 class _Commands(click.Group):
-    """The command group: an OS error any command meets is one ``Error:`` line naming the
-    path (exit 1), never a traceback."""
+    """The command group: bad input a command did not translate itself is still a usage
+    error naming the field, and an OS error one ``Error:`` line naming the path (exit 1);
+    never a traceback."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except FieldError as error:
+            raise usage_error(error) from None
         except OSError as error:
             raise click.ClickException(os_message(error)) from None
 
