@@ -1006,3 +1006,19 @@ def test_the_library_prints_nothing_unless_asked(
     plan = plan_upgrade(STACK, target(tmp_path, with_resource()), client=cfn, keep_change_set=True)
     assert apply_upgrade(plan, poll=0.01).ok
     assert capsys.readouterr() == ("", "")
+
+
+def test_format_json_is_one_document_on_stdout(cfn: Any, tmp_path: Path) -> None:
+    """Issue 25: the plan (and with --apply the result) as one JSON document; progress
+    stays on stderr."""
+    path = target(tmp_path, with_resource())
+    planned = run("--stack", STACK, "--to", path, "--format", "json")
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.stdout)
+    assert (plan["stack_name"], plan["to_version"], plan["result"]) == (STACK, "0.2.0", None)
+    assert plan["permissions"]["grew"] is False
+    assert [c["action"] for c in plan["changes"]] == ["Add"]
+    assert change_sets(cfn) == []
+    applied = run("--stack", STACK, "--to", path, "--apply", "--format", "json")
+    assert applied.exit_code == 0, applied.output
+    assert json.loads(applied.stdout)["result"]["status"] == "UPDATE_COMPLETE"

@@ -16,6 +16,7 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -649,6 +650,7 @@ def deployer_policy_command(
     "--accept-removal", is_flag=True, help="Apply even if stateful resources are removed."
 )
 @profile_option
+@FORMAT_JSON
 def upgrade_command(
     stack_name: str,
     to: str,
@@ -661,6 +663,7 @@ def upgrade_command(
     accept_replacement: bool,
     accept_removal: bool,
     profile: str | None,
+    fmt: str,
 ) -> None:
     """Plan upgrading a stack to VERSION or FILE: parameters, permission diff, resource
     changes of a real change set (deleted afterwards); with --apply, execute it.
@@ -677,7 +680,7 @@ def upgrade_command(
     parameters = name_values(pairs, "--param")
     session = aws_session(profile, region)
     try:
-        _, result = upgrade(
+        plan, result = upgrade(
             stack_name,
             to,
             session=session,
@@ -690,15 +693,33 @@ def upgrade_command(
             accept_replacement=accept_replacement,
             accept_removal=accept_removal,
             ask=_ask_secret,
-            report=click.echo,
+            report=click.echo if fmt == "text" else None,
             progress=lambda line: click.echo(line, err=True),
         )
     except (UpgradeInputError, UpgradeError) as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(2 if isinstance(error, UpgradeInputError) else 1)
+    if fmt == "json":
+        echo_json(_upgrade_data(plan, result))
+        sys.exit(0 if result is None or result.ok else 1)
     if result is not None:
         click.echo(result.summary)
         sys.exit(0 if result.ok else 1)
+
+
+def _upgrade_data(plan: Any, result: Any) -> dict[str, Any]:
+    """``upgrade --format json``: the plan (as :class:`UpgradePlan` has it, the permission
+    diff as ``diff --format json`` prints one) and, with --apply, the result (else null)."""
+    data = {
+        f.name: getattr(plan, f.name)
+        for f in dataclasses.fields(plan)
+        if f.name not in ("client", "permissions", "parameters", "changes")
+    }
+    data["parameters"] = [dataclasses.asdict(p) for p in plan.parameters]
+    data["changes"] = [{**dataclasses.asdict(c), "flagged": c.flagged} for c in plan.changes]
+    data["permissions"] = json.loads(plan.permissions.to_json())
+    data["result"] = None if result is None else {**dataclasses.asdict(result), "ok": result.ok}
+    return data
 
 
 def _ask_secret(name: str) -> str:
