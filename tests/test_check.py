@@ -232,7 +232,7 @@ def test_every_breakage_is_reported_and_nothing_else(reporter: None, session: An
 
     command = CliRunner().invoke(cli, ["check", "--stack", STACK, "--region", "us-east-1"])
     assert command.exit_code == 1
-    assert command.stdout.splitlines()[-1] == report.summary
+    assert command.stderr.splitlines() == [report.summary]  # results on stdout, the error not
     assert sum(line.startswith("FAIL ") for line in command.stdout.splitlines()) == len(
         failures(report)
     )
@@ -414,12 +414,14 @@ def test_a_stack_that_is_not_ours_is_an_error(aws_endpoint: str, session: Any) -
     deploy(ONE_QUEUE, STACK)
     result = CliRunner().invoke(cli, ["check", "--stack", STACK])
     assert result.exit_code == 1, result.output
-    assert result.stdout.splitlines()[-2:] == [
+    assert result.stdout.splitlines()[-1] == (
         "FAIL template: not a Clazar stack: its template has no Metadata.Clazar "
-        "(clazar-marketplace, clazar-cosell do)",
+        "(clazar-marketplace, clazar-cosell do)"
+    )
+    assert result.stderr == (
         "Error: template: not a Clazar stack: its template has no Metadata.Clazar "
-        "(clazar-marketplace, clazar-cosell do)",
-    ]
+        "(clazar-marketplace, clazar-cosell do)\n"
+    )
     assert "Connected" not in result.output
 
 

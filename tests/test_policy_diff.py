@@ -79,7 +79,7 @@ def test_hand_reordered_json_with_long_forms_is_no_change() -> None:
 def test_one_action_added() -> None:
     result = run(str(DATA / "base.yaml"), str(DATA / "action-added.yaml"), "--format", "json")
     assert result.exit_code == 1
-    report = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)  # always a list, one diff per template (issue 25)
     assert report["grew"] is True
     (subject,) = report["subjects"]
     assert (subject["name"], subject["kind"]) == ("VendorRole", "role")

@@ -539,9 +539,10 @@ def reports(api: FakeServer, count: int) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_cli_applies_to_two_accounts_and_reports_each(
-    org: tuple[str, list[str]], api: FakeServer
+    org: tuple[str, list[str]], api: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ou, accounts = org
+    monkeypatch.setattr("clazar_templates.cli_args.has_terminal", lambda: True)  # CliRunner's
     runner = CliRunner()
     args = ["stackset-plan", "marketplace", "--org-unit", ou, "--regions", "us-east-1", "--apply"]
     args += publish("marketplace")  # as TemplateURL (the body is tested in the next test)

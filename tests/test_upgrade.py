@@ -850,9 +850,7 @@ def test_the_secret_comes_from_the_environment(
 def test_the_secret_comes_from_a_hidden_prompt(
     needs_secret: list[Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from clazar_templates import cli as cli_module
-
-    monkeypatch.setattr(cli_module, "_has_terminal", lambda: True)
+    monkeypatch.setattr("clazar_templates.cli_args.has_terminal", lambda: True)
     path = target(tmp_path, {**with_resource(), "Parameters": with_secret("0.2.0")["Parameters"]})
     result = CliRunner().invoke(
         cli, ["upgrade", "--stack", STACK, "--to", path, "--apply"], input=NEW_SECRET + "\n"
@@ -999,3 +997,28 @@ def test_an_upgrade_to_this_version_too_big_for_a_body_sends_its_published_url(
     assert "TemplateBody" not in call
     assert call["TemplateURL"].endswith(f"/{key}")
     assert (plan.from_version, plan.to_version) == ("0.9.0", __version__)
+
+
+def test_the_library_prints_nothing_unless_asked(
+    cfn: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A service that imports apply_upgrade gets no stdout of ours (issue 25)."""
+    plan = plan_upgrade(STACK, target(tmp_path, with_resource()), client=cfn, keep_change_set=True)
+    assert apply_upgrade(plan, poll=0.01).ok
+    assert capsys.readouterr() == ("", "")
+
+
+def test_format_json_is_one_document_on_stdout(cfn: Any, tmp_path: Path) -> None:
+    """Issue 25: the plan (and with --apply the result) as one JSON document; progress
+    stays on stderr."""
+    path = target(tmp_path, with_resource())
+    planned = run("--stack", STACK, "--to", path, "--format", "json")
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads(planned.stdout)
+    assert (plan["stack_name"], plan["to_version"], plan["result"]) == (STACK, "0.2.0", None)
+    assert plan["permissions"]["grew"] is False
+    assert [c["action"] for c in plan["changes"]] == ["Add"]
+    assert change_sets(cfn) == []
+    applied = run("--stack", STACK, "--to", path, "--apply", "--format", "json")
+    assert applied.exit_code == 0, applied.output
+    assert json.loads(applied.stdout)["result"]["status"] == "UPDATE_COMPLETE"

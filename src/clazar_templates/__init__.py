@@ -3,7 +3,9 @@
     from clazar_templates import MarketplaceOptions, build_marketplace, to_yaml
     print(to_yaml(build_marketplace(MarketplaceOptions(allow_marketplace_access=True))))
 
-Names are imported on first use, so ``import clazar_templates`` stays fast.
+Names are imported on first use, so ``import clazar_templates`` stays fast. Every error the
+library raises on purpose is a :class:`ClazarError` (bad input a :class:`FieldError`, which
+names the field); each kind is exported here.
 """
 
 from __future__ import annotations
@@ -17,7 +19,18 @@ _EXPORTS = {
     "MarketplaceOptions": "options",
     "CosellOptions": "options",
     "OptionError": "options",
+    "ClazarError": "errors",
     "FieldError": "errors",
+    "PublishError": "aws.publishing",
+    "LaunchError": "aws.launch",
+    "CheckError": "aws.checks",
+    "StackSetError": "aws.stacksets",
+    "DiffError": "review.diff",
+    "DeployerError": "review.deployer",
+    "UpgradeError": "aws.upgrade",
+    "UpgradeInputError": "aws.upgrade",
+    "ResolveError": "template.resolve",
+    "PathError": "template.render",
     "build_marketplace": "stacks.marketplace",
     "build_cosell": "stacks.cosell",
     "to_yaml": "template.render",
@@ -37,10 +50,21 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "CheckError",
+    "ClazarError",
     "CosellOptions",
+    "DeployerError",
+    "DiffError",
     "FieldError",
+    "LaunchError",
     "MarketplaceOptions",
     "OptionError",
+    "PathError",
+    "PublishError",
+    "ResolveError",
+    "StackSetError",
+    "UpgradeError",
+    "UpgradeInputError",
     "__version__",
     "apply_upgrade",
     "build_cosell",
@@ -60,18 +84,22 @@ __all__ = [
     "to_yaml",
 ]
 
-if TYPE_CHECKING:
-    from .aws.checks import check
-    from .aws.launch import launch_url
-    from .aws.publishing import publish
-    from .aws.upgrade import apply_upgrade, plan_upgrade
-    from .errors import FieldError
+if TYPE_CHECKING:  # the same names as _EXPORTS (a test holds them equal): typed for consumers
+    from .aws.checks import CheckError, check
+    from .aws.launch import LaunchError, launch_url
+    from .aws.publishing import PublishError, publish
+    from .aws.stacksets import StackSetError, stackset_plan, stackset_status
+    from .aws.upgrade import UpgradeError, UpgradeInputError, apply_upgrade, plan_upgrade
+    from .errors import ClazarError, FieldError
     from .options import CosellOptions, MarketplaceOptions, OptionError
-    from .review.deployer import deployer_policy
+    from .review.deployer import DeployerError, deployer_policy
+    from .review.diagrams import diagram
+    from .review.diff import DiffError, diff
     from .review.permissions import permissions
     from .stacks.cosell import build_cosell
     from .stacks.marketplace import build_marketplace
-    from .template.render import lint, to_json, to_yaml
+    from .template.render import PathError, lint, to_json, to_yaml
+    from .template.resolve import ResolveError
 
 
 def __getattr__(name: str) -> Any:

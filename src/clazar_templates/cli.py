@@ -3,6 +3,11 @@
 Each command parses its arguments (see :mod:`.cli_args`), calls one library function and
 prints. Heavy libraries (cfn-lint, boto3) and the review and AWS modules are imported
 inside the commands that need them, so ``--help`` and ``build --no-lint`` start fast.
+
+Conventions (the README's "Commands" section): results on stdout, progress and errors on
+stderr; ``--format json`` prints one documented shape per command; ``-`` is stdin where a
+command reads a file; ``--profile``/``--region`` on every command that calls AWS; bad input
+is one ``Error:`` line and exit 2; an OS error is one line naming the path.
 """
 
 from __future__ import annotations
@@ -11,22 +16,60 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from . import cli_args
 from ._version import __version__
 from .aws.layout import DEFAULT_PREFIX, LATEST
 from .cli_args import (
+    aws_session,
     bad_input,
     build_options,
+    echo_json,
+    hidden_prompt,
     name_values,
+    os_message,
+    read_input,
     stacks_named,
+    usage_error,
     usage_errors,
 )
 from .errors import FieldError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: bad input a command did not translate itself is still a usage
+    error naming the field, and an OS error one ``Error:`` line naming the path (exit 1);
+    never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except FieldError as error:
+            raise usage_error(error) from None
+        except OSError as error:
+            raise click.ClickException(os_message(error)) from None
+
+
+profile_option = click.option(
+    "--profile", help="AWS profile to use (default: AWS_PROFILE, else the default chain)."
+)
+"""``--profile``: the AWS profile whose credentials (and region) a command uses."""
+
+
+FORMAT_JSON = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: the result as one JSON document (see the README for its shape).",
+)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="clazar-templates")
 def cli() -> None:
     """Build, check and publish Clazar's CloudFormation templates."""
@@ -90,24 +133,31 @@ def build(
 
 @cli.command("lint")
 @click.argument(
-    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, allow_dash=True)
 )
-def lint_command(files: tuple[Path, ...]) -> None:
-    """cfn-lint template FILES with this project's configuration."""
+@FORMAT_JSON
+def lint_command(files: tuple[str, ...], fmt: str) -> None:
+    """cfn-lint template FILES (- for stdin) with this project's configuration; exit 1 on
+    a finding."""
     from .template.render import lint
 
-    failed = False
-    for path in files:
-        findings = lint(path.read_text(encoding="utf-8"))
+    found = {path: lint(read_input(path)) for path in files}
+    if fmt == "json":
+        echo_json(
+            [
+                {"file": path, "findings": [dataclasses.asdict(f) for f in findings]}
+                for path, findings in found.items()
+            ]
+        )
+    for path, findings in found.items() if fmt == "text" else ():
         for finding in findings:
             click.echo(f"{path}: {finding}")
-        failed = failed or bool(findings)
         if not findings:
             click.echo(f"{path}: ok")
-    sys.exit(1 if failed else 0)
+    sys.exit(1 if any(found.values()) else 0)
 
 
-@cli.command("docs")
+@cli.command("docs", hidden=True)  # the maintainers' (make templates), not a user's
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
@@ -121,6 +171,11 @@ def docs_command(root: Path, check: bool) -> None:
     docs/deployer-permissions.md."""
     from .review.docs import refresh_documents
 
+    if not (root / "README.md").is_file():
+        bad_input(
+            f"--root: {root} is not a clazar-templates checkout (no README.md); docs "
+            "regenerates the repository's documents (make templates)"
+        )
     stale = refresh_documents(root, check=check)
     if check:
         for path in stale:
@@ -151,14 +206,19 @@ def permissions_command(stack: str | None, fmt: str) -> None:
 @click.argument("stack_name", metavar="STACK")
 @click.option("--set", "pairs", multiple=True, metavar="OPTION=VALUE", help="A build option.")
 @click.option("--fenced", is_flag=True, help="Wrap in a ```mermaid block (for Markdown).")
-def diagram_command(stack_name: str, pairs: tuple[str, ...], fenced: bool) -> None:
+@FORMAT_JSON
+def diagram_command(stack_name: str, pairs: tuple[str, ...], fenced: bool, fmt: str) -> None:
     """Print STACK's template as a Mermaid flowchart (what it creates, who reaches what)."""
     from .review.diagrams import diagram, fenced_block
 
     with usage_errors():
         (target,) = stacks_named([stack_name])
     text = diagram(target, build_options([target], pairs)[target.name])
-    click.echo(fenced_block(text) if fenced else text, nl=False)
+    text = fenced_block(text) if fenced else text
+    if fmt == "json":
+        echo_json({"stack": target.name, "mermaid": text})
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command("diff")
@@ -168,8 +228,11 @@ def diagram_command(stack_name: str, pairs: tuple[str, ...], fenced: bool) -> No
 @click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Deploy with this.")
 @click.option("--region", default="us-east-1", show_default=True, help="Deploy in this region.")
 @click.option("--bucket", help="Compare published versions: OLD and NEW are versions in it.")
-@click.option("--prefix", default="", help="Key prefix of the published versions.")
+@click.option(
+    "--prefix", default=DEFAULT_PREFIX, show_default=True, help="With --bucket: as publish's."
+)
 @click.option("--stack", "stacks", multiple=True, help="With --bucket: which stacks (all).")
+@profile_option
 def diff_command(
     old: str,
     new: str,
@@ -179,31 +242,36 @@ def diff_command(
     bucket: str | None,
     prefix: str,
     stacks: tuple[str, ...],
+    profile: str | None,
 ) -> None:
-    """Permission changes from template OLD to NEW (files, or versions with --bucket).
+    """Permission changes from template OLD to NEW (files, - for stdin, or versions with
+    --bucket). --format json is always a list, one diff per template.
 
     Exit status: 0 unchanged or narrowed, 1 permissions grew, 2 bad input.
     """
-    from .review.diff import diff_files, diff_published
+    from .review.diff import diff, diff_published
 
     parameters = name_values(pairs, "--param")
     if stacks and not bucket:
         bad_input("--stack needs --bucket (OLD and NEW are files otherwise)")
+    if old == new == "-" and not bucket:
+        bad_input("OLD and NEW: only one of them can be - (stdin)")
     try:
         if bucket:
             names = [s.name for s in stacks_named(stacks, "--stack")]
+            aws_session(profile, None, need_region=False)
             results = diff_published(
                 bucket, old, new, names, prefix=prefix, parameters=parameters, region=region
             )
         else:
-            results = [diff_files(old, new, parameters=parameters, region=region)]
+            texts = read_input(old), read_input(new)
+            results = [diff(*texts, parameters=parameters, region=region)]
     except FieldError as error:
         bad_input(error)
-    outputs = [r.to_json() if fmt == "json" else r.to_markdown() for r in results]
-    if fmt == "json" and len(outputs) > 1:
-        click.echo(json.dumps([json.loads(o) for o in outputs], indent=2))
+    if fmt == "json":
+        echo_json([json.loads(r.to_json()) for r in results])
     else:
-        click.echo("\n".join(outputs), nl=False)
+        click.echo("\n".join(r.to_markdown() for r in results), nl=False)
     sys.exit(1 if any(r.grew for r in results) else 0)
 
 
@@ -213,13 +281,22 @@ def diff_command(
 @click.option("--version", default=__version__, show_default=True, help="Version to publish.")
 @click.option("--region", help="The bucket's region (default: asked from S3).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; upload nothing.")
+@profile_option
+@FORMAT_JSON
 def publish_command(
-    bucket: str, prefix: str, version: str, region: str | None, dry_run: bool
+    bucket: str,
+    prefix: str,
+    version: str,
+    region: str | None,
+    dry_run: bool,
+    profile: str | None,
+    fmt: str,
 ) -> None:
     """Build, lint and upload every template to s3://BUCKET/PREFIX/VERSION/ and latest/."""
     from .aws.errors import aws_errors, aws_message
     from .aws.publishing import publish
 
+    aws_session(profile, region, need_region=False)
     try:
         with usage_errors():
             objects = publish(
@@ -232,6 +309,9 @@ def publish_command(
             )
     except aws_errors() as error:
         raise click.ClickException(f"S3: {aws_message(error)}") from None
+    if fmt == "json":
+        echo_json([{**dataclasses.asdict(o), "dry_run": dry_run} for o in objects])
+        return
     for obj in objects:
         label = "would upload" if dry_run and obj.action == "upload" else obj.action
         click.echo(f"{label:<12} {obj.url}")
@@ -246,6 +326,7 @@ def publish_command(
 @click.option("--param", "pairs", multiple=True, metavar="NAME=VALUE", help="Repeatable.")
 @click.option("--stack-name", help="Stack name in the form (default: the template name).")
 @click.option("--region", help="Region the console opens in (default: --bucket-region).")
+@FORMAT_JSON
 def launch_url_command(
     stack_arg: str,
     bucket: str,
@@ -255,6 +336,7 @@ def launch_url_command(
     pairs: tuple[str, ...],
     stack_name: str | None,
     region: str | None,
+    fmt: str,
 ) -> None:
     """Print the CloudFormation quick-create link for STACK, with parameters pre-filled."""
     from .aws.launch import launch_url
@@ -271,7 +353,10 @@ def launch_url_command(
             stack_name=stack_name,
             region=region,
         )
-    click.echo(url)
+    if fmt == "json":
+        echo_json({"url": url})
+    else:
+        click.echo(url)
 
 
 @cli.command("check")
@@ -280,15 +365,25 @@ def launch_url_command(
 @click.option("--vendor-profile", help="AWS profile with Clazar's credentials: also assume.")
 @click.option("--bucket", help="Where the stack's template version is published, if not ours.")
 @click.option("--prefix", default=DEFAULT_PREFIX, show_default=True, help="With --bucket.")
+@profile_option
+@FORMAT_JSON
 def check_command(
-    stack_name: str, region: str | None, vendor_profile: str | None, bucket: str | None, prefix: str
+    stack_name: str,
+    region: str | None,
+    vendor_profile: str | None,
+    bucket: str | None,
+    prefix: str,
+    profile: str | None,
+    fmt: str,
 ) -> None:
-    """Test a deployed stack's configuration: print each check, then Connected or Error.
+    """Test a deployed stack's configuration: print each check, then Connected (stdout) or
+    Error (stderr).
 
     Exit status: 0 connected, 1 a check failed, 2 bad input (one line).
     """
     from .aws.checks import check
 
+    session = aws_session(profile, region)
     try:
         report = check(
             stack_name,
@@ -296,11 +391,22 @@ def check_command(
             vendor_profile=vendor_profile,
             bucket=bucket,
             prefix=prefix,
-            progress=click.echo,
+            progress=click.echo if fmt == "text" else None,
+            session=session,
         )
     except FieldError as error:
         bad_input(error)
-    click.echo(report.summary)
+    if fmt == "json":
+        echo_json(
+            {
+                "stack": report.stack_name,
+                "connected": report.connected,
+                "reason": report.reason,
+                "results": [dataclasses.asdict(r) for r in report.results],
+            }
+        )
+    else:
+        click.echo(report.summary, err=not report.connected)
     if not report.connected:
         raise SystemExit(1)
 
@@ -347,6 +453,7 @@ def check_command(
 @click.option("--delegated-admin", is_flag=True, help="Run as a delegated administrator.")
 @click.option("--home-region", help="Region of the stack set itself (default: your profile's).")
 @click.option("--apply", "do_apply", is_flag=True, help="Send the requests (default: print).")
+@profile_option
 def stackset_plan_command(
     stack_name: str,
     org_units: tuple[str, ...],
@@ -365,24 +472,33 @@ def stackset_plan_command(
     delegated_admin: bool,
     home_region: str | None,
     do_apply: bool,
+    profile: str | None,
 ) -> None:
     """Print (or --apply) the StackSet requests that deploy STACK to whole OUs.
 
     With --bucket the stack set takes the published template's URL; without, the template
     body (at most 51,200 bytes). NoEcho parameters (ClazarSecretKey) are read from the
-    environment (CLAZAR_SECRET_KEY) or, with --apply, a hidden prompt; never from --param.
+    environment (CLAZAR_SECRET_KEY) or, with --apply in a terminal, a hidden prompt; never
+    from --param. Prints the plan as JSON; with --apply, the operation's result as JSON.
     """
     from .aws.errors import aws_errors, aws_message
-    from .aws.stacksets import apply_plan, cloudformation_client, stackset_parameters
+    from .aws.stacksets import (
+        apply_plan,
+        cloudformation_client,
+        secret_env_var,
+        stackset_parameters,
+    )
     from .aws.stacksets import stackset_plan as plan_for
 
     with usage_errors():
         (target,) = stacks_named([stack_name])
     options = build_options([target], settings)[target.name]
     given = name_values(pairs, "--param")
+    if do_apply or bucket or template_url:  # a published version is read from S3
+        aws_session(profile, home_region, region_option="--home-region", need_region=do_apply)
 
     def ask(name: str) -> str:
-        return str(click.prompt(name, hide_input=True, err=True))
+        return hidden_prompt(name, secret_env_var(name))
 
     try:
         with usage_errors():
@@ -430,15 +546,19 @@ def _split(values: tuple[str, ...]) -> list[str]:
 @cli.command("stackset-status")
 @click.argument("name")
 @click.option("--delegated-admin", is_flag=True, help="Run as a delegated administrator.")
-@click.option("--home-region", help="Region of the stack set (default: your profile's).")
+@click.option(
+    "--home-region", "--region", help="Region of the stack set (default: your profile's)."
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@profile_option
 def stackset_status_command(
-    name: str, delegated_admin: bool, home_region: str | None, fmt: str
+    name: str, delegated_admin: bool, home_region: str | None, fmt: str, profile: str | None
 ) -> None:
     """Every instance of stack set NAME with its status and reason; exit 1 if any failed."""
     from .aws.errors import aws_errors, aws_message
     from .aws.stacksets import cloudformation_client, stackset_status
 
+    aws_session(profile, home_region, region_option="--home-region")
     try:
         found = stackset_status(
             name,
@@ -529,6 +649,8 @@ def deployer_policy_command(
 @click.option(
     "--accept-removal", is_flag=True, help="Apply even if stateful resources are removed."
 )
+@profile_option
+@FORMAT_JSON
 def upgrade_command(
     stack_name: str,
     to: str,
@@ -540,6 +662,8 @@ def upgrade_command(
     accept_growth: bool,
     accept_replacement: bool,
     accept_removal: bool,
+    profile: str | None,
+    fmt: str,
 ) -> None:
     """Plan upgrading a stack to VERSION or FILE: parameters, permission diff, resource
     changes of a real change set (deleted afterwards); with --apply, execute it.
@@ -554,10 +678,12 @@ def upgrade_command(
     from .aws.upgrade import UpgradeError, UpgradeInputError, upgrade
 
     parameters = name_values(pairs, "--param")
+    session = aws_session(profile, region)
     try:
-        _, result = upgrade(
+        plan, result = upgrade(
             stack_name,
             to,
+            session=session,
             bucket=bucket,
             prefix=prefix,
             region=region,
@@ -567,19 +693,33 @@ def upgrade_command(
             accept_replacement=accept_replacement,
             accept_removal=accept_removal,
             ask=_ask_secret,
-            report=click.echo,
+            report=click.echo if fmt == "text" else None,
             progress=lambda line: click.echo(line, err=True),
         )
     except (UpgradeInputError, UpgradeError) as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(2 if isinstance(error, UpgradeInputError) else 1)
+    if fmt == "json":
+        echo_json(_upgrade_data(plan, result))
+        sys.exit(0 if result is None or result.ok else 1)
     if result is not None:
         click.echo(result.summary)
         sys.exit(0 if result.ok else 1)
 
 
-def _has_terminal() -> bool:
-    return sys.stdin.isatty()
+def _upgrade_data(plan: Any, result: Any) -> dict[str, Any]:
+    """``upgrade --format json``: the plan (as :class:`UpgradePlan` has it, the permission
+    diff as ``diff --format json`` prints one) and, with --apply, the result (else null)."""
+    data = {
+        f.name: getattr(plan, f.name)
+        for f in dataclasses.fields(plan)
+        if f.name not in ("client", "permissions", "parameters", "changes")
+    }
+    data["parameters"] = [dataclasses.asdict(p) for p in plan.parameters]
+    data["changes"] = [{**dataclasses.asdict(c), "flagged": c.flagged} for c in plan.changes]
+    data["permissions"] = json.loads(plan.permissions.to_json())
+    data["result"] = None if result is None else {**dataclasses.asdict(result), "ok": result.ok}
+    return data
 
 
 def _ask_secret(name: str) -> str:
@@ -588,7 +728,7 @@ def _ask_secret(name: str) -> str:
     from .aws.stacksets import secret_env_var
     from .aws.upgrade import UpgradeInputError
 
-    if not _has_terminal():
+    if not cli_args.has_terminal():  # the one check (tests replace it)
         raise UpgradeInputError(
             secret_env_var(name),
             f"{name} needs a new value and there is no terminal to ask for it on: set "

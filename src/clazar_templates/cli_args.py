@@ -2,11 +2,13 @@
 
 ``NAME=VALUE`` pairs (``--set``, ``--param``), the one lookup of stacks by name, and the
 one translation of a :class:`~clazar_templates.errors.FieldError` into click's usage error
-(exit 2, naming the argument or option).
+(exit 2, naming the argument or option); the AWS session of ``--profile``/``--region``, ``-``
+as stdin, OS errors and prompts as one line.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,14 +16,20 @@ from typing import Any, NoReturn
 
 import click
 
+from .aws.errors import no_region
 from .errors import FieldError
 from .options import OptionError
 from .stacks import STACKS, Stack, options_for, stack
 
 __all__ = [
+    "aws_session",
     "bad_input",
     "build_options",
+    "echo_json",
+    "hidden_prompt",
     "name_values",
+    "os_message",
+    "read_input",
     "stacks_named",
     "usage_error",
     "usage_errors",
@@ -86,3 +94,74 @@ def bad_input(message: object) -> NoReturn:
     """The one-line form of bad input (``check``, ``diff``): ``Error: ...``, exit 2."""
     click.echo(f"Error: {message}", err=True)
     sys.exit(2)
+
+
+def aws_session(
+    profile: str | None,
+    region: str | None,
+    *,
+    region_option: str = "--region",
+    need_region: bool = True,
+) -> Any:
+    """The boto3 session of ``--profile`` and ``region`` (default: your AWS configuration),
+    also made boto3's default session for this command (the library's ``boto3.client()``
+    calls use it). Exit 2 in one line for an unknown profile or, with ``need_region``, when
+    no region is configured (rather than silently using us-east-1)."""
+    import boto3
+    from botocore.exceptions import ProfileNotFound
+
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except ProfileNotFound as error:
+        bad_input(f"{'--profile' if profile else 'AWS_PROFILE'}: {error}")
+    if need_region and not session.region_name:
+        bad_input(f"{region_option}: {no_region(region_option)}")
+    before = boto3.DEFAULT_SESSION
+    boto3.DEFAULT_SESSION = session
+
+    def restore() -> None:
+        boto3.DEFAULT_SESSION = before
+
+    click.get_current_context().call_on_close(restore)
+    return session
+
+
+def read_input(name: str) -> str:
+    """The text of file ``name``, or of stdin for ``-``; exit 2 naming an unreadable file."""
+    if name == "-":
+        return sys.stdin.read()
+    try:
+        with open(name, encoding="utf-8") as file:
+            return file.read()
+    except OSError as error:
+        bad_input(f"cannot read {name}: {error.strerror or error}")
+    except UnicodeDecodeError:
+        bad_input(f"cannot read {name}: not UTF-8 text")
+
+
+def os_message(error: OSError) -> str:
+    """An OS error as one line naming the path: ``/proc/nope: Permission denied``."""
+    reason = error.strerror or str(error)
+    paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
+    return f"{' -> '.join(paths)}: {reason}" if paths else reason
+
+
+def has_terminal() -> bool:
+    """Whether a hidden prompt can be answered: stdin is a terminal (getpass reads it)."""
+    return sys.stdin.isatty()
+
+
+def hidden_prompt(name: str, env_var: str) -> str:
+    """Ask for ``name`` without echoing it; without a terminal, exit 2 saying so and naming
+    ``env_var`` (a pipe would otherwise get getpass's warning and "Aborted!")."""
+    if not has_terminal():
+        bad_input(
+            f"{env_var}: {name} needs a value and there is no terminal to ask for it on: "
+            f"set {env_var} in the environment"
+        )
+    return str(click.prompt(f"{name} (hidden)", hide_input=True, err=True))
+
+
+def echo_json(data: object) -> None:
+    """A ``--format json`` result on stdout: indented, one trailing newline."""
+    click.echo(json.dumps(data, indent=2))

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 __all__ = [
     "API_ENDPOINTS",
@@ -247,6 +248,40 @@ def option_fields(options: Any) -> Iterator[tuple[str, Option]]:
             yield f.name, spec
 
 
+_BUILD_FIELDS = {
+    "partition": "The AWS partition the template is for: one of " + ", ".join(PARTITIONS) + ".",
+    "version": "The template version stamped in Metadata.Clazar (this package's by default).",
+    "api_url": "The Clazar API endpoint the reporter calls (production by default).",
+}
+
+
+def _documented(options_class: type[Any]) -> type[Any]:
+    """Append every field, its parameter, description and accepted form (from its
+    :func:`option` spec) to ``options_class``'s docstring, so ``help()`` shows them."""
+    lines = [
+        "",
+        "Fields (an option left None becomes a deploy-time Parameter; a value fixes it):",
+        "",
+    ]
+    for f in dataclasses.fields(options_class):
+        spec: Option | None = f.metadata.get("option")
+        if spec is None:
+            lines.append(f"{f.name}: {_BUILD_FIELDS.get(f.name, '')}".rstrip())
+            continue
+        kind = "True or False" if spec.kind.is_flag else f"a string: {spec.kind.form}"
+        default = f" (its Default {spec.default!r})" if spec.default is not None else ""
+        lines.append(f"{f.name} -> Parameter {spec.parameter}{default}: {spec.label}.")
+        lines += textwrap.wrap(
+            f"{spec.description} Accepted: {kind}.",
+            width=88,
+            initial_indent="    ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+        )
+    options_class.__doc__ = (options_class.__doc__ or "").rstrip() + "\n" + "\n".join(lines)
+    return options_class
+
+
 def _validate(options: Any) -> None:
     partition = options.partition
     if partition not in PARTITIONS:
@@ -325,11 +360,12 @@ class _Common:
     def __post_init__(self) -> None:
         _validate(self)
 
-    def replace(self, **changes: Any) -> Any:
+    def replace(self, **changes: Any) -> Self:
         """A copy with ``changes`` applied (and validated)."""
         return dataclasses.replace(self, **changes)
 
 
+@_documented
 @dataclass(frozen=True)
 class MarketplaceOptions(_Common):
     """Build options of the Role & Access (marketplace) stack."""
@@ -419,6 +455,7 @@ class MarketplaceOptions(_Common):
     )
 
 
+@_documented
 @dataclass(frozen=True)
 class CosellOptions(_Common):
     """Build options of the Co-Sell (AWS Partner Central) stack."""

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["aws_errors", "aws_message", "error_code"]
+__all__ = ["aws_errors", "aws_message", "error_code", "no_region"]
+
+
+def no_region(option: str = "--region") -> str:
+    """What a command (or function) that needs a region says when none is configured,
+    rather than silently using us-east-1."""
+    return f"no AWS region configured: pass {option}, or set AWS_DEFAULT_REGION or a profile's"
 
 
 def aws_errors() -> tuple[type[Exception], ...]:

@@ -20,13 +20,15 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..errors import ClazarError
+
 __all__ = ["Refused", "ResolveError", "as_text", "refusals", "resolve"]
 
 _NO_VALUE = object()
 _VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
-class ResolveError(ValueError):
+class ResolveError(ClazarError, ValueError):
     """The template uses a construct the resolver cannot evaluate."""
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from ...errors import FieldError
 from ...patterns import REGION, STACK_NAME, STACK_NAME_FORM, fullmatch, region_problem
-from ..errors import aws_message
+from ..errors import aws_message, no_region
 from ..publishing import DEFAULT_PREFIX, PublishError, check_location
 from .assume import check_assume
 from .buckets import check_buckets
@@ -84,7 +84,9 @@ def check(
     except ProfileNotFound as error:
         field = "--vendor-profile" if vendor_profile and session else "AWS_PROFILE"
         raise CheckError(field, str(error)) from None
-    where = region or session.region_name or "us-east-1"
+    where = region or session.region_name
+    if not where:
+        raise CheckError("--region", no_region())
     if region_problem(where):
         raise CheckError("--region", f"(from your AWS configuration) {region_problem(where)}")
     run = CheckRun(session, stack_name, where, say, CLIENT_CONFIG)

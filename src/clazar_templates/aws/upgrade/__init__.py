@@ -24,7 +24,7 @@ from typing import Any
 
 from ...review.diff import PermissionDiff
 from ..checks.recognise import NotOurs, identify
-from ..errors import aws_errors
+from ..errors import aws_errors, no_region
 from ..publishing import DEFAULT_PREFIX
 from .changes import ResourceChange, resource_changes
 from .changeset import (
@@ -67,6 +67,12 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+
+
+def _silent(_line: str) -> None:
+    """The default progress: the library prints nothing unless asked."""
+
+
 CLIENT_CONFIG: dict[str, Any] = {
     "connect_timeout": 10,
     "read_timeout": 30,
@@ -146,7 +152,9 @@ def plan_upgrade(
     given = dict(parameters or {})
     check_arguments(stack_name, region, bucket, prefix)
     session = session or boto3.Session(region_name=region)
-    where = region or (client.meta.region_name if client else session.region_name) or "us-east-1"
+    where = region or (client.meta.region_name if client else session.region_name)
+    if not where:
+        raise UpgradeInputError("--region", no_region())
     cfn = client or session.client(
         "cloudformation", region_name=where, config=Config(**CLIENT_CONFIG)
     )
@@ -209,7 +217,7 @@ def apply_upgrade(
     accept_growth: bool = False,
     accept_replacement: bool = False,
     accept_removal: bool = False,
-    progress: Progress = print,
+    progress: Progress | None = None,
     timeout: float = 3600.0,
     poll: float = 2.0,
 ) -> UpgradeResult:
@@ -221,8 +229,9 @@ def apply_upgrade(
     ``accept_replacement`` or removed unless ``accept_removal``, and when a one-time
     parameter needs a new value (UpgradeInputError). A failed update is an UpgradeResult
     whose ``failure`` is the first failed event's reason and ``status`` the rollback's
-    result.
+    result. Silent unless given a ``progress`` callback (``print`` shows the events).
     """
+    progress = progress or _silent
     cfn, name = plan.client, plan.stack_name
     if not plan.changes:
         return UpgradeResult(name, NOTHING, "")
@@ -264,18 +273,20 @@ def upgrade(
     accept_removal: bool = False,
     ask: Callable[[str], str] | None = None,
     environ: Mapping[str, str] | None = None,
-    report: Progress = print,
-    progress: Progress = print,
+    report: Progress | None = None,
+    progress: Progress | None = None,
     **plan_arguments: Any,
 ) -> tuple[UpgradePlan, UpgradeResult | None]:
     """Plan (see :func:`plan_upgrade`), hand the Markdown report to ``report``, and with
-    ``apply`` apply it (see :func:`apply_upgrade`): the command line's one call.
+    ``apply`` apply it (see :func:`apply_upgrade`): the command line's one call. Silent
+    unless given ``report`` and ``progress`` callbacks.
 
     With ``apply``, a one-time secret the upgrade needs (ClazarSecretKey) is read from the
     environment (``CLAZAR_SECRET_KEY``, see :func:`secret_env_var`) or else from ``ask`` (a
     hidden prompt), and the change set is made again with it: never from the command line,
     where it would land in shell history.
     """
+    progress = progress or _silent
     plan = plan_upgrade(stack_name, to, keep_change_set=apply, progress=progress, **plan_arguments)
     refused = _unaccepted(plan, accept_growth, accept_replacement, accept_removal)
     if apply and plan.fresh and not refused:  # (refused: apply_upgrade says why, asks nothing)
@@ -298,7 +309,8 @@ def upgrade(
                 **plan_arguments,
             )
     try:
-        report(plan.to_markdown())
+        if report is not None:
+            report(plan.to_markdown())
     except BaseException:
         if plan.kept and plan.change_set:
             discard(plan.client, plan.change_set, progress)

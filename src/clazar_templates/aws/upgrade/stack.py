@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..._version import __version__
-from ...errors import FieldError
+from ...errors import ClazarError, FieldError
 from ...options import OptionError
 from ...patterns import STACK_NAME, STACK_NAME_FORM, fullmatch, region_problem
 from ...review.diff import DiffError, PermissionDiff, diff
@@ -39,7 +39,7 @@ class UpgradeInputError(FieldError):
     field: str
 
 
-class UpgradeError(RuntimeError):
+class UpgradeError(ClazarError, RuntimeError):
     """The stack, the target or AWS stops the upgrade, or it was refused (exit 1): one line
     naming the thing and what to do."""
 
