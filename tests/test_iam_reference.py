@@ -99,6 +99,8 @@ def build_time(short: str, flags: bool | None, given: bool | None, partition: st
     for name, spec in o.option_fields(target.options):
         if spec.kind.is_flag:
             chosen[name] = flags
+        elif spec.kind.is_number:  # not 0 (which turns something off) unless flags are off
+            chosen[name] = None if flags is None else (30 if flags else 0)
         elif spec.kind.optional:
             chosen[name] = (
                 None if given is None else (examples_by_parameter[spec.parameter] if given else "")

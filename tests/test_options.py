@@ -104,9 +104,9 @@ def test_parse_value_from_strings() -> None:
 def test_each_option_condition_is_declared_once_and_tests_its_parameter(target: Stack) -> None:
     conditions = as_dict(target.build())["Conditions"]
     for name, spec in option_fields(target.options):
-        decided_later = spec.kind.is_flag or spec.kind.optional
+        decided_later = spec.kind.is_flag or spec.kind.optional or spec.kind.is_number
         assert (spec.condition is not None) == decided_later, name
         if spec.condition is not None:
-            empty_or_true = "true" if spec.kind.is_flag else ""
-            equals = {"Fn::Equals": [{"Ref": spec.parameter}, empty_or_true]}
+            tested = "true" if spec.kind.is_flag else "0" if spec.kind.is_number else ""
+            equals = {"Fn::Equals": [{"Ref": spec.parameter}, tested]}
             assert conditions[spec.condition] == equals, name

@@ -84,6 +84,8 @@ def values_of(spec: o.Option) -> st.SearchStrategy[Any]:
     kind = spec.kind
     if kind.is_flag:
         return st.booleans()
+    if kind.is_number:  # small numbers and 0, which turns something off
+        return st.integers(min_value=kind.min_value or 0, max_value=3650)
     assert kind.pattern, f"{spec.parameter}: a value option needs a pattern"
     given = EXISTING.get(kind)
     if given is None:
@@ -133,6 +135,8 @@ def text(value: Any) -> str:
 
 def default_value(spec: o.Option) -> Any:
     assert spec.default is not None
+    if spec.kind.is_number:
+        return int(spec.default)
     return spec.default == "true" if spec.kind.is_flag else spec.default
 
 

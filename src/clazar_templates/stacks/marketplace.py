@@ -29,6 +29,7 @@ from .messaging import add_queue, add_queue_policy, add_rules, event_rules_flag
 from .reporting import add_reporter
 from .suppressions import (
     FEED_BUCKET,
+    FULFILLMENT,
     INLINE_POLICY,
     MARKETPLACE_OPT_IN,
     NO_RESOURCE_TYPE,
@@ -146,6 +147,14 @@ def marketplace_access(b: StackBuilder) -> list[Any]:
             p.deny_beyond_selling(),
             condition=allowed,
             suppress=(MARKETPLACE_OPT_IN,),
+        ),
+        inline_policy(
+            b,
+            "ClazarMarketplaceFulfillmentPolicy",
+            p.fulfill_saas_customers(),
+            p.read_catalog_entities(),
+            condition=b.flag("allow_marketplace_fulfillment"),
+            suppress=(FULFILLMENT,),
         ),
         inline_policy(
             b,
@@ -289,6 +298,7 @@ def feed_bucket(b: StackBuilder, feed: Feed) -> None:
                 Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
             ),
             VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+            LifecycleConfiguration=feed_lifecycle(b),
             Metadata=scanner_metadata(*FEED_BUCKET),
         ),
         feed.create_bucket,
@@ -308,6 +318,34 @@ def feed_bucket(b: StackBuilder, feed: Feed) -> None:
         ),
         feed.create_bucket,
     )
+
+
+ABORT_UPLOADS_DAYS = 7  # an upload not completed in a week is abandoned
+
+
+def feed_lifecycle(b: StackBuilder) -> s3.LifecycleConfiguration:
+    """Keeps a versioned, retained bucket from growing without bound: incomplete multipart
+    uploads are aborted after a week, noncurrent versions expire after NoncurrentVersionDays
+    (0 keeps them). Current objects, the feeds themselves, never expire."""
+    keep, days = b.zero_or_number("noncurrent_version_days")
+    rules = [
+        s3.LifecycleRule(
+            Id="AbortIncompleteUploads",
+            Status="Enabled",
+            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
+                DaysAfterInitiation=ABORT_UPLOADS_DAYS
+            ),
+        ),
+        unless(
+            keep,
+            s3.LifecycleRule(
+                Id="ExpireNoncurrentVersions",
+                Status="Enabled",
+                NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=days),
+            ),
+        ),
+    ]
+    return s3.LifecycleConfiguration(Rules=present(*rules))
 
 
 def feed_topic(b: StackBuilder, feed: Feed) -> None:
@@ -465,6 +503,7 @@ def report_properties(b: StackBuilder, cas: Feed, sdds: Feed, key: Flag) -> dict
         "QueueUrl": Ref(QUEUE),
         "QueueArn": GetAtt(QUEUE, "Arn"),
         "MarketplaceAccess": pick(b.flag("allow_marketplace_access"), "true", "false"),
+        "MarketplaceFulfillment": pick(b.flag("allow_marketplace_fulfillment"), "true", "false"),
         "CasEnabled": pick(cas.enabled, "true", "false"),
     }
     for feed in (cas, sdds):

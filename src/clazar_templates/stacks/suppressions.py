@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .. import policies as p
+
 __all__ = ["ALL", "Suppression", "scanner_metadata"]
 
 
@@ -78,10 +80,27 @@ MARKETPLACE_OPT_IN = Suppression(
     checkov=("CKV_AWS_109", "CKV_AWS_111"),
     guard=("IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE",),
 )
-NO_RESOURCE_TYPE = Suppression(
-    "marketplacecommerceanalytics:GenerateDataSet has no resource type in AWS's service "
-    'reference: "*" is the only resource it accepts.',
-    guard=("IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE",),
+
+
+def no_resource_type(*actions: str, checkov: tuple[str, ...] = ()) -> Suppression:
+    """The finding on ``"*"`` for ``actions``, with each one's reason from RESOURCELESS."""
+    reasons: dict[str, list[str]] = {}
+    for action in actions:
+        reasons.setdefault(p.RESOURCELESS[action], []).append(action)
+    return Suppression(
+        '"*" is the only resource these take. '
+        + " ".join(f"{', '.join(names)}: {why}." for why, names in reasons.items()),
+        checkov=checkov,
+        guard=("IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE",),
+    )
+
+
+NO_RESOURCE_TYPE = no_resource_type("marketplacecommerceanalytics:GenerateDataSet")
+FULFILLMENT = no_resource_type(*(a.JSONrepr() for a in p.FULFILLMENT_ACTIONS))
+SNAPSHOT_REGISTRATION = no_resource_type(
+    "partnercentral:PutSellingSystemSettings",
+    "aws-marketplace:ListEntities",
+    "aws-marketplace:SearchAgreements",
 )
 
 # --- The reporter --------------------------------------------------------------------------
@@ -113,6 +132,8 @@ ALL = (
     INLINE_POLICY,
     MARKETPLACE_OPT_IN,
     NO_RESOURCE_TYPE,
+    FULFILLMENT,
+    SNAPSHOT_REGISTRATION,
     REPORTER_LOGS,
     *REPORTER_FUNCTION,
 )
