@@ -301,8 +301,9 @@ def test_a_cosell_stack_is_connected_until_a_managed_policy_goes(
     assert sum(r.subject.startswith("assume ") for r in report.results) == 2
     policies = [r.detail for r in report.results if r.subject.endswith(" policies")]
     assert sorted(policies) == [
-        "StayInCatalog, AWSPartnerCentralOpportunityManagement",
+        "AWSPartnerCentralSellingResourceSnapshotJobExecutionRolePolicy",  # the snapshot role
         "StayInCatalog, AWSPartnerCentralSandboxFullAccess",
+        "StayInCatalog, BeyondManagedPolicy, AWSPartnerCentralOpportunityManagement",
     ]
 
     iam = boto3.client("iam")
@@ -312,6 +313,54 @@ def test_a_cosell_stack_is_connected_until_a_managed_policy_goes(
     assert check(STACK, session=session).summary == (
         f"Error: role {role} policy AWSPartnerCentralSandboxFullAccess: "
         f"{attached['PolicyArn']} is not attached"
+    )
+
+
+def test_the_snapshot_job_role_and_the_production_grants_are_checked(
+    reporter: None, session: Any
+) -> None:
+    deployed(build=build_cosell)
+    assert check(STACK, session=session).connected
+    iam = boto3.client("iam")
+    snapshot = physical("ClazarResourceSnapshotJobRole")
+    (attached,) = iam.list_attached_role_policies(RoleName=snapshot)["AttachedPolicies"]
+    iam.detach_role_policy(RoleName=snapshot, PolicyArn=attached["PolicyArn"])
+    policy = "AWSPartnerCentralSellingResourceSnapshotJobExecutionRolePolicy"
+    assert failures(check(STACK, session=session)) == [
+        f"role {snapshot} policy {policy}: {attached['PolicyArn']} is not attached"
+    ]
+    iam.attach_role_policy(RoleName=snapshot, PolicyArn=attached["PolicyArn"])
+    production = physical("ProductionRole")
+    iam.delete_role_policy(RoleName=production, PolicyName="BeyondManagedPolicy")
+    assert failures(check(STACK, session=session)) == [
+        f"role {production} policy BeyondManagedPolicy: is missing"
+    ]
+
+
+def test_a_reused_production_role_warns_of_what_the_stack_did_not_grant(
+    reporter: None, session: Any
+) -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{VENDOR}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
+            }
+        ],
+    }
+    boto3.client("iam").create_role(RoleName="MyProd", AssumeRolePolicyDocument=json.dumps(trust))
+    deployed(build=build_cosell, ExistingProductionRole="MyProd")
+    report = check(STACK, session=session)
+    assert report.connected, report.reason
+    found = {r.subject: r for r in report.results}
+    assert found["role MyProd grants"].status == WARN
+    assert found["role MyProd grants"].detail == (
+        "a reused role is not modified; grant it aws-marketplace:ListEntities, "
+        "aws-marketplace:SearchAgreements, partnercentral:PutSellingSystemSettings, "
+        "iam:PassRole yourself if it lacks them (see docs/permissions.md)"
     )
 
 

@@ -83,6 +83,7 @@ SERVICES = {
     "sns.amazonaws.com",  # delivers topics to the queue
     "events.amazonaws.com",  # delivers EventBridge rules to the queues
     "reports.marketplace.amazonaws.com",  # AWS Marketplace's data-feed service
+    "resource-snapshot-job.partnercentral-selling.amazonaws.com",  # Partner Central's snapshots
 }
 
 

@@ -272,6 +272,8 @@ def kms_key(b: StackBuilder, cas: Feed, sdds: Feed) -> Flag:
 
 def feed_bucket(b: StackBuilder, feed: Feed) -> None:
     name = f"{feed.prefix}Bucket"
+    if feed.create_bucket is False:
+        return  # (and no NoncurrentVersionDays parameter for a bucket not made)
     bucket = b.add(
         s3.Bucket(
             name,

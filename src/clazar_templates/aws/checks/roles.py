@@ -2,13 +2,16 @@
 
 Proves each role Clazar will assume (an output ending in ``RoleArn``) can be read from IAM;
 for the roles the stack created, runs the trust and role policy checks; a role the stack
-reuses (given by the seller) is only reported as such.
+reuses (given by the seller) is never modified by it: it is reported as such, with what the
+stack would have granted it (the reporter's ``<Role>Lacks``) as a warning. The roles the
+stack creates for an AWS service (e.g. ClazarResourceSnapshotJobRole) get the trust and role
+policy checks too.
 """
 
 from __future__ import annotations
 
 from ..errors import aws_message
-from .report import FAIL, OK
+from .report import FAIL, OK, WARN
 from .role_policies import check_role_policies
 from .run import CheckRun, document
 from .trust import check_trust, check_trust_unchanged
@@ -18,11 +21,13 @@ __all__ = ["check_roles"]
 
 def check_roles(run: CheckRun, account: str | None, external_id: str | None) -> list[str]:
     """Check every role the stack outputs (the ones Clazar assumes); their ARNs."""
-    arns = [v for k, v in run.outputs.items() if k.endswith("RoleArn") and ":role/" in v]
+    outputs = {k: v for k, v in run.outputs.items() if k.endswith("RoleArn") and ":role/" in v}
+    arns = list(outputs.values())
     iam = run.client("iam")
     by_name = {run.physical.get(k): k for k, _ in run.of_type("AWS::IAM::Role")}
+    lacks = _lacks(run)
     unreadable: tuple[type[Exception], ...] = (*run.errors, ValueError)
-    for arn in arns:
+    for output, arn in outputs.items():
         name = arn.rsplit("/", 1)[-1]
         try:
             role = iam.get_role(RoleName=name)["Role"]
@@ -40,4 +45,56 @@ def check_roles(run: CheckRun, account: str | None, external_id: str | None) -> 
                 run.record(FAIL, f"role {name} policies", aws_message(error))
         else:
             run.record(OK, f"role {name}", "reused (not created by this stack)")
+            missing = lacks.get(output.removesuffix("Arn"))
+            if missing:
+                run.record(
+                    WARN,
+                    f"role {name} grants",
+                    f"a reused role is not modified; grant it {', '.join(missing.split())} "
+                    "yourself if it lacks them (see docs/permissions.md)",
+                )
+    for logical, _ in run.of_type("AWS::IAM::Role"):
+        name = run.physical.get(logical)
+        if name and name not in {a.rsplit("/", 1)[-1] for a in arns} and _for_a_service(run, logical):
+            _check_service_role(run, iam, name, logical, unreadable)
     return arns
+
+
+def _lacks(run: CheckRun) -> dict[str, str]:
+    """Role logical ID -> the actions the stack did not give that reused role (its
+    reporter's Report ``<Role>Lacks``, as resolved for this stack)."""
+    found: dict[str, str] = {}
+    for _, props in run.of_type("Custom::ClazarReporter"):
+        for key, value in (props.get("Report") or {}).items():
+            if key.endswith("Lacks") and isinstance(value, str):
+                found[key.removesuffix("Lacks")] = value
+    return found
+
+
+def _for_a_service(run: CheckRun, logical: str) -> bool:
+    """Whether the template's role ``logical`` is assumed by an AWS service other than
+    Lambda (the reporter's function role is the stack's own plumbing)."""
+    trust = run.resources[logical].get("Properties", {}).get("AssumeRolePolicyDocument", {})
+    principals = [st.get("Principal", {}) for st in trust.get("Statement", [])]
+    services = {s for p in principals if isinstance(p, dict) for s in _listed(p.get("Service"))}
+    return bool(services) and services != {"lambda.amazonaws.com"}
+
+
+def _listed(value: object) -> list[object]:
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def _check_service_role(
+    run: CheckRun, iam: object, name: str, logical: str, unreadable: tuple[type[Exception], ...]
+) -> None:
+    try:
+        role = iam.get_role(RoleName=name)["Role"]  # type: ignore[attr-defined]
+        trust = document(role["AssumeRolePolicyDocument"])
+    except unreadable as error:
+        run.record(FAIL, f"role {name}", aws_message(error))
+        return
+    check_trust_unchanged(run, name, logical, trust)
+    try:
+        check_role_policies(run, iam, role, logical)
+    except run.errors as error:
+        run.record(FAIL, f"role {name} policies", aws_message(error))
