@@ -197,6 +197,8 @@ def expected_marketplace(e: Example) -> Inventory:
     policies = set(ALWAYS_POLICIES)
     if e.value("allow_marketplace_access"):
         policies.add("ClazarMarketplaceAccessPolicy")
+    if e.value("allow_marketplace_fulfillment"):
+        policies.add("ClazarMarketplaceFulfillmentPolicy")
     if cas:
         policies.add("ClazarGenerateCasPolicy")
     return Inventory(
@@ -229,6 +231,10 @@ COSELL_ROLES = {
 def expected_cosell(e: Example) -> Inventory:
     events = e.value("enable_event_bridge")
     roles = {r: frozenset({"StayInCatalog"}) for r, f in COSELL_ROLES.items() if e.value(f) == ""}
+    if "ProductionRole" in roles:  # what AWS's managed policy lacks, on a role made here
+        roles["ProductionRole"] |= {"BeyondManagedPolicy"}
+    if e.value("create_snapshot_job_role"):
+        roles["ClazarResourceSnapshotJobRole"] = frozenset()  # AWS's managed policy only
     return Inventory(
         roles={**roles, "ClazarCosellReporterFunctionRole": REPORTER_POLICIES},
         queues=(
@@ -250,7 +256,11 @@ def expected_managed_policies(e: Example) -> dict[str, list[str]]:
         "SandboxRole": "AWSPartnerCentralSandboxFullAccess",
         "ProductionRole": "AWSPartnerCentralOpportunityManagement",
     }
-    return {r: [MANAGED + managed[r]] for r, f in COSELL_ROLES.items() if e.value(f) == ""}
+    found = {r: [MANAGED + managed[r]] for r, f in COSELL_ROLES.items() if e.value(f) == ""}
+    if e.value("create_snapshot_job_role"):
+        policy = "AWSPartnerCentralSellingResourceSnapshotJobExecutionRolePolicy"
+        found["ClazarResourceSnapshotJobRole"] = [MANAGED + policy]
+    return found
 
 
 EXPECTED: dict[str, Callable[[Example], Inventory]] = {
