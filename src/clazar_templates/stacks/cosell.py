@@ -16,7 +16,7 @@ from ..options import CosellOptions
 from .base import Flag, StackBuilder, pick, present, unless, vendor_root, when
 from .messaging import add_queue, add_queue_policy, add_rules, dead_letter_queue, event_rules_flag
 from .reporting import add_reporter
-from .suppressions import INLINE_POLICY, SNAPSHOT_REGISTRATION, scanner_metadata
+from .suppressions import INLINE_POLICY, NO_RESOURCE_TYPE, scanner_metadata
 
 NAME = "clazar-cosell"
 DESCRIPTION = (
@@ -121,7 +121,7 @@ def cosell_role(b: StackBuilder, logical: str, snapshot: Flag) -> tuple[Flag, An
                 PolicyName=PRODUCTION_ACCESS, PolicyDocument=p.document(*production_grants(snapshot))
             )
         )
-        suppress = (*suppress, SNAPSHOT_REGISTRATION)
+        suppress = (*suppress, NO_RESOURCE_TYPE)
     b.add(
         iam.Role(
             logical,

@@ -29,7 +29,6 @@ from .messaging import add_queue, add_queue_policy, add_rules, event_rules_flag
 from .reporting import add_reporter
 from .suppressions import (
     FEED_BUCKET,
-    FULFILLMENT,
     INLINE_POLICY,
     MARKETPLACE_OPT_IN,
     NO_RESOURCE_TYPE,
@@ -154,7 +153,7 @@ def marketplace_access(b: StackBuilder) -> list[Any]:
             p.fulfill_saas_customers(),
             p.read_catalog_entities(),
             condition=b.flag("allow_marketplace_fulfillment"),
-            suppress=(FULFILLMENT,),
+            suppress=(NO_RESOURCE_TYPE,),
         ),
         inline_policy(
             b,

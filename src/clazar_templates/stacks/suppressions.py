@@ -81,27 +81,19 @@ MARKETPLACE_OPT_IN = Suppression(
     guard=("IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE",),
 )
 
-
-def no_resource_type(*actions: str, checkov: tuple[str, ...] = ()) -> Suppression:
-    """The finding on ``"*"`` for ``actions``, with each one's reason from RESOURCELESS."""
-    reasons: dict[str, list[str]] = {}
-    for action in actions:
-        reasons.setdefault(p.RESOURCELESS[action], []).append(action)
-    return Suppression(
-        '"*" is the only resource these take. '
-        + " ".join(f"{', '.join(names)}: {why}." for why, names in reasons.items()),
-        checkov=checkov,
-        guard=("IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE",),
-    )
-
-
-NO_RESOURCE_TYPE = no_resource_type("marketplacecommerceanalytics:GenerateDataSet")
-FULFILLMENT = no_resource_type(*(a.JSONrepr() for a in p.FULFILLMENT_ACTIONS))
-SNAPSHOT_REGISTRATION = no_resource_type(
-    "partnercentral:PutSellingSystemSettings",
-    "aws-marketplace:ListEntities",
-    "aws-marketplace:SearchAgreements",
+NO_RESOURCE_TYPE = Suppression(
+    '"*" only for actions AWS\'s service reference gives no resource type (policies.RESOURCELESS): '
+    + " ".join(
+        f"{', '.join(actions)}: {why}."
+        for why, actions in {
+            why: [a for a, w in p.RESOURCELESS.items() if w == why]
+            for why in p.RESOURCELESS.values()
+        }.items()
+    ),
+    guard=("IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE",),
 )
+"""On every policy granting one of RESOURCELESS on "*" (a Guard suppression carries no
+reason of its own: this one, in the README's table, names each action and why)."""
 
 # --- The reporter --------------------------------------------------------------------------
 REPORTER_LOGS = Suppression(
@@ -132,8 +124,6 @@ ALL = (
     INLINE_POLICY,
     MARKETPLACE_OPT_IN,
     NO_RESOURCE_TYPE,
-    FULFILLMENT,
-    SNAPSHOT_REGISTRATION,
     REPORTER_LOGS,
     *REPORTER_FUNCTION,
 )
