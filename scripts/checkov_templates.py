@@ -89,9 +89,7 @@ def spread(short: str) -> list[dict[str, Any]]:
                 if spec.kind.is_flag:
                     settings[name] = flag
                 else:
-                    settings[name] = (
-                        values(spec)[-1] if given or not spec.kind.optional else ""
-                    )
+                    settings[name] = values(spec)[-1] if given or not spec.kind.optional else ""
             out.append(settings)
     return out
 

@@ -1,12 +1,13 @@
 """Every option combination of every stack: built, rendered, cfn-linted and checkov'd.
 
 Each flag is tried as True, False and None (deploy time); each option that accepts "" as
-None, "" and a valid value (existing co-sell roles both by name and by ARN), in every
-combination (a number as None, its least value and one above); the value options (account, external ID, ...) alternate between all at deploy
-time and all fixed (``--both``: each combination in both). Options are read from
-``option_fields``, so an option added later is swept without editing this file. Identical
-templates are checked once. Linting runs in a process pool on every core, then
-checkov runs on every distinct template, one process per chunk, as many at once as cores.
+None, "" and a valid value (existing co-sell roles both by name and by ARN); each number as
+None, its least value and one above; in every combination. The value options (account,
+external ID, ...) alternate between all at deploy time and all fixed (``--both``: each
+combination in both). Options are read from ``option_fields``, so an option added later
+is swept without editing this file. Identical templates are checked once. Linting runs in
+a process pool on every core, then checkov runs on every distinct template, one process
+per chunk, as many at once as cores.
 
     python scripts/sweep.py --checkov .venv-checkov/bin/checkov [--jobs N] [--both]
 

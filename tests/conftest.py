@@ -154,7 +154,9 @@ def flag_samples(options_class: type[Any]) -> list[dict[str, Any]]:
     numbers = [n for n, s in specs.items() if s.kind.is_number]
     out: list[dict[str, Any]] = []
     for base in (True, False):
-        common = {n: valid_value(specs[n]) if base else specs[n].kind.min_value or 0 for n in numbers}
+        common = {
+            n: valid_value(specs[n]) if base else specs[n].kind.min_value or 0 for n in numbers
+        }
         out.append({**dict.fromkeys(flags, base), **common})
         out += [{**dict.fromkeys(flags, base), flag: not base, **common} for flag in flags]
     return list({repr(sorted(s.items())): s for s in out}.values())  # without repeats

@@ -397,3 +397,14 @@ def test_the_documented_deny_gaps_are_still_what_aws_says() -> None:
         )
     )
     assert set(DENY_KEY_GAPS.values()) == {lacking}
+
+
+def test_every_action_granted_on_star_takes_no_resource_type() -> None:
+    """policies.RESOURCELESS (the actions the templates grant on "*", each with its reason)
+    holds only actions AWS's reference knows and gives no resource type: a wrong entry would
+    let a grant on "*" pass the policy-safety test."""
+    from clazar_templates import policies
+
+    for action in policies.RESOURCELESS:
+        (privilege,) = expand(action)
+        assert privilege.arn_formats == (), f"{action} takes {privilege.arn_formats}"

@@ -371,9 +371,10 @@ def test_fulfillment_is_on_by_default_and_its_own_policy(allow: str) -> None:
     """Clazar can provision, meter and deprovision SaaS customers without the listing opt-in:
     exactly these actions, DescribeEntity on the seller's own catalog, and nothing with
     false (AllowMarketplaceAccess untouched either way)."""
-    assert as_dict(build_marketplace())["Parameters"]["AllowMarketplaceFulfillment"][
-        "Default"
-    ] == "true"
+    assert (
+        as_dict(build_marketplace())["Parameters"]["AllowMarketplaceFulfillment"]["Default"]
+        == "true"
+    )
     made = deployed(build_marketplace(), AllowMarketplaceFulfillment=allow)
     res = made["Resources"]
     assert (FULFILLMENT in res) is (allow == "true")

@@ -513,8 +513,8 @@ def fixed_options(options: Any) -> dict[str, Any]:
 def parse_value(options_class: type[Any], name: str, text: str) -> Any:
     """The Python value of ``--set name=text`` for ``options_class``.
 
-    Booleans are ``true``/``false``; numbers are digits; ``deploy`` leaves an option to deploy time; ``api_url``
-    also takes an environment name (``production``, ``development``).
+    Booleans are ``true``/``false``; numbers are digits; ``deploy`` leaves an option to
+    deploy time; ``api_url`` also takes an environment name (``production``, ``development``).
     """
     _check_name(name, text, field_names(options_class))
     return _parse(options_class, name, text)

@@ -220,7 +220,9 @@ def read_catalog_entities() -> Statement:
         Effect=Allow,
         Action=[awacs.aws_marketplace.DescribeEntity],
         Resource=[
-            _partition_arn(f"aws-marketplace:{MARKETPLACE_REGION}:${{AWS::AccountId}}:AWSMarketplace/*")
+            _partition_arn(
+                f"aws-marketplace:{MARKETPLACE_REGION}:${{AWS::AccountId}}:AWSMarketplace/*"
+            )
         ],
     )
 

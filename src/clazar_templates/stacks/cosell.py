@@ -16,7 +16,7 @@ from ..options import CosellOptions
 from .base import Flag, StackBuilder, pick, present, unless, vendor_root, when
 from .messaging import add_queue, add_queue_policy, add_rules, dead_letter_queue, event_rules_flag
 from .reporting import add_reporter
-from .suppressions import INLINE_POLICY, NO_RESOURCE_TYPE, scanner_metadata
+from .suppressions import INLINE_POLICY, NO_RESOURCE_TYPE, Suppression, scanner_metadata
 
 NAME = "clazar-cosell"
 DESCRIPTION = (
@@ -114,11 +114,12 @@ def cosell_role(b: StackBuilder, logical: str, snapshot: Flag) -> tuple[Flag, An
     field, managed, deny, purpose = ROLES[logical]
     create, given = b.made_or_given(field)
     policies = [iam.Policy(PolicyName="StayInCatalog", PolicyDocument=p.document(deny()))]
-    suppress = (INLINE_POLICY,)
+    suppress: tuple[Suppression, ...] = (INLINE_POLICY,)
     if logical == "ProductionRole":
         policies.append(
             iam.Policy(
-                PolicyName=PRODUCTION_ACCESS, PolicyDocument=p.document(*production_grants(snapshot))
+                PolicyName=PRODUCTION_ACCESS,
+                PolicyDocument=p.document(*production_grants(snapshot)),
             )
         )
         suppress = (*suppress, NO_RESOURCE_TYPE)

@@ -53,10 +53,11 @@ def check_roles(run: CheckRun, account: str | None, external_id: str | None) -> 
                     f"a reused role is not modified; grant it {', '.join(missing.split())} "
                     "yourself if it lacks them (see docs/permissions.md)",
                 )
+    assumed = {a.rsplit("/", 1)[-1] for a in arns}
     for logical, _ in run.of_type("AWS::IAM::Role"):
-        name = run.physical.get(logical)
-        if name and name not in {a.rsplit("/", 1)[-1] for a in arns} and _for_a_service(run, logical):
-            _check_service_role(run, iam, name, logical, unreadable)
+        made = run.physical.get(logical)
+        if made and made not in assumed and _for_a_service(run, logical):
+            _check_service_role(run, iam, made, logical, unreadable)
     return arns
 
 
