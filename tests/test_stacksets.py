@@ -49,7 +49,7 @@ def plan_for(short: str = "marketplace", **overrides: Any) -> Any:
         "org_units": [OU],
         "regions": ["us-east-1"],
         "params": {**REQUIRED, "ClazarSecretKey": SECRET},
-        **({} if fits(short) else PUBLISHED),
+        **({} if fits(short) or "template_url" in overrides else PUBLISHED),
     }
     return stackset_plan(short, **{**arguments, **overrides})
 
