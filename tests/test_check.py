@@ -337,6 +337,20 @@ def test_the_snapshot_job_role_and_the_production_grants_are_checked(
     ]
 
 
+def test_a_changed_fulfillment_grant_is_a_failure(reporter: None, session: Any) -> None:
+    deployed()  # AllowMarketplaceFulfillment defaults to true
+    iam = boto3.client("iam")
+    name = "ClazarMarketplaceFulfillmentPolicy"
+    assert check(STACK, session=session).connected
+    policy = iam.get_role_policy(RoleName="ClazarRole", PolicyName=name)["PolicyDocument"]
+    grant = next(st for st in policy["Statement"] if st["Sid"] == "FulfillSaasCustomers")
+    grant["Action"].remove("aws-marketplace:BatchMeterUsage")
+    iam.put_role_policy(RoleName="ClazarRole", PolicyName=name, PolicyDocument=json.dumps(policy))
+    (failure,) = failures(check(STACK, session=session))
+    assert failure.startswith(f"role ClazarRole policy {name}: differs from the template")
+    assert failure.endswith("FulfillSaasCustomers: Action drops aws-marketplace:batchmeterusage")
+
+
 def test_a_reused_production_role_warns_of_what_the_stack_did_not_grant(
     reporter: None, session: Any
 ) -> None:
