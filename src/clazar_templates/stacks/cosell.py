@@ -1,8 +1,10 @@
 """The Co-Sell Roles stack (``clazar-cosell``): AWS Partner Central roles for Clazar.
 
-SandboxRole and ProductionRole, each created here or reused from roles you already have,
-then the reporter, which looks every role up (its real ARN, its trust of Clazar) and reports
-both ARNs to Clazar.
+ClazarResourceSnapshotJobRole (for Partner Central's resource snapshot jobs), SandboxRole
+and ProductionRole, each of the last two created here or reused from roles you already
+have (a reused role is never modified: the report says what it was not given), then the
+reporter, which looks every role up (its real ARN, its trust of Clazar) and reports both
+ARNs to Clazar.
 """
 
 from __future__ import annotations
