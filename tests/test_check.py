@@ -371,11 +371,49 @@ def test_a_reused_production_role_warns_of_what_the_stack_did_not_grant(
     assert report.connected, report.reason
     found = {r.subject: r for r in report.results}
     assert found["role MyProd grants"].status == WARN
-    assert found["role MyProd grants"].detail == (
-        "a reused role is not modified; grant it aws-marketplace:ListEntities, "
+    detail = found["role MyProd grants"].detail  # moto has no policy simulator
+    assert detail.startswith("cannot tell what this reused role lacks (")
+    assert detail.endswith(
+        "the stack does not modify it: it needs aws-marketplace:ListEntities, "
         "aws-marketplace:SearchAgreements, partnercentral:PutSellingSystemSettings, "
-        "iam:PassRole yourself if it lacks them (see docs/permissions.md)"
+        "iam:PassRole (see docs/permissions.md)"
     )
+
+
+class FakeSimulator:
+    """IAM's policy simulator for one role that is allowed ``allowed`` (action, resource)."""
+
+    def __init__(self, allowed: set[tuple[str, str]]) -> None:
+        self.allowed = allowed
+        self.asked: list[tuple[str, str]] = []
+
+    def simulate_principal_policy(self, **request: Any) -> dict[str, Any]:
+        assert request["PolicySourceArn"] == "arn:aws:iam::111122223333:role/MyProd"
+        ((action,), (resource,)) = request["ActionNames"], request["ResourceArns"]
+        self.asked.append((action, resource))
+        decision = "allowed" if (action, resource) in self.allowed else "implicitDeny"
+        return {"EvaluationResults": [{"EvalActionName": action, "EvalDecision": decision}]}
+
+
+def test_a_reused_roles_grants_are_what_the_simulator_allows() -> None:
+    """PassRole is asked on the stack's snapshot job role; each missing action is named."""
+    from clazar_templates.aws.checks.roles import check_reused_grants
+    from clazar_templates.aws.checks.run import CheckRun
+
+    snapshot = "arn:aws:iam::111122223333:role/clazar-ClazarResourceSnapshotJobRo-ABC"
+    actions = ["aws-marketplace:ListEntities", "iam:PassRole"]
+    for allowed, status, detail in [
+        ({("aws-marketplace:ListEntities", "*"), ("iam:PassRole", snapshot)}, OK, "has "),
+        ({("iam:PassRole", "*")}, WARN, "lacks aws-marketplace:ListEntities, iam:PassRole;"),
+    ]:
+        run = CheckRun(None, STACK, "us-east-1", lambda _line: None, {})
+        run.outputs = {"SnapshotJobRole": snapshot}
+        fake = FakeSimulator(allowed)
+        check_reused_grants(run, fake, "MyProd", "arn:aws:iam::111122223333:role/MyProd", actions)
+        (result,) = run.report.results
+        assert (result.status, result.subject) == (status, "role MyProd grants")
+        assert result.detail.startswith(detail)
+        assert fake.asked == [("aws-marketplace:ListEntities", "*"), ("iam:PassRole", snapshot)]
 
 
 def test_a_reused_cosell_role_is_checked_for_trust(reporter: None, session: Any) -> None:

@@ -10,6 +10,8 @@ policy checks too.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import aws_message
 from .report import FAIL, OK, WARN
 from .role_policies import check_role_policies
@@ -45,20 +47,58 @@ def check_roles(run: CheckRun, account: str | None, external_id: str | None) -> 
                 run.record(FAIL, f"role {name} policies", aws_message(error))
         else:
             run.record(OK, f"role {name}", "reused (not created by this stack)")
-            missing = lacks.get(output.removesuffix("Arn"))
-            if missing:
-                run.record(
-                    WARN,
-                    f"role {name} grants",
-                    f"a reused role is not modified; grant it {', '.join(missing.split())} "
-                    "yourself if it lacks them (see docs/permissions.md)",
-                )
+            wanted = lacks.get(output.removesuffix("Arn"))
+            if wanted:
+                check_reused_grants(run, iam, name, arn, wanted.split())
     assumed = {a.rsplit("/", 1)[-1] for a in arns}
     for logical, _ in run.of_type("AWS::IAM::Role"):
         made = run.physical.get(logical)
         if made and made not in assumed and _for_a_service(run, logical):
             _check_service_role(run, iam, made, logical, unreadable)
     return arns
+
+
+PASSED_ROLE_OUTPUT = "SnapshotJobRole"  # the role iam:PassRole is granted on, if any
+
+
+def check_reused_grants(run: CheckRun, iam: Any, name: str, arn: str, actions: list[str]) -> None:
+    """What a reused role lacks of ``actions`` (the stack gives them to a role it creates,
+    and never modifies a reused one), as IAM's policy simulator answers for that role: a
+    WARN naming each missing action, OK when it has them all, a WARN naming them all when
+    the simulator cannot be asked (it ignores SCPs and resource policies: a hint, not a
+    verdict)."""
+    subject = f"role {name} grants"
+    passed = run.outputs.get(PASSED_ROLE_OUTPUT, "*")
+    try:
+        missing = [
+            action
+            for action in actions
+            if not _allowed(iam, arn, action, passed if action == "iam:PassRole" else "*")
+        ]
+    except run.errors as error:
+        run.record(
+            WARN,
+            subject,
+            f"cannot tell what this reused role lacks ({aws_message(error)}); the stack does "
+            f"not modify it: it needs {', '.join(actions)} (see docs/permissions.md)",
+        )
+        return
+    if missing:
+        run.record(
+            WARN,
+            subject,
+            f"lacks {', '.join(missing)}; the stack does not modify a reused role: grant them "
+            "yourself (see docs/permissions.md)",
+        )
+    else:
+        run.record(OK, subject, f"has {', '.join(actions)}")
+
+
+def _allowed(iam: Any, arn: str, action: str, resource: str) -> bool:
+    answer = iam.simulate_principal_policy(
+        PolicySourceArn=arn, ActionNames=[action], ResourceArns=[resource]
+    )
+    return all(r["EvalDecision"] == "allowed" for r in answer["EvaluationResults"])
 
 
 def _lacks(run: CheckRun) -> dict[str, str]:
