@@ -60,15 +60,29 @@ VALUES: dict[o.Kind, list[Any]] = {
 }
 
 
-def choices(spec: o.Option) -> list[Any]:
-    """Every value tried for one option: None (deploy time) first."""
-    if spec.kind.is_flag:
-        return [None, True, False]
+def values(spec: o.Option) -> list[Any]:
+    """Valid build-time values of ``spec``'s kind: for a number, its least value (0 turns
+    something off) and one above it; else VALUES."""
+    if spec.kind.is_number:
+        least = spec.kind.min_value or 0
+        return [least, least + 30]
     if spec.kind not in VALUES:
         raise SystemExit(
             f"no valid value for {spec.parameter}; add its kind to VALUES in {__file__}"
         )
-    return [None, *([""] if spec.kind.optional else []), *VALUES[spec.kind]]
+    return VALUES[spec.kind]
+
+
+def shapes(spec: o.Option) -> bool:
+    """Whether the option's value can add or remove resources (a Condition depends on it)."""
+    return spec.kind.is_flag or spec.kind.optional or spec.kind.is_number
+
+
+def choices(spec: o.Option) -> list[Any]:
+    """Every value tried for one option: None (deploy time) first."""
+    if spec.kind.is_flag:
+        return [None, True, False]
+    return [None, *([""] if spec.kind.optional else []), *values(spec)]
 
 
 def spread(short: str) -> list[dict[str, Any]]:
@@ -84,9 +98,7 @@ def spread(short: str) -> list[dict[str, Any]]:
                 if spec.kind.is_flag:
                     settings[name] = flag
                 else:
-                    settings[name] = (
-                        VALUES[spec.kind][-1] if given or not spec.kind.optional else ""
-                    )
+                    settings[name] = values(spec)[-1] if given or not spec.kind.optional else ""
             out.append(settings)
     return out
 

@@ -1,12 +1,13 @@
 """Every option combination of every stack: built, rendered, cfn-linted and checkov'd.
 
 Each flag is tried as True, False and None (deploy time); each option that accepts "" as
-None, "" and a valid value (existing co-sell roles both by name and by ARN), in every
-combination; the value options (account, external ID, ...) alternate between all at deploy
-time and all fixed (``--both``: each combination in both). Options are read from
-``option_fields``, so an option added later is swept without editing this file. Identical
-templates are checked once. Linting runs in a process pool on every core, then
-checkov runs on every distinct template, one process per chunk, as many at once as cores.
+None, "" and a valid value (existing co-sell roles both by name and by ARN); each number as
+None, its least value and one above; in every combination. The value options (account,
+external ID, ...) alternate between all at deploy time and all fixed (``--both``: each
+combination in both). Options are read from ``option_fields``, so an option added later
+is swept without editing this file. Identical templates are checked once. Linting runs in
+a process pool on every core, then checkov runs on every distinct template, one process
+per chunk, as many at once as cores.
 
     python scripts/sweep.py --checkov .venv-checkov/bin/checkov [--jobs N] [--both]
 
@@ -31,12 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from checkov_templates import (
-    VALUES,
     checkov_directory,
     choices,
     declared,
     executable,
+    shapes,
     unjustified,
+    values,
 )
 from clazar_templates import options as o
 from clazar_templates.stacks import STACKS
@@ -46,17 +48,17 @@ Combination = tuple[str, tuple[tuple[str, Any], ...]]  # (stack, ((field, value)
 
 
 def combinations(both: bool = False) -> Iterator[Combination]:
-    """Every combination of the options that shape a template (flags, and options taking
-    ""). The value options (account, external ID, ...) add no Conditions: they are all left
+    """Every combination of the options that shape a template (flags, numbers, and options
+    taking ""). The value options (account, external ID, ...) add no Conditions: they are all left
     to deploy time in every other combination and all fixed in the rest (``both``: each
     combination in both modes, twice the work)."""
     for short, target in STACKS.items():
         specs = dict(o.option_fields(target.options))
-        shaping = {n: choices(s) for n, s in specs.items() if s.kind.is_flag or s.kind.optional}
-        values = [n for n in specs if n not in shaping]
+        shaping = {n: choices(s) for n, s in specs.items() if shapes(s)}
+        fixed_later = [n for n in specs if n not in shaping]
         for i, chosen in enumerate(itertools.product(*shaping.values())):
             for fixed in (False, True) if both else (i % 2 == 1,):
-                plain = {n: VALUES[specs[n].kind][0] if fixed else None for n in values}
+                plain = {n: values(specs[n])[0] if fixed else None for n in fixed_later}
                 yield short, (*plain.items(), *zip(shaping, chosen, strict=True))
 
 

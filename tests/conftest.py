@@ -142,6 +142,27 @@ def cloudformation() -> Iterator[Deployment]:
         yield deployment
 
 
+def flag_samples(options_class: type[Any]) -> list[dict[str, Any]]:
+    """Build-time settings sampling an options class's flags (and numbers): every one on,
+    every one off, and each one alone the other way. Every flag's both sides in 2 + 2n
+    settings instead of 2^n, so a new flag adds two cases, not twice as many. A number is
+    a valid non-zero value with the flags on and 0 (which turns something off) with them off.
+    """
+    from clazar_templates.options import option_fields
+
+    specs = dict(option_fields(options_class))
+    flags = [n for n, s in specs.items() if s.kind.is_flag]
+    numbers = [n for n, s in specs.items() if s.kind.is_number]
+    out: list[dict[str, Any]] = []
+    for base in (True, False):
+        common = {
+            n: valid_value(specs[n]) if base else specs[n].kind.min_value or 0 for n in numbers
+        }
+        out.append({**dict.fromkeys(flags, base), **common})
+        out += [{**dict.fromkeys(flags, base), flag: not base, **common} for flag in flags]
+    return list({repr(sorted(s.items())): s for s in out}.values())  # without repeats
+
+
 def valid_value(spec: Any) -> Any:
     """A valid build-time value for an option (``spec`` from ``option_fields``), by its kind.
 
@@ -152,6 +173,8 @@ def valid_value(spec: Any) -> Any:
 
     if spec.kind.is_flag:
         return True
+    if spec.kind.is_number:  # above the least value, which may turn something off
+        return (spec.kind.min_value or 0) + 30
     examples = {
         o.ACCOUNT: VENDOR,
         o.EXTERNAL: EXTERNAL_ID,

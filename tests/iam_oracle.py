@@ -373,6 +373,7 @@ def examples(
         for name, spec in declared.items():
             if name not in values and "Default" not in spec:
                 raise KeyError(f"no example value for the parameter {name}; add one")
+            # a Number parameter takes its Default (non-zero) unless a scenario says 0
             parameters[name] = values.get(name, spec.get("Default", ""))
         region = regions[1]
         for atom, holds in scenario.items():
@@ -381,7 +382,14 @@ def examples(
                 region = value if holds else regions[1]
                 continue
             allowed = [v for v in declared[ref].get("AllowedValues", []) if v != value]
-            parameters[ref] = value if holds else allowed[0] if allowed else values[ref]
+            if holds:
+                parameters[ref] = value
+            elif allowed:
+                parameters[ref] = allowed[0]
+            elif ref in values:
+                parameters[ref] = values[ref]
+            else:  # a Number compared with a value (0 turns something off): its Default
+                parameters[ref] = declared[ref]["Default"]
             if not holds and parameters[ref] == value:
                 raise KeyError(f"the example of {ref} must differ from {value!r}")
         conditions = dict(scenario)

@@ -45,12 +45,20 @@ class Reporter:
 
 @contextmanager
 def reporter_in_process() -> Iterator[Reporter]:
-    """Run the reporter in-process for every custom resource moto creates, and drop the
-    ``AWS::NoValue`` items moto leaves in lists (as None; CloudFormation drops them)."""
+    """Run the reporter in-process for every custom resource moto creates, drop the
+    ``AWS::NoValue`` items moto leaves in lists (as None; CloudFormation drops them), and
+    compare parameter values as the strings CloudFormation takes (moto hands a Number
+    parameter's ``UsePreviousValue`` back as an int, sees it changed, and then updates
+    resources whose Condition is false)."""
     from moto.awslambda.models import LambdaFunction
     from moto.cloudformation import cloudformation_backends, parsing
 
     clean_json = parsing.clean_json
+    build_resource_diff = parsing.ResourceMap.build_resource_diff
+
+    def diff_as_text(self: Any, other: Any, parameters: Any = None) -> Any:
+        texts = None if parameters is None else {k: str(v) for k, v in parameters.items()}
+        return build_resource_diff(self, other, texts)
 
     def drop_novalue_items(resource_json: Any, resources_map: Any) -> Any:
         cleaned = clean_json(resource_json, resources_map)
@@ -87,6 +95,7 @@ def reporter_in_process() -> Iterator[Reporter]:
 
         with (
             mock.patch.object(parsing, "clean_json", drop_novalue_items),
+            mock.patch.object(parsing.ResourceMap, "build_resource_diff", diff_as_text),
             mock.patch.object(LambdaFunction, "invoke", invoke),
         ):
             yield Reporter(api, responses)

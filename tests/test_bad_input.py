@@ -33,6 +33,9 @@ def malformed(spec: o.Option) -> list[tuple[str, Any]]:
     kind = spec.kind
     if kind.is_flag:
         return [("not true/false", "yes"), ("empty", ""), ("string for bool", "true")]
+    if kind.is_number:
+        least = kind.min_value or 0
+        return [("below the least", least - 1), ("not a number", "x"), ("bool for number", True)]
     good = str(valid_value(spec))
     cases: list[tuple[str, Any]] = [
         ("too long", good + good[-1] * 1300),

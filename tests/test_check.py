@@ -301,8 +301,9 @@ def test_a_cosell_stack_is_connected_until_a_managed_policy_goes(
     assert sum(r.subject.startswith("assume ") for r in report.results) == 2
     policies = [r.detail for r in report.results if r.subject.endswith(" policies")]
     assert sorted(policies) == [
-        "StayInCatalog, AWSPartnerCentralOpportunityManagement",
+        "AWSPartnerCentralSellingResourceSnapshotJobExecutionRolePolicy",  # the snapshot role
         "StayInCatalog, AWSPartnerCentralSandboxFullAccess",
+        "StayInCatalog, BeyondManagedPolicy, AWSPartnerCentralOpportunityManagement",
     ]
 
     iam = boto3.client("iam")
@@ -313,6 +314,106 @@ def test_a_cosell_stack_is_connected_until_a_managed_policy_goes(
         f"Error: role {role} policy AWSPartnerCentralSandboxFullAccess: "
         f"{attached['PolicyArn']} is not attached"
     )
+
+
+def test_the_snapshot_job_role_and_the_production_grants_are_checked(
+    reporter: None, session: Any
+) -> None:
+    deployed(build=build_cosell)
+    assert check(STACK, session=session).connected
+    iam = boto3.client("iam")
+    snapshot = physical("ClazarResourceSnapshotJobRole")
+    (attached,) = iam.list_attached_role_policies(RoleName=snapshot)["AttachedPolicies"]
+    iam.detach_role_policy(RoleName=snapshot, PolicyArn=attached["PolicyArn"])
+    policy = "AWSPartnerCentralSellingResourceSnapshotJobExecutionRolePolicy"
+    assert failures(check(STACK, session=session)) == [
+        f"role {snapshot} policy {policy}: {attached['PolicyArn']} is not attached"
+    ]
+    iam.attach_role_policy(RoleName=snapshot, PolicyArn=attached["PolicyArn"])
+    production = physical("ProductionRole")
+    iam.delete_role_policy(RoleName=production, PolicyName="BeyondManagedPolicy")
+    assert failures(check(STACK, session=session)) == [
+        f"role {production} policy BeyondManagedPolicy: is missing"
+    ]
+
+
+def test_a_changed_fulfillment_grant_is_a_failure(reporter: None, session: Any) -> None:
+    deployed()  # AllowMarketplaceFulfillment defaults to true
+    iam = boto3.client("iam")
+    name = "ClazarMarketplaceFulfillmentPolicy"
+    assert check(STACK, session=session).connected
+    policy = iam.get_role_policy(RoleName="ClazarRole", PolicyName=name)["PolicyDocument"]
+    grant = next(st for st in policy["Statement"] if st["Sid"] == "FulfillSaasCustomers")
+    grant["Action"].remove("aws-marketplace:BatchMeterUsage")
+    iam.put_role_policy(RoleName="ClazarRole", PolicyName=name, PolicyDocument=json.dumps(policy))
+    (failure,) = failures(check(STACK, session=session))
+    assert failure.startswith(f"role ClazarRole policy {name}: differs from the template")
+    assert failure.endswith("FulfillSaasCustomers: Action drops aws-marketplace:batchmeterusage")
+
+
+def test_a_reused_production_role_warns_of_what_the_stack_did_not_grant(
+    reporter: None, session: Any
+) -> None:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{VENDOR}:root"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
+            }
+        ],
+    }
+    boto3.client("iam").create_role(RoleName="MyProd", AssumeRolePolicyDocument=json.dumps(trust))
+    deployed(build=build_cosell, ExistingProductionRole="MyProd")
+    report = check(STACK, session=session)
+    assert report.connected, report.reason
+    found = {r.subject: r for r in report.results}
+    assert found["role MyProd grants"].status == WARN
+    detail = found["role MyProd grants"].detail  # moto has no policy simulator
+    assert detail.startswith("cannot tell what this reused role lacks (")
+    assert detail.endswith(
+        "the stack does not modify it: it needs aws-marketplace:ListEntities, "
+        "aws-marketplace:SearchAgreements, partnercentral:PutSellingSystemSettings, "
+        "iam:PassRole (see docs/permissions.md)"
+    )
+
+
+class FakeSimulator:
+    """IAM's policy simulator for one role that is allowed ``allowed`` (action, resource)."""
+
+    def __init__(self, allowed: set[tuple[str, str]]) -> None:
+        self.allowed = allowed
+        self.asked: list[tuple[str, str]] = []
+
+    def simulate_principal_policy(self, **request: Any) -> dict[str, Any]:
+        assert request["PolicySourceArn"] == "arn:aws:iam::111122223333:role/MyProd"
+        ((action,), (resource,)) = request["ActionNames"], request["ResourceArns"]
+        self.asked.append((action, resource))
+        decision = "allowed" if (action, resource) in self.allowed else "implicitDeny"
+        return {"EvaluationResults": [{"EvalActionName": action, "EvalDecision": decision}]}
+
+
+def test_a_reused_roles_grants_are_what_the_simulator_allows() -> None:
+    """PassRole is asked on the stack's snapshot job role; each missing action is named."""
+    from clazar_templates.aws.checks.roles import check_reused_grants
+    from clazar_templates.aws.checks.run import CheckRun
+
+    snapshot = "arn:aws:iam::111122223333:role/clazar-ClazarResourceSnapshotJobRo-ABC"
+    actions = ["aws-marketplace:ListEntities", "iam:PassRole"]
+    for allowed, status, detail in [
+        ({("aws-marketplace:ListEntities", "*"), ("iam:PassRole", snapshot)}, OK, "has "),
+        ({("iam:PassRole", "*")}, WARN, "lacks aws-marketplace:ListEntities, iam:PassRole;"),
+    ]:
+        run = CheckRun(None, STACK, "us-east-1", lambda _line: None, {})
+        run.outputs = {"SnapshotJobRole": snapshot}
+        fake = FakeSimulator(allowed)
+        check_reused_grants(run, fake, "MyProd", "arn:aws:iam::111122223333:role/MyProd", actions)
+        (result,) = run.report.results
+        assert (result.status, result.subject) == (status, "role MyProd grants")
+        assert result.detail.startswith(detail)
+        assert fake.asked == [("aws-marketplace:ListEntities", "*"), ("iam:PassRole", snapshot)]
 
 
 def test_a_reused_cosell_role_is_checked_for_trust(reporter: None, session: Any) -> None:

@@ -130,7 +130,9 @@ def test_deploys_for_every_combination(
     )
     assert stack["StackStatus"] == "CREATE_COMPLETE", cloudformation.failed(stack["StackId"])
     created = {r for r in iam_roles() - before if "Reporter" not in r}
-    assert len(created) == (not sandbox) + (not production)
+    snapshot = {r for r in created if "ClazarResourceSnapshotJobRole" in r}
+    assert len(snapshot) == 1  # CreateSnapshotJobRole is true by default
+    assert len(created - snapshot) == (not sandbox) + (not production)
     outputs = cloudformation.outputs()
     if sandbox:
         assert outputs["SandboxRoleArn"] == SANDBOX_ARN  # the path is kept, even from a name
@@ -138,6 +140,9 @@ def test_deploys_for_every_combination(
     resources = report.json()["resources"]
     assert resources["SandboxRoleArn"] == outputs["SandboxRoleArn"]
     assert resources["ProductionRoleArn"] == outputs["ProductionRoleArn"]
+    assert resources["SnapshotJobRoleArn"] == outputs["SnapshotJobRole"]
+    assert resources["SnapshotJobRoleArn"].endswith("/" + snapshot.pop())
+    assert ("ProductionRoleLacks" in resources) is bool(production)
 
 
 @pytest.mark.slow
@@ -152,3 +157,99 @@ def test_a_reused_role_that_does_not_trust_clazar_fails_the_stack(
     assert "SandboxRole" in answer["Reason"]
     assert "SellerSandbox" in answer["Reason"]
     assert "external ID" in answer["Reason"]
+
+
+SNAPSHOT_SERVICE = "resource-snapshot-job.partnercentral-selling.amazonaws.com"
+
+
+def test_snapshot_job_role_trusts_partner_central_for_this_account_only() -> None:
+    made = deployed(build_cosell())
+    role = made["Resources"]["ClazarResourceSnapshotJobRole"]["Properties"]
+    assert "RoleName" not in role  # IAM names are global: CloudFormation names it
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Sid": "TrustSnapshotJobService",
+            "Effect": "Allow",
+            "Action": ["sts:AssumeRole"],
+            "Principal": {"Service": SNAPSHOT_SERVICE},
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        }
+    ]
+    assert role["ManagedPolicyArns"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/"
+            "AWSPartnerCentralSellingResourceSnapshotJobExecutionRolePolicy"
+        }
+    ]
+    assert "Policies" not in role
+    report = made["Resources"]["ClazarCosellReporter"]["Properties"]["Report"]
+    assert report["SnapshotJobRoleCreated"] == "true"
+    assert report["SnapshotJobRoleArn"] == {"Fn::GetAtt": ["ClazarResourceSnapshotJobRole", "Arn"]}
+    assert "ProductionRoleLacks" not in report
+
+
+def test_production_role_registers_the_snapshot_role_and_the_sandbox_role_cannot() -> None:
+    made = deployed(build_cosell())
+    grants = by_sid(made, "ProductionRole")
+    assert grants["RegisterSnapshotJobRole"] == {
+        "Sid": "RegisterSnapshotJobRole",
+        "Effect": "Allow",
+        "Action": ["partnercentral:PutSellingSystemSettings"],
+        "Resource": ["*"],
+    }
+    assert grants["PassSnapshotJobRole"] == {
+        "Sid": "PassSnapshotJobRole",
+        "Effect": "Allow",
+        "Action": ["iam:PassRole"],
+        "Resource": [{"Fn::GetAtt": ["ClazarResourceSnapshotJobRole", "Arn"]}],
+        "Condition": {"StringEquals": {"iam:PassedToService": SNAPSHOT_SERVICE}},
+    }
+    assert grants["ReadOffersAndAgreements"] == {
+        "Sid": "ReadOffersAndAgreements",
+        "Effect": "Allow",
+        "Action": ["aws-marketplace:ListEntities", "aws-marketplace:SearchAgreements"],
+        "Resource": ["*"],
+    }
+    sandbox = json.dumps(made["Resources"]["SandboxRole"])
+    for action in ("PutSellingSystemSettings", "PassRole", "aws-marketplace"):
+        assert action not in sandbox
+
+
+def test_without_the_snapshot_role_nothing_registers_or_passes_it() -> None:
+    made = deployed(build_cosell(), CreateSnapshotJobRole="false")
+    assert "ClazarResourceSnapshotJobRole" not in made["Resources"]
+    assert "SnapshotJobRole" not in made.get("Outputs", {})
+    grants = by_sid(made, "ProductionRole")
+    assert "RegisterSnapshotJobRole" not in grants
+    assert "PassSnapshotJobRole" not in grants
+    assert "ReadOffersAndAgreements" in grants
+    report = made["Resources"]["ClazarCosellReporter"]["Properties"]["Report"]
+    assert report["SnapshotJobRoleCreated"] == "false"
+    assert "SnapshotJobRoleArn" not in report
+
+
+@pytest.mark.parametrize(
+    ("snapshot", "lacks"),
+    [
+        (
+            "true",
+            "aws-marketplace:ListEntities aws-marketplace:SearchAgreements "
+            "partnercentral:PutSellingSystemSettings iam:PassRole",
+        ),
+        ("false", "aws-marketplace:ListEntities aws-marketplace:SearchAgreements"),
+    ],
+)
+def test_a_reused_production_role_is_not_modified_and_the_report_says_what_it_lacks(
+    snapshot: str, lacks: str
+) -> None:
+    made = deployed(
+        build_cosell(), ExistingProductionRole=SANDBOX_ARN, CreateSnapshotJobRole=snapshot
+    )
+    assert "ProductionRole" not in made["Resources"]
+    assert not [
+        r
+        for r in made["Resources"].values()
+        if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")
+    ]
+    report = made["Resources"]["ClazarCosellReporter"]["Properties"]["Report"]
+    assert report["ProductionRoleLacks"] == lacks

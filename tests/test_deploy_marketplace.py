@@ -31,6 +31,9 @@ def inventory(role: str = "ClazarRole") -> dict[str, Any]:
     }
 
 
+FULFILLMENT = "ClazarMarketplaceFulfillmentPolicy"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("allow", ["true", "false"])
 def test_created_feeds(cloudformation: Deployment, allow: str) -> None:
@@ -38,7 +41,8 @@ def test_created_feeds(cloudformation: Deployment, allow: str) -> None:
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     found = inventory()
     assert "ClazarRole" in found["roles"]
-    expected = ALWAYS_POLICIES | ({"ClazarMarketplaceAccessPolicy"} if allow == "true" else set())
+    expected = ALWAYS_POLICIES | {FULFILLMENT}  # AllowMarketplaceFulfillment defaults to true
+    expected |= {"ClazarMarketplaceAccessPolicy"} if allow == "true" else set()
     assert found["policies"] == expected
     assert found["queues"] == 2  # the queue and its dead-letter queue
     assert found["topics"] == {"clazar-sdds-clazar"}
@@ -78,7 +82,7 @@ def test_existing_feeds_create_no_buckets_topics_or_key(cloudformation: Deployme
     assert stack["StackStatus"] == "CREATE_COMPLETE"
     found = inventory()
     assert (found["topics"], found["buckets"], found["keys"]) == (set(), 0, 0)
-    assert found["policies"] == ALWAYS_POLICIES | {"ClazarGenerateCasPolicy"}
+    assert found["policies"] == ALWAYS_POLICIES | {"ClazarGenerateCasPolicy", FULFILLMENT}
     s3_policy = boto3.client("iam").get_role_policy(
         RoleName="ClazarRole", PolicyName="ClazarS3AccessPolicy"
     )["PolicyDocument"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from itertools import product
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from clazar_templates.cli import cli
 from clazar_templates.options import option_fields
 from clazar_templates.review.diagrams import diagram, mermaid
 from clazar_templates.stacks import STACKS, Stack
+from conftest import flag_samples
 
 NODE = re.compile(r"^\s*([A-Za-z0-9_]+)(?:\[|\(|\{\{|>)")
 EDGE = re.compile(r'^\s*(\w+) (-->|--x|==>|-\.->)(?:\|"([^"]*)"\|)? (\w+)$')
@@ -36,13 +36,12 @@ def parse(text: str) -> tuple[list[str], set[tuple[str, str, str]], set[str]]:
 
 
 def variants() -> list[tuple[Stack, Any]]:
-    """Each stack with everything at deploy time, and every flag fixed on and off."""
+    """Each stack with everything at deploy time, and its flags sampled (``flag_samples``:
+    every flag on and off, without the 2^n product)."""
     found: list[tuple[Stack, Any]] = []
     for target in STACKS.values():
-        flags = [n for n, spec in option_fields(target.options) if spec.kind.is_flag]
         found.append((target, None))
-        for values in product([True, False], repeat=len(flags)):
-            found.append((target, target.options(**dict(zip(flags, values, strict=True)))))
+        found += [(target, target.options(**s)) for s in flag_samples(target.options)]
     return found
 
 

@@ -21,6 +21,7 @@ import pytest
 from clazar_templates import CosellOptions, MarketplaceOptions, build_cosell, build_marketplace
 from clazar_templates.options import option_fields
 from clazar_templates.template.resolve import Refused, resolve
+from conftest import flag_samples, valid_value
 from support import DEPLOY_VALUES, EXTERNAL_ID, UID, VENDOR, as_dict
 
 COMMON = {"clazar_account_id": VENDOR, "external_id": EXTERNAL_ID, "clazar_account_uid": UID}
@@ -53,7 +54,7 @@ def as_parameters(options_class: type[Any], values: dict[str, Any]) -> dict[str,
     out = dict(DEPLOY_VALUES)
     for name, value in values.items():
         out[specs[name].parameter] = (
-            ("true" if value else "false") if isinstance(value, bool) else value
+            ("true" if value else "false") if isinstance(value, bool) else str(value)
         )
     return out
 
@@ -171,6 +172,17 @@ def deploy_time(build: Callable[[], Any]) -> dict[str, Any]:
     return as_dict(build())
 
 
+def as_text(node: Any) -> Any:
+    """``node`` with its numbers written as text. A Ref to a Number parameter is a string
+    (CloudFormation's documented semantics) where a build-time value is a number, and
+    CloudFormation converts either to a property's integer type: the same template."""
+    if isinstance(node, dict):
+        return {k: as_text(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [as_text(v) for v in node]
+    return str(node) if isinstance(node, int) and not isinstance(node, bool) else node
+
+
 def assert_equivalent(built: Any, deployed: Callable[[], Any], parameters: dict[str, str]) -> None:
     fixed = as_dict(built)
     declared = fixed.get("Parameters", {})
@@ -185,7 +197,7 @@ def assert_equivalent(built: Any, deployed: Callable[[], Any], parameters: dict[
         actual = resolve(fixed, values, region=region)
         assert sorted(actual["Resources"]) == sorted(expected["Resources"])
         for logical, resource in expected["Resources"].items():
-            assert actual["Resources"][logical] == resource, logical
+            assert as_text(actual["Resources"][logical]) == as_text(resource), logical
         assert actual["Outputs"] == expected["Outputs"]
 
 
@@ -201,6 +213,24 @@ def test_cosell_build_time_equals_resolved_deploy_time(values: dict[str, Any]) -
     assert_equivalent(built, build_cosell, as_parameters(CosellOptions, values))
 
 
+SAMPLED = [
+    pytest.param(target, build, values, id=f"{target.__name__}-{values}")
+    for target, build in ((MarketplaceOptions, build_marketplace), (CosellOptions, build_cosell))
+    for values in flag_samples(target)
+]
+
+
+@pytest.mark.parametrize(("options_class", "build", "values"), SAMPLED)
+def test_every_flag_and_number_both_ways(
+    options_class: type[Any], build: Callable[..., Any], values: dict[str, Any]
+) -> None:
+    """The flags and numbers read from the options (a new one cannot be left out), sampled
+    by ``flag_samples`` rather than added to the exhaustive products above (each would
+    double them), with every other option at deploy time."""
+    built = build(options_class(**COMMON, **values))
+    assert_equivalent(built, build, as_parameters(options_class, values))
+
+
 @pytest.mark.parametrize("fixed", ["allow_marketplace_access", "enable_cas", "sdds_bucket_name"])
 def test_mixed_modes_match_too(fixed: str) -> None:
     values = {"allow_marketplace_access": True, "enable_cas": True, "sdds_bucket_name": "old-sdds"}
@@ -210,5 +240,6 @@ def test_mixed_modes_match_too(fixed: str) -> None:
 
 def test_fixed_options_leave_no_parameter_behind() -> None:
     every = {**COMMON, **{k: v[1] for k, v in MARKETPLACE_CHOICES.items()}, "role_name": "R"}
+    every |= {n: valid_value(s) for n, s in option_fields(MarketplaceOptions) if n not in every}
     template = as_dict(build_marketplace(MarketplaceOptions(**every)))
     assert set(template["Parameters"]) == {"ClazarSecretKey"}

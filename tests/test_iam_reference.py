@@ -83,6 +83,7 @@ SERVICES = {
     "sns.amazonaws.com",  # delivers topics to the queue
     "events.amazonaws.com",  # delivers EventBridge rules to the queues
     "reports.marketplace.amazonaws.com",  # AWS Marketplace's data-feed service
+    "resource-snapshot-job.partnercentral-selling.amazonaws.com",  # Partner Central's snapshots
 }
 
 
@@ -99,6 +100,8 @@ def build_time(short: str, flags: bool | None, given: bool | None, partition: st
     for name, spec in o.option_fields(target.options):
         if spec.kind.is_flag:
             chosen[name] = flags
+        elif spec.kind.is_number:  # not 0 (which turns something off) unless flags are off
+            chosen[name] = None if flags is None else (30 if flags else 0)
         elif spec.kind.optional:
             chosen[name] = (
                 None if given is None else (examples_by_parameter[spec.parameter] if given else "")
@@ -394,3 +397,14 @@ def test_the_documented_deny_gaps_are_still_what_aws_says() -> None:
         )
     )
     assert set(DENY_KEY_GAPS.values()) == {lacking}
+
+
+def test_every_action_granted_on_star_takes_no_resource_type() -> None:
+    """policies.RESOURCELESS (the actions the templates grant on "*", each with its reason)
+    holds only actions AWS's reference knows and gives no resource type: a wrong entry would
+    let a grant on "*" pass the policy-safety test."""
+    from clazar_templates import policies
+
+    for action in policies.RESOURCELESS:
+        (privilege,) = expand(action)
+        assert privilege.arn_formats == (), f"{action} takes {privilege.arn_formats}"

@@ -260,6 +260,7 @@ def test_build_time_options_drop_their_parameters_and_resources() -> None:
         external_id=EXTERNAL_ID,
         role_name="SellerRole",
         allow_marketplace_access=False,
+        allow_marketplace_fulfillment=False,
         enable_cas=False,
         sdds_sns_topic_arn=SDDS_TOPIC,
         sdds_bucket_name="old-sdds",
@@ -269,9 +270,8 @@ def test_build_time_options_drop_their_parameters_and_resources() -> None:
     assert set(template["Parameters"]) == {"ClazarAccountUid", "ClazarSecretKey"}
     assert "Conditions" not in template
     res = template["Resources"]
-    assert not {"ClazarMarketplaceAccessPolicy", "ClazarKmsKey", "CasBucket", "SddsBucket"} & set(
-        res
-    )
+    dropped = {"ClazarMarketplaceAccessPolicy", FULFILLMENT, "ClazarKmsKey", "CasBucket"}
+    assert not {*dropped, "SddsBucket"} & set(res)
     assert res["ClazarRole"]["Properties"]["RoleName"] == "SellerRole"
     assert res["SddsSnsSubscription"]["Properties"]["TopicArn"] == SDDS_TOPIC
     assert template["Metadata"]["Clazar"]["Version"] == options.version
@@ -363,3 +363,109 @@ def test_the_marketplace_opt_in_denies_what_a_seller_platform_never_needs() -> N
     assert set(deny["Action"]) >= ISSUE_DENIES
     assert all(why.strip() for why in p.MARKETPLACE_DENIED.values())
     assert not any("*" in action for action in deny["Action"])  # each one named
+
+
+FULFILLMENT = "ClazarMarketplaceFulfillmentPolicy"
+
+
+@pytest.mark.parametrize("allow", ["true", "false"])
+def test_fulfillment_is_on_by_default_and_its_own_policy(allow: str) -> None:
+    """Clazar can provision, meter and deprovision SaaS customers without the listing opt-in:
+    exactly these actions, DescribeEntity on the seller's own catalog, and nothing with
+    false (AllowMarketplaceAccess untouched either way)."""
+    assert (
+        as_dict(build_marketplace())["Parameters"]["AllowMarketplaceFulfillment"]["Default"]
+        == "true"
+    )
+    made = deployed(build_marketplace(), AllowMarketplaceFulfillment=allow)
+    res = made["Resources"]
+    assert (FULFILLMENT in res) is (allow == "true")
+    assert "ClazarMarketplaceAccessPolicy" not in res  # the listing opt-in stays off
+    assert res["ClazarReporter"]["Properties"]["Report"]["MarketplaceFulfillment"] == allow
+    if allow == "false":
+        return
+    grants = by_sid(made, "ClazarRole")
+    assert grants["FulfillSaasCustomers"] == {
+        "Sid": "FulfillSaasCustomers",
+        "Effect": "Allow",
+        "Action": [
+            "aws-marketplace:ResolveCustomer",
+            "aws-marketplace:GetEntitlements",
+            "aws-marketplace:BatchMeterUsage",
+            "aws-marketplace:DescribeAgreement",
+            "aws-marketplace:GetAgreementTerms",
+            "aws-marketplace:SearchAgreements",
+            "aws-marketplace:ListEntities",
+        ],
+        "Resource": ["*"],
+    }
+    assert grants["ReadCatalogEntities"] == {
+        "Sid": "ReadCatalogEntities",
+        "Effect": "Allow",
+        "Action": ["aws-marketplace:DescribeEntity"],
+        "Resource": [
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:aws-marketplace:us-east-1:${AWS::AccountId}:"
+                "AWSMarketplace/*"
+            }
+        ],
+    }
+    assert {"Ref": FULFILLMENT} in res["ClazarReporter"]["Properties"]["Policies"]
+    skips = res[FULFILLMENT]["Metadata"]["guard"]["SuppressedRules"]
+    assert skips == ["IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE", "IAM_NO_INLINE_POLICY_CHECK"]
+
+
+def test_every_action_on_star_has_its_reason_in_the_code() -> None:
+    """An action granted on "*" outside the opt-in must be in RESOURCELESS with a reason; a
+    statement factory given another one refuses to build."""
+    assert all(len(why) > 40 for why in p.RESOURCELESS.values())
+    with pytest.raises(ValueError, match="needs a reason in RESOURCELESS"):
+        p._resourceless(p.Action("aws-marketplace", "StartChangeSet"))
+
+
+def lifecycle(template: dict[str, Any], bucket: str = "SddsBucket") -> list[dict[str, Any]]:
+    return template["Resources"][bucket]["Properties"]["LifecycleConfiguration"]["Rules"]
+
+
+ABORT = {
+    "Id": "AbortIncompleteUploads",
+    "Status": "Enabled",
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+}
+
+
+def expire(days: Any) -> dict[str, Any]:
+    return {
+        "Id": "ExpireNoncurrentVersions",
+        "Status": "Enabled",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": days},
+    }
+
+
+@pytest.mark.parametrize(("days", "rules"), [("365", [ABORT, expire("365")]), ("0", [ABORT])])
+def test_created_buckets_expire_noncurrent_versions_and_abandoned_uploads(
+    days: str, rules: list[dict[str, Any]]
+) -> None:
+    """The seller's days (a Number, at least 0, 365 by default), 0 keeping every version;
+    current objects never expire (no Expiration in any rule), for both created buckets."""
+    param = as_dict(build_marketplace())["Parameters"]["NoncurrentVersionDays"]
+    assert (param["Type"], param["MinValue"], param["Default"]) == ("Number", 0, "365")
+    made = deployed(build_marketplace(), EnableCas="true", NoncurrentVersionDays=days)
+    for bucket in ("CasBucket", "SddsBucket"):
+        assert lifecycle(made, bucket) == rules
+        assert "Expiration" not in json.dumps(lifecycle(made, bucket)).replace("VersionExp", "")
+
+
+@pytest.mark.parametrize(("days", "rules"), [(30, [ABORT, expire(30)]), (0, [ABORT])])
+def test_build_time_days_drop_the_parameter(days: int, rules: list[dict[str, Any]]) -> None:
+    template = as_dict(build_marketplace(MarketplaceOptions(noncurrent_version_days=days)))
+    assert "NoncurrentVersionDays" not in template["Parameters"]
+    assert "KeepNoncurrentVersions" not in template.get("Conditions", {})
+    assert lifecycle(template) == rules
+
+
+def test_given_buckets_are_not_ours_to_expire() -> None:
+    options = MarketplaceOptions(enable_cas=False, sdds_bucket_name="seller-sdds-bucket")
+    template = as_dict(build_marketplace(options))
+    assert "SddsBucket" not in template["Resources"]
+    assert "NoncurrentVersionDays" not in template["Parameters"]  # no bucket uses it

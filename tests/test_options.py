@@ -104,9 +104,24 @@ def test_parse_value_from_strings() -> None:
 def test_each_option_condition_is_declared_once_and_tests_its_parameter(target: Stack) -> None:
     conditions = as_dict(target.build())["Conditions"]
     for name, spec in option_fields(target.options):
-        decided_later = spec.kind.is_flag or spec.kind.optional
+        decided_later = spec.kind.is_flag or spec.kind.optional or spec.kind.is_number
         assert (spec.condition is not None) == decided_later, name
         if spec.condition is not None:
-            empty_or_true = "true" if spec.kind.is_flag else ""
-            equals = {"Fn::Equals": [{"Ref": spec.parameter}, empty_or_true]}
+            tested = "true" if spec.kind.is_flag else "0" if spec.kind.is_number else ""
+            equals = {"Fn::Equals": [{"Ref": spec.parameter}, tested]}
             assert conditions[spec.condition] == equals, name
+
+
+def test_a_number_option_takes_whole_numbers_from_python_and_the_command_line() -> None:
+    """The number kind: an int of at least its MinValue in Python, digits on the command
+    line (``deploy`` leaves it to a Number parameter), and a clear error otherwise."""
+    assert parse_value(MarketplaceOptions, "noncurrent_version_days", "30") == 30
+    assert parse_value(MarketplaceOptions, "noncurrent_version_days", "0") == 0
+    assert parse_value(MarketplaceOptions, "noncurrent_version_days", "deploy") is None
+    for text in ("-1", "1.5", "thirty", ""):
+        with pytest.raises(OptionError, match="a whole number of days, 0 or more or deploy"):
+            parse_value(MarketplaceOptions, "noncurrent_version_days", text)
+    assert MarketplaceOptions(noncurrent_version_days=0).noncurrent_version_days == 0
+    for bad in (-1, 1.5, "30", True):
+        with pytest.raises(OptionError, match="noncurrent_version_days"):
+            MarketplaceOptions(noncurrent_version_days=bad)

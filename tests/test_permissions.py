@@ -128,16 +128,56 @@ def holds(cond: Cond, values: dict[str, str]) -> bool:
 
 
 def combinations(reader: _Reader) -> Iterator[dict[str, str]]:
-    """Every way to set the parameters the Conditions test (flags, empty or given), in a
-    region where AWS publishes Marketplace events and one where it does not."""
-    conditions = json.dumps(list(reader.conditions.values()))
-    tested = [p for p in reader.parameters if json.dumps({"Ref": p}) in conditions]
-    choices = [
-        [str(v) for v in reader.parameters[p].get("AllowedValues", [])] or ["", f"given-{p}"]
+    """Ways to set the parameters the Conditions test (flags, empty or given), in a region
+    where AWS publishes Marketplace events and one where it does not: every combination
+    within each group of parameters whose Conditions meet on one resource (its Condition and
+    those inside its policy documents, all this test judges), the other groups at their
+    first value. Independent options add their own few cases instead of doubling the
+    product (a group is exhaustive: a wrong reading of combined Conditions is still found)."""
+    tested = [p for p in reader.parameters if _refers(reader.conditions, p)]
+    choices = {
+        p: [str(v) for v in reader.parameters[p].get("AllowedValues", [])] or ["", f"given-{p}"]
         for p in tested
-    ]
-    for combo in itertools.product(*choices, ["us-east-1", "eu-west-1"]):
-        yield dict(zip([*tested, "AWS::Region"], combo, strict=True))
+    }
+    choices["AWS::Region"] = ["us-east-1", "eu-west-1"]
+    base = {p: values[0] for p, values in choices.items()}
+    seen: set[str] = set()
+    for group in _groups(reader, list(choices)):
+        for combo in itertools.product(*[choices[p] for p in group]):
+            values = {**base, **dict(zip(group, combo, strict=True))}
+            if (key := json.dumps(values, sort_keys=True)) not in seen:
+                seen.add(key)
+                yield values
+
+
+def _refers(node: Any, name: str) -> bool:
+    return json.dumps({"Ref": name}) in json.dumps(node)
+
+
+def _groups(reader: _Reader, names: list[str]) -> list[list[str]]:
+    """``names`` split into the groups whose Conditions meet on one resource."""
+
+    def params(condition: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        node = reader.conditions[condition]
+        found = {n for n in names if _refers(node, n)}
+        text = json.dumps(node)
+        for other in reader.conditions:
+            if other not in seen and json.dumps({"Condition": other}) in text:
+                found |= params(other, seen | {condition})
+        return found
+
+    linked: list[set[str]] = [{n} for n in names]
+    for res in reader.resources.values():
+        props = res.get("Properties", {})
+        documents = [props.get(k) for k in ("PolicyDocument", "AssumeRolePolicyDocument")]
+        text = json.dumps([res.get("Condition"), props.get("KeyPolicy"), *documents])
+        met: set[str] = set()
+        for condition in reader.conditions:
+            if json.dumps(condition) in text:
+                met |= params(condition)
+        joined = [g for g in linked if g & met]
+        linked = [g for g in linked if not g & met] + [set().union(met, *joined)]
+    return [[n for n in names if n in g] for g in linked if g]
 
 
 def listed(value: Any) -> list[Any]:

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from clazar_templates import options as o
+from clazar_templates import policies as p
 from clazar_templates.stacks import STACKS
 from clazar_templates.template.reading import POLICY_PLACES, policy_documents
 from conftest import valid_value
@@ -32,12 +33,9 @@ from support import VENDOR, as_dict
 
 OPT_IN_POLICY = "ClazarMarketplaceAccessPolicy"
 
-RESOURCELESS = {
-    # Actions that support no resource-level permissions, so "*" is the only resource.
-    # https://docs.aws.amazon.com/service-authorization/latest/reference/
-    #   list_awsmarketplacecommerceanalyticsservice.html: GenerateDataSet has no resource type.
-    "marketplacecommerceanalytics:GenerateDataSet",
-}
+RESOURCELESS = set(p.RESOURCELESS)
+# Actions that support no resource-level permissions, so "*" is the only resource: read from
+# the code, each with its reason; test_iam_reference checks each against AWS's reference.
 
 SERVICES = {
     # service principal -> where it may appear, and why
@@ -45,7 +43,9 @@ SERVICES = {
     "sns.amazonaws.com": {"resource"},  # delivers the CAS/SDDS/Marketplace topics to the queue
     "events.amazonaws.com": {"resource"},  # delivers EventBridge rules to the queues
     "reports.marketplace.amazonaws.com": {"resource", "key"},  # writes the data feeds
+    p.SNAPSHOT_JOB_SERVICE: {"trust"},  # Partner Central's snapshot jobs, for this account
 }
+TRUSTED_FOR_THIS_ACCOUNT = {p.SNAPSHOT_JOB_SERVICE}  # trusts that need aws:SourceAccount
 CONFUSED_DEPUTY_KEYS = {"aws:SourceAccount", "aws:SourceArn"}
 
 VENDOR_ROOT = r"arn:\$\{AWS::Partition\}:iam::(\$\{ClazarAccountId\}|%s):root"
@@ -137,6 +137,8 @@ def variants(short: str) -> list[Any]:
                     chosen[n] = flag
                 elif s.kind.optional and not given:
                     chosen[n] = ""
+                elif s.kind.is_number and not given:
+                    chosen[n] = s.kind.min_value or 0  # 0 turns something off
             out.append(cls(**chosen))
     return out
 
@@ -198,7 +200,7 @@ def check_principal(f: Found, key: str, who: str, vendor_root: re.Pattern[str]) 
     conditions = f.statement.get("Condition", {})
     if key == "Service":
         assert f.kind in SERVICES.get(who, set()), f"{f}: service {who}"
-        if f.kind != "trust":  # a service acting for this account only (confused deputy)
+        if f.kind != "trust" or who in TRUSTED_FOR_THIS_ACCOUNT:  # for this account only
             keys = {k for operator in conditions.values() for k in operator}
             assert keys & CONFUSED_DEPUTY_KEYS, f"{f}: {who} without aws:SourceAccount/Arn"
         return

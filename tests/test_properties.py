@@ -84,6 +84,8 @@ def values_of(spec: o.Option) -> st.SearchStrategy[Any]:
     kind = spec.kind
     if kind.is_flag:
         return st.booleans()
+    if kind.is_number:  # small numbers and 0, which turns something off
+        return st.integers(min_value=kind.min_value or 0, max_value=3650)
     assert kind.pattern, f"{spec.parameter}: a value option needs a pattern"
     given = EXISTING.get(kind)
     if given is None:
@@ -133,6 +135,8 @@ def text(value: Any) -> str:
 
 def default_value(spec: o.Option) -> Any:
     assert spec.default is not None
+    if spec.kind.is_number:
+        return int(spec.default)
     return spec.default == "true" if spec.kind.is_flag else spec.default
 
 
@@ -193,6 +197,8 @@ def expected_marketplace(e: Example) -> Inventory:
     policies = set(ALWAYS_POLICIES)
     if e.value("allow_marketplace_access"):
         policies.add("ClazarMarketplaceAccessPolicy")
+    if e.value("allow_marketplace_fulfillment"):
+        policies.add("ClazarMarketplaceFulfillmentPolicy")
     if cas:
         policies.add("ClazarGenerateCasPolicy")
     return Inventory(
@@ -224,6 +230,10 @@ COSELL_ROLES = {
 def expected_cosell(e: Example) -> Inventory:
     events = e.value("enable_event_bridge")
     roles = {r: frozenset({"StayInCatalog"}) for r, f in COSELL_ROLES.items() if e.value(f) == ""}
+    if "ProductionRole" in roles:  # what AWS's managed policy lacks, on a role made here
+        roles["ProductionRole"] |= {"BeyondManagedPolicy"}
+    if e.value("create_snapshot_job_role"):
+        roles["ClazarResourceSnapshotJobRole"] = frozenset()  # AWS's managed policy only
     return Inventory(
         roles={**roles, "ClazarCosellReporterFunctionRole": REPORTER_POLICIES},
         queues=(
@@ -245,7 +255,11 @@ def expected_managed_policies(e: Example) -> dict[str, list[str]]:
         "SandboxRole": "AWSPartnerCentralSandboxFullAccess",
         "ProductionRole": "AWSPartnerCentralOpportunityManagement",
     }
-    return {r: [MANAGED + managed[r]] for r, f in COSELL_ROLES.items() if e.value(f) == ""}
+    found = {r: [MANAGED + managed[r]] for r, f in COSELL_ROLES.items() if e.value(f) == ""}
+    if e.value("create_snapshot_job_role"):
+        policy = "AWSPartnerCentralSellingResourceSnapshotJobExecutionRolePolicy"
+        found["ClazarResourceSnapshotJobRole"] = [MANAGED + policy]
+    return found
 
 
 EXPECTED: dict[str, Callable[[Example], Inventory]] = {

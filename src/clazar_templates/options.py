@@ -112,7 +112,9 @@ class Kind:
     """The accepted form of one kind of option, shared by Python validation and parameters.
 
     ``pattern`` is the CloudFormation AllowedPattern; ``check`` adds what a pattern cannot
-    express (and the partition an ARN must be in). ``allowed`` are AllowedValues.
+    express (and the partition an ARN must be in). ``allowed`` are AllowedValues. A number
+    kind (``is_number``) is a whole number of at least ``min_value``: a ``Number`` parameter
+    with ``MinValue``, an ``int`` in Python.
     """
 
     form: str
@@ -123,6 +125,8 @@ class Kind:
     optional: bool = False  # "" is accepted and means "the stack creates it"
     min_length: int | None = None
     max_length: int | None = None
+    is_number: bool = False
+    min_value: int | None = None
 
     def problem(self, value: str, partition: str) -> str | None:
         """Why ``value`` is not of this kind (for ``partition``), or None when it is."""
@@ -208,6 +212,7 @@ EXISTING_ROLE = Kind(
     optional=True,
 )
 ACCOUNT_REF = Kind(form="1-128 characters of letters, digits and _.:-", pattern=ACCOUNT_UID)
+DAYS = Kind(form="a whole number of days, 0 or more", is_number=True, min_value=0)
 
 
 @dataclass(frozen=True)
@@ -222,7 +227,8 @@ class Option:
     default: str | None = None  # the parameter's Default, when it has one
     condition: str | None = None
     """The deploy-time Condition resources depend on: for a flag, "the parameter is true";
-    for an option whose empty value means "the stack makes it", "the parameter is empty"."""
+    for an option whose empty value means "the stack makes it", "the parameter is empty";
+    for a number, "the parameter is 0" (what 0 turns off)."""
 
 
 def option(
@@ -299,6 +305,10 @@ def _validate(options: Any) -> None:
             if not isinstance(value, bool):
                 raise OptionError(name, value, "True, False or None (decide at deploy time)")
             continue
+        if spec.kind.is_number:
+            if _number_problem(spec.kind, value):
+                raise OptionError(name, value, f"{spec.kind.form} (an int), or None")
+            continue
         if not isinstance(value, str):
             raise OptionError(name, value, f"a string: {spec.kind.form}, or None")
         problem = spec.kind.problem(value, partition)
@@ -316,6 +326,13 @@ EVENTS_REFUSAL = (
 )
 """Why a stack asked for EventBridge outside EVENTS_REGION is refused (the template Rule's
 AssertDescription, and what upgrade and stackset-plan say)."""
+
+
+def _number_problem(kind: Kind, value: object) -> bool:
+    """Whether ``value`` is not a whole number of ``kind`` (a bool is not a number here)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return True
+    return kind.min_value is not None and value < kind.min_value
 
 
 GROUP_VENDOR = "Clazar account"
@@ -391,6 +408,18 @@ class MarketplaceOptions(_Common):
         default="false",
         condition="MarketplaceAccessAllowed",
     )
+    allow_marketplace_fulfillment: bool | None = option(
+        "AllowMarketplaceFulfillment",
+        FLAG,
+        "Allow SaaS fulfillment",
+        "true lets Clazar resolve your SaaS customers, read their entitlements and agreements, "
+        "meter their usage and read your catalog entities (read-only, plus BatchMeterUsage). "
+        "false stops Clazar provisioning, metering and deprovisioning your SaaS customers, "
+        "unless AllowMarketplaceAccess=true grants all of AWS Marketplace.",
+        GROUP_MARKETPLACE,
+        default="true",
+        condition="MarketplaceFulfillmentAllowed",
+    )
     enable_cas: bool | None = option(
         "EnableCas",
         FLAG,
@@ -436,6 +465,18 @@ class MarketplaceOptions(_Common):
         GROUP_FEEDS,
         default="",
         condition="NewSddsBucket",
+    )
+    noncurrent_version_days: int | None = option(
+        "NoncurrentVersionDays",
+        DAYS,
+        "Days to keep replaced feed files",
+        "The CAS and SDDS buckets this stack creates are versioned: a feed file overwritten or "
+        "deleted stays as a noncurrent version for this many days, then S3 deletes it (0 keeps "
+        "every version forever, and its storage cost). Current files are never expired; "
+        "incomplete uploads are aborted after 7 days.",
+        GROUP_FEEDS,
+        default="365",
+        condition="KeepNoncurrentVersions",
     )
 
     enable_event_bridge: bool | None = option(
@@ -484,6 +525,18 @@ class CosellOptions(_Common):
         default="",
         condition="CreateProductionRole",
     )
+    create_snapshot_job_role: bool | None = option(
+        "CreateSnapshotJobRole",
+        FLAG,
+        "Create the resource snapshot job role",
+        "true creates ClazarResourceSnapshotJobRole, which Partner Central's resource snapshot "
+        "jobs assume (AWS managed policy AWSPartnerCentralSellingResourceSnapshotJobExecution"
+        "RolePolicy), and lets a created ProductionRole register it and pass it to that "
+        "service only. false: partners on your multi-partner opportunities see stale snapshots.",
+        GROUP_COSELL,
+        default="true",
+        condition="SnapshotJobRoleCreated",
+    )
     enable_event_bridge: bool | None = option(
         EVENTS_PARAMETER,
         FLAG,
@@ -523,8 +576,8 @@ def fixed_options(options: Any) -> dict[str, Any]:
 def parse_value(options_class: type[Any], name: str, text: str) -> Any:
     """The Python value of ``--set name=text`` for ``options_class``.
 
-    Booleans are ``true``/``false``; ``deploy`` leaves an option to deploy time; ``api_url``
-    also takes an environment name (``production``, ``development``).
+    Booleans are ``true``/``false``; numbers are digits; ``deploy`` leaves an option to
+    deploy time; ``api_url`` also takes an environment name (``production``, ``development``).
     """
     _check_name(name, text, field_names(options_class))
     return _parse(options_class, name, text)
@@ -560,4 +613,9 @@ def _parse(options_class: type[Any], name: str, text: str) -> Any:
         if text not in ("true", "false"):
             raise OptionError(name, text, f"true, false or {DEPLOY}")
         return text == "true"
+    if spec.kind.is_number:
+        number = int(text) if fullmatch(r"[0-9]+", text) else None
+        if number is None or _number_problem(spec.kind, number):
+            raise OptionError(name, text, f"{spec.kind.form} or {DEPLOY}")
+        return number
     return text

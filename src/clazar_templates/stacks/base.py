@@ -59,7 +59,10 @@ class StackBuilder:
         """The Ref of ``spec``'s parameter, adding the parameter on first use."""
         if spec.parameter not in self.template.parameters:
             kind = spec.kind
-            props: dict[str, Any] = {"Type": "String", "Description": spec.description}
+            props: dict[str, Any] = {
+                "Type": "Number" if kind.is_number else "String",
+                "Description": spec.description,
+            }
             if spec.default is not None:
                 props["Default"] = spec.default
             if kind.allowed:
@@ -71,6 +74,8 @@ class StackBuilder:
                 props["MinLength"] = kind.min_length
             if kind.max_length is not None:
                 props["MaxLength"] = kind.max_length
+            if kind.min_value is not None:
+                props["MinValue"] = kind.min_value
             props.update(extra)
             self.template.add_parameter(Parameter(spec.parameter, **props))
             if spec.parameter not in {s.parameter for s in self._specs.values()}:
@@ -88,6 +93,15 @@ class StackBuilder:
         if current is not None:
             return bool(current)
         return self._option_condition(field, "true")
+
+    def zero_or_number(self, field: str) -> tuple[Flag, Any]:
+        """For a number option where 0 turns something off: (is it 0?, the number).
+
+        At deploy time "is it 0?" is the option's Condition "the parameter is 0"."""
+        current = getattr(self.options, field)
+        if current is None:
+            return self._option_condition(field, "0"), self.value(field)
+        return current == 0, current
 
     def made_or_given(self, field: str) -> tuple[Flag, Any]:
         """For an option whose empty value means "the stack makes it" (an existing resource

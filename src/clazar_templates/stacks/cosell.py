@@ -1,8 +1,10 @@
 """The Co-Sell Roles stack (``clazar-cosell``): AWS Partner Central roles for Clazar.
 
-SandboxRole and ProductionRole, each created here or reused from roles you already have,
-then the reporter, which looks every role up (its real ARN, its trust of Clazar) and reports
-both ARNs to Clazar.
+ClazarResourceSnapshotJobRole (for Partner Central's resource snapshot jobs), SandboxRole
+and ProductionRole, each of the last two created here or reused from roles you already
+have (a reused role is never modified: the report says what it was not given), then the
+reporter, which looks every role up (its real ARN, its trust of Clazar) and reports both
+ARNs to Clazar.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from troposphere import GetAtt, Ref, Template, iam
 
 from .. import policies as p
 from ..options import CosellOptions
-from .base import Flag, StackBuilder, pick, vendor_root, when
+from .base import Flag, StackBuilder, pick, present, unless, vendor_root, when
 from .messaging import (
     add_queue,
     add_queue_policy,
@@ -23,7 +25,7 @@ from .messaging import (
     rule_arns,
 )
 from .reporting import add_reporter
-from .suppressions import INLINE_POLICY, scanner_metadata
+from .suppressions import INLINE_POLICY, NO_RESOURCE_TYPE, Suppression, scanner_metadata
 
 NAME = "clazar-cosell"
 DESCRIPTION = (
@@ -56,12 +58,15 @@ EVENT_RULES = {
     ),
 }
 REPORTER = "ClazarCosellReporter"
+SNAPSHOT_ROLE = "ClazarResourceSnapshotJobRole"
+PRODUCTION_ACCESS = "BeyondManagedPolicy"  # the Production role's grants AWS's policy lacks
 
 
 def build_cosell(options: CosellOptions | None = None) -> Template:
     """The Co-Sell template for ``options`` (all left to deploy time by default)."""
     b = StackBuilder(options or CosellOptions(), NAME, DESCRIPTION)
-    roles = {logical: cosell_role(b, logical) for logical in ROLES}
+    snapshot = snapshot_job_role(b)
+    roles = {logical: cosell_role(b, logical, snapshot) for logical in ROLES}
     events, queue_arns = cosell_events(b)
     report = {
         "ExternalId": b.value("external_id"),
@@ -69,7 +74,13 @@ def build_cosell(options: CosellOptions | None = None) -> Template:
             f"{name}Created": pick(created, "true", "false") for name, (created, _) in roles.items()
         },
         "EventBridge": pick(events, "true", "false"),
+        "SnapshotJobRoleCreated": pick(snapshot, "true", "false"),
     }
+    if snapshot is not False:
+        report["SnapshotJobRoleArn"] = when(snapshot, GetAtt(SNAPSHOT_ROLE, "Arn"))
+    lacks = production_lacks(roles["ProductionRole"][0], snapshot)
+    if lacks is not None:
+        report["ProductionRoleLacks"] = lacks
     if events is not False:
         report["EventsQueueUrl"] = when(events, Ref(EVENTS_QUEUE))
     add_reporter(
@@ -85,28 +96,78 @@ def build_cosell(options: CosellOptions | None = None) -> Template:
         },
     )
     events_queue_policy(b, events, queue_arns)
-    outputs(b, events)
+    outputs(b, events, snapshot)
     return b.finish()
 
 
-def cosell_role(b: StackBuilder, logical: str) -> tuple[Flag, Any]:
+def snapshot_job_role(b: StackBuilder) -> Flag:
+    """With CreateSnapshotJobRole=true: the role Partner Central's resource snapshot jobs
+    assume, with AWS's managed policy for them. CloudFormation names it (IAM names are
+    global, and a name would keep the stack from being deployed twice)."""
+    create = b.flag("create_snapshot_job_role")
+    b.add(
+        iam.Role(
+            SNAPSHOT_ROLE,
+            Description="Assumed by AWS Partner Central resource snapshot jobs (multi-partner "
+            "opportunities), registered by Clazar",
+            AssumeRolePolicyDocument=p.document(p.trust_snapshot_job_service()),
+            ManagedPolicyArns=[p.managed_policy_arn(p.PARTNER_CENTRAL_SNAPSHOT_JOB)],
+        ),
+        create,
+    )
+    return create
+
+
+def cosell_role(b: StackBuilder, logical: str, snapshot: Flag) -> tuple[Flag, Any]:
     """Create ``logical`` unless an existing role is given; (created?, role name or ARN)."""
     field, managed, deny, purpose = ROLES[logical]
     create, given = b.made_or_given(field)
+    policies = [iam.Policy(PolicyName="StayInCatalog", PolicyDocument=p.document(deny()))]
+    suppress: tuple[Suppression, ...] = (INLINE_POLICY,)
+    if logical == "ProductionRole":
+        policies.append(
+            iam.Policy(
+                PolicyName=PRODUCTION_ACCESS,
+                PolicyDocument=p.document(*production_grants(snapshot)),
+            )
+        )
+        suppress = (*suppress, NO_RESOURCE_TYPE)
     b.add(
         iam.Role(
             logical,
             Description=purpose,
-            Metadata=scanner_metadata(INLINE_POLICY),
+            Metadata=scanner_metadata(*suppress),
             AssumeRolePolicyDocument=p.document(
                 p.trust_clazar_account(vendor_root(b), b.value("external_id"))
             ),
             ManagedPolicyArns=[p.managed_policy_arn(managed)],
-            Policies=[iam.Policy(PolicyName="StayInCatalog", PolicyDocument=p.document(deny()))],
+            Policies=policies,
         ),
         create,
     )
     return create, pick(create, GetAtt(logical, "Arn"), given)
+
+
+def production_grants(snapshot: Flag) -> list[Any]:
+    """What the Production role needs beyond AWSPartnerCentralOpportunityManagement: reading
+    offers and agreements, and (with the snapshot job role) registering that role."""
+    return present(
+        p.read_offers_and_agreements(),
+        when(snapshot, p.register_snapshot_job_role()),
+        when(snapshot, p.pass_snapshot_job_role(GetAtt(SNAPSHOT_ROLE, "Arn"))),
+    )
+
+
+def production_lacks(created: Flag, snapshot: Flag) -> Any:
+    """For a reused Production role, which this stack never modifies: the actions of
+    :func:`production_grants` it was not given, for the report; None when always created."""
+    reads = _actions(p.read_offers_and_agreements())
+    everything = _actions(*production_grants(True))
+    return unless(created, pick(snapshot, everything, reads))
+
+
+def _actions(*statements: Any) -> str:
+    return " ".join(action.JSONrepr() for st in statements for action in st.Action)
 
 
 def cosell_events(b: StackBuilder) -> tuple[Flag, list[Any]]:
@@ -148,7 +209,7 @@ def events_queue_policy(b: StackBuilder, rules: Flag, queue_arns: list[Any]) -> 
     )
 
 
-def outputs(b: StackBuilder, events: Flag) -> None:
+def outputs(b: StackBuilder, events: Flag, snapshot: Flag) -> None:
     for logical in ROLES:
         b.output(
             f"{logical}Arn",
@@ -161,4 +222,10 @@ def outputs(b: StackBuilder, events: Flag) -> None:
         "Queue of Partner Central co-sell events",
         Ref(EVENTS_QUEUE),
         events,
+    )
+    b.output(
+        "SnapshotJobRole",
+        "ARN of ClazarResourceSnapshotJobRole, which Clazar registers with Partner Central",
+        GetAtt(SNAPSHOT_ROLE, "Arn"),
+        snapshot,
     )

@@ -164,6 +164,14 @@ def marketplace_access(b: StackBuilder) -> list[Any]:
         ),
         inline_policy(
             b,
+            "ClazarMarketplaceFulfillmentPolicy",
+            p.fulfill_saas_customers(),
+            p.read_catalog_entities(),
+            condition=b.flag("allow_marketplace_fulfillment"),
+            suppress=(NO_RESOURCE_TYPE,),
+        ),
+        inline_policy(
+            b,
             "ClazarMarketplaceSnsAccessPolicy",
             p.subscribe_marketplace_topics(GetAtt(QUEUE, "Arn")),
             p.check_marketplace_topics(),
@@ -278,6 +286,8 @@ def kms_key(b: StackBuilder, cas: Feed, sdds: Feed) -> Flag:
 
 def feed_bucket(b: StackBuilder, feed: Feed) -> None:
     name = f"{feed.prefix}Bucket"
+    if feed.create_bucket is False:
+        return  # (and no NoncurrentVersionDays parameter for a bucket not made)
     bucket = b.add(
         s3.Bucket(
             name,
@@ -304,6 +314,7 @@ def feed_bucket(b: StackBuilder, feed: Feed) -> None:
                 Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
             ),
             VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+            LifecycleConfiguration=feed_lifecycle(b),
             Metadata=scanner_metadata(*FEED_BUCKET),
         ),
         feed.create_bucket,
@@ -323,6 +334,34 @@ def feed_bucket(b: StackBuilder, feed: Feed) -> None:
         ),
         feed.create_bucket,
     )
+
+
+ABORT_UPLOADS_DAYS = 7  # an upload not completed in a week is abandoned
+
+
+def feed_lifecycle(b: StackBuilder) -> s3.LifecycleConfiguration:
+    """Keeps a versioned, retained bucket from growing without bound: incomplete multipart
+    uploads are aborted after a week, noncurrent versions expire after NoncurrentVersionDays
+    (0 keeps them). Current objects, the feeds themselves, never expire."""
+    keep, days = b.zero_or_number("noncurrent_version_days")
+    rules = [
+        s3.LifecycleRule(
+            Id="AbortIncompleteUploads",
+            Status="Enabled",
+            AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
+                DaysAfterInitiation=ABORT_UPLOADS_DAYS
+            ),
+        ),
+        unless(
+            keep,
+            s3.LifecycleRule(
+                Id="ExpireNoncurrentVersions",
+                Status="Enabled",
+                NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(NoncurrentDays=days),
+            ),
+        ),
+    ]
+    return s3.LifecycleConfiguration(Rules=present(*rules))
 
 
 def feed_topic(b: StackBuilder, feed: Feed) -> None:
@@ -480,6 +519,7 @@ def report_properties(b: StackBuilder, cas: Feed, sdds: Feed, key: Flag) -> dict
         "QueueUrl": Ref(QUEUE),
         "QueueArn": GetAtt(QUEUE, "Arn"),
         "MarketplaceAccess": pick(b.flag("allow_marketplace_access"), "true", "false"),
+        "MarketplaceFulfillment": pick(b.flag("allow_marketplace_fulfillment"), "true", "false"),
         "CasEnabled": pick(cas.enabled, "true", "false"),
     }
     for feed in (cas, sdds):

@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .. import policies as p
+
 __all__ = ["ALL", "Suppression", "scanner_metadata"]
 
 
@@ -78,11 +80,20 @@ MARKETPLACE_OPT_IN = Suppression(
     checkov=("CKV_AWS_109", "CKV_AWS_111"),
     guard=("IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE",),
 )
+
 NO_RESOURCE_TYPE = Suppression(
-    "marketplacecommerceanalytics:GenerateDataSet has no resource type in AWS's service "
-    'reference: "*" is the only resource it accepts.',
+    '"*" only for actions AWS\'s service reference gives no resource type (policies.RESOURCELESS): '
+    + " ".join(
+        f"{', '.join(actions)}: {why}."
+        for why, actions in {
+            why: [a for a, w in p.RESOURCELESS.items() if w == why]
+            for why in p.RESOURCELESS.values()
+        }.items()
+    ),
     guard=("IAM_POLICYDOCUMENT_NO_WILDCARD_RESOURCE",),
 )
+"""On every policy granting one of RESOURCELESS on "*" (a Guard suppression carries no
+reason of its own: this one, in the README's table, names each action and why)."""
 
 # --- The reporter --------------------------------------------------------------------------
 REPORTER_LOGS = Suppression(
