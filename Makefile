@@ -93,7 +93,7 @@ $(CHECKOV_STAMP): $(CHECKOV_LOCK) | $(TOOLS_STAMP)
 lock: $(TOOLS_STAMP)
 	@test -x $(UV) || (echo "make lock needs uv (make INSTALLER=uv)" >&2; exit 2)
 	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
-		--custom-compile-command "make lock" --extra test \
+		--custom-compile-command "make lock" --extra all --extra test \
 		pyproject.toml requirements/build.in -o $(LOCK)
 	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" requirements/checkov.in -o $(CHECKOV_LOCK)

@@ -24,6 +24,7 @@ from .cli_args import (
     usage_errors,
 )
 from .errors import FieldError
+from .extras import EXIT_MISSING_EXTRA, MissingExtraError, require
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,6 +58,8 @@ def build(
     stacks: tuple[str, ...], out: Path, pairs: tuple[str, ...], fmt: str, no_lint: bool, check: bool
 ) -> None:
     """Render STACK templates (all by default), lint them, write them atomically."""
+    if not no_lint:
+        require("lint", "build", otherwise="pass --no-lint to write the templates unlinted")
     from .template.render import lint_many, size_note, stale_files, to_json, to_yaml, write_all
 
     with usage_errors():
@@ -93,6 +96,7 @@ def build(
 )
 def lint_command(files: tuple[Path, ...]) -> None:
     """cfn-lint template FILES with this project's configuration."""
+    require("lint", "lint")
     from .template.render import lint
 
     failed = False
@@ -118,6 +122,7 @@ def lint_command(files: tuple[Path, ...]) -> None:
 def docs_command(root: Path, check: bool) -> None:
     """Regenerate the README parameter tables, docs/permissions.md and
     docs/deployer-permissions.md."""
+    require("deployer", "docs")
     from .review.docs import refresh_documents
 
     stale = refresh_documents(root, check=check)
@@ -183,6 +188,7 @@ def diff_command(
 
     Exit status: 0 unchanged or narrowed, 1 permissions grew, 2 bad input.
     """
+    require("aws" if bucket else "lint", "diff --bucket" if bucket else "diff")
     from .review.diff import diff_files, diff_published
 
     parameters = name_values(pairs, "--param")
@@ -216,6 +222,7 @@ def publish_command(
     bucket: str, prefix: str, version: str, region: str | None, dry_run: bool
 ) -> None:
     """Build, lint and upload every template to s3://BUCKET/PREFIX/VERSION/ and latest/."""
+    require("aws", "publish")
     from .aws.errors import aws_errors, aws_message
     from .aws.publishing import publish
 
@@ -286,6 +293,7 @@ def check_command(
 
     Exit status: 0 connected, 1 a check failed, 2 bad input (one line).
     """
+    require("aws", "check")
     from .aws.checks import check
 
     try:
@@ -371,6 +379,7 @@ def stackset_plan_command(
     body (at most 51,200 bytes). NoEcho parameters (ClazarSecretKey) are read from the
     environment (CLAZAR_SECRET_KEY) or, with --apply, a hidden prompt; never from --param.
     """
+    require("aws", "stackset-plan")
     from .aws.errors import aws_errors, aws_message
     from .aws.stacksets import apply_plan, cloudformation_client, stackset_parameters
     from .aws.stacksets import stackset_plan as plan_for
@@ -433,6 +442,7 @@ def stackset_status_command(
     name: str, delegated_admin: bool, home_region: str | None, fmt: str
 ) -> None:
     """Every instance of stack set NAME with its status and reason; exit 1 if any failed."""
+    require("aws", "stackset-status")
     from .aws.errors import aws_errors, aws_message
     from .aws.stacksets import cloudformation_client, stackset_status
 
@@ -492,6 +502,7 @@ def deployer_policy_command(
 ) -> None:
     """The least-privilege policy that deploys STACK (JSON, Markdown, or a service-role
     template), from the resource schemas cfn-lint ships."""
+    require("deployer", "deployer-policy")
     from .review.deployer import deployer_policy
 
     with usage_errors():
@@ -540,6 +551,7 @@ def upgrade_command(
     Exit status: 0 planned (or applied), 1 the stack, the target or AWS stops it, the apply
     is refused or the update failed (one line), 2 bad input (one line).
     """
+    require("aws", "upgrade")
     from .aws.upgrade import UpgradeError, UpgradeInputError, upgrade
 
     parameters = name_values(pairs, "--param")
@@ -566,4 +578,8 @@ def upgrade_command(
 
 
 def main() -> None:
-    cli(prog_name="clazar-templates")
+    try:
+        cli(prog_name="clazar-templates")
+    except MissingExtraError as error:  # one line, and an exit status of its own (README)
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(EXIT_MISSING_EXTRA)
