@@ -19,6 +19,7 @@ UV := $(TOOLS)/bin/uv
 LOCK := requirements/dev.txt
 CHECKOV_LOCK := requirements/checkov.txt
 UV_LOCK := requirements/uv.txt
+LOWEST_LOCK := requirements/lowest.txt
 CACHE := .cache
 PIP := --quiet --disable-pip-version-check --require-hashes --no-deps
 # pytest-xdist workers, one per core of a 2-core machine. `make test` shares the suite by
@@ -40,7 +41,7 @@ export CLAZAR_LINT_CACHE ?= $(CURDIR)/$(CACHE)/cfn-lint
 export CLAZAR_DEADLINES_CACHE ?= $(CURDIR)/$(CACHE)/reporter-deadlines
 
 .PHONY: all templates test beside-unit test-fast lint typecheck unit drift checkov sweep bench \
-	reporter-deadlines publish lock clean
+	reporter-deadlines publish lock ranges release clean
 
 all: test
 
@@ -95,6 +96,10 @@ lock: $(TOOLS_STAMP)
 	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" --extra all --extra test \
 		pyproject.toml requirements/build.in -o $(LOCK)
+	@# The lowest versions pyproject.toml's ranges allow, every extra: `make ranges` proves them.
+	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --resolution lowest-direct --extra all \
+		pyproject.toml -o $(LOWEST_LOCK)
 	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" requirements/checkov.in -o $(CHECKOV_LOCK)
 	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
@@ -128,7 +133,7 @@ test: $(STAMP) $(CHECKOV_STAMP)
 	@$(MAKE) --no-print-directory -j2 --output-sync=target unit beside-unit
 
 beside-unit: $(STAMP) $(CHECKOV_STAMP)
-	@nice -n 10 $(MAKE) --no-print-directory lint typecheck drift checkov
+	@nice -n 10 $(MAKE) --no-print-directory lint typecheck drift checkov ranges
 
 ## The inner loop: no moto deployments, no checkov, no deadline measurement.
 test-fast: $(STAMP)
@@ -151,6 +156,20 @@ drift: $(STAMP)
 checkov: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python scripts/checkov_templates.py --checkov $(CHECKOV_VENV)/bin/checkov \
 		--cache $(CACHE)/checkov --key $(CHECKOV_LOCK)
+
+## The version ranges: the wheel, with every extra, in fresh venvs at the lowest versions
+## pyproject.toml allows ($(LOWEST_LOCK)) and at the locked ones ($(LOCK)); build, lint,
+## permissions and deployer-policy give the same bytes in both (scripts/ranges.py).
+ranges: $(STAMP)
+	@test -x $(UV) || (echo "make ranges needs uv (make INSTALLER=uv)" >&2; exit 2)
+	$(BIN)/python scripts/ranges.py --uv $(UV) --wheel-dir $(CACHE)/dist --work $(CACHE)/ranges
+
+## Release VERSION: bump _version.py, regenerate templates and docs, record the released
+## templates and their hashes (releases/), write the CHANGELOG entry with the permission diff
+## from the previous release, commit and tag (docs/releasing.md). DRY_RUN=1 commits nothing.
+release: $(STAMP)
+	@test -n "$(VERSION)" || (echo "usage: make release VERSION=x.y.z" >&2; exit 2)
+	$(BIN)/python scripts/release.py "$(VERSION)" $(if $(DRY_RUN),--no-commit)
 
 ## Exhaustive: every option combination, linted (and checkov'd) in parallel on all cores.
 sweep: $(STAMP) $(CHECKOV_STAMP)
