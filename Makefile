@@ -41,7 +41,7 @@ export CLAZAR_LINT_CACHE ?= $(CURDIR)/$(CACHE)/cfn-lint
 export CLAZAR_DEADLINES_CACHE ?= $(CURDIR)/$(CACHE)/reporter-deadlines
 
 .PHONY: all templates test beside-unit test-fast lint typecheck unit drift checkov sweep bench \
-	reporter-deadlines publish lock ranges release clean
+	reporter-deadlines publish lock ranges release release-finish clean
 
 all: test
 
@@ -164,12 +164,16 @@ ranges: $(STAMP)
 	@test -x $(UV) || (echo "make ranges needs uv (make INSTALLER=uv)" >&2; exit 2)
 	$(BIN)/python scripts/ranges.py --uv $(UV) --wheel-dir $(CACHE)/dist --work $(CACHE)/ranges
 
-## Release VERSION: bump _version.py, regenerate templates and docs, record the released
-## templates and their hashes (releases/), write the CHANGELOG entry with the permission diff
-## from the previous release, commit and tag (docs/releasing.md). DRY_RUN=1 commits nothing.
+## Release VERSION (docs/releasing.md): bump _version.py, regenerate templates and docs,
+## record the released templates and their hashes (releases/), add the CHANGELOG entry with
+## the permission diff from the previous release. Write the entry, then `make release-finish`
+## checks, commits and tags vVERSION.
 release: $(STAMP)
 	@test -n "$(VERSION)" || (echo "usage: make release VERSION=x.y.z" >&2; exit 2)
-	$(BIN)/python scripts/release.py "$(VERSION)" $(if $(DRY_RUN),--no-commit)
+	$(BIN)/python scripts/release.py prepare "$(VERSION)"
+
+release-finish: $(STAMP)
+	$(BIN)/python scripts/release.py finish
 
 ## Exhaustive: every option combination, linted (and checkov'd) in parallel on all cores.
 sweep: $(STAMP) $(CHECKOV_STAMP)
