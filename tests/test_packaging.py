@@ -133,3 +133,19 @@ def test_each_extras_command_says_in_one_line_which_extra_to_install(
     assert not (tmp_path / "x").exists()  # build wrote nothing
     refused = run(core, "build", "--out", "x", cwd=tmp_path).stderr
     assert refused.rstrip().endswith("or pass --no-lint to write the templates unlinted")
+
+
+@pytest.mark.slow
+def test_the_library_without_cfn_lint_says_which_extra(core: Path) -> None:
+    script = (
+        "import clazar_templates as c\n"
+        "try:\n    c.lint('Resources: {}')\n"
+        "except ImportError as e:\n    print(type(e).__name__, e)\n"
+    )
+    done = subprocess.run(
+        [core.parent / "python", "-c", script], text=True, capture_output=True, check=True
+    )
+    assert done.stdout == (
+        "MissingExtraError linting needs the [lint] extra (cfn-lint not installed): "
+        "pip install 'clazar-templates[lint]'\n"
+    )
