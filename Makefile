@@ -21,6 +21,7 @@ CHECKOV_LOCK := requirements/checkov.txt
 UV_LOCK := requirements/uv.txt
 LOWEST_LOCK := requirements/lowest.txt
 CACHE := .cache
+WHEEL_DIR := $(CACHE)/dist
 PIP := --quiet --disable-pip-version-check --require-hashes --no-deps
 # pytest-xdist workers, one per core of a 2-core machine. `make test` shares the suite by
 # work stealing: a worker that runs out takes half of what the other has left (xdist's
@@ -41,7 +42,7 @@ export CLAZAR_LINT_CACHE ?= $(CURDIR)/$(CACHE)/cfn-lint
 export CLAZAR_DEADLINES_CACHE ?= $(CURDIR)/$(CACHE)/reporter-deadlines
 
 .PHONY: all templates test beside-unit test-fast lint typecheck unit drift checkov sweep bench \
-	reporter-deadlines publish lock ranges release release-finish clean
+	reporter-deadlines publish lock wheel ranges release release-finish clean
 
 all: test
 
@@ -130,7 +131,14 @@ $(CURDIR)/templates $(CURDIR)/docs:
 ## measurement), and beside it, at a lower CPU priority so the suite's real-time tests keep
 ## the CPU they need, ruff, mypy, the drift check and checkov (its own venv), one by one.
 test: $(STAMP) $(CHECKOV_STAMP)
-	@$(MAKE) --no-print-directory -j2 --output-sync=target unit beside-unit
+	@$(MAKE) --no-print-directory wheel
+	@CLAZAR_WHEEL="$$(ls $(CURDIR)/$(WHEEL_DIR)/*.whl)" \
+		$(MAKE) --no-print-directory -j2 --output-sync=target unit beside-unit
+
+## The wheel, built from a clean copy of the packaged files (scripts/build_wheel.py); `make
+## test` hands it to the packaging tests and `make ranges` (CLAZAR_WHEEL).
+wheel: $(STAMP)
+	@$(BIN)/python scripts/build_wheel.py --out $(WHEEL_DIR)
 
 beside-unit: $(STAMP) $(CHECKOV_STAMP)
 	@nice -n 10 $(MAKE) --no-print-directory lint typecheck drift checkov ranges
@@ -162,7 +170,7 @@ checkov: $(STAMP) $(CHECKOV_STAMP)
 ## permissions and deployer-policy give the same bytes in both (scripts/ranges.py).
 ranges: $(STAMP)
 	@test -x $(UV) || (echo "make ranges needs uv (make INSTALLER=uv)" >&2; exit 2)
-	$(BIN)/python scripts/ranges.py --uv $(UV) --wheel-dir $(CACHE)/dist --work $(CACHE)/ranges
+	$(BIN)/python scripts/ranges.py --uv $(UV) --wheel-dir $(WHEEL_DIR) --work $(CACHE)/ranges
 
 ## Release VERSION (docs/releasing.md): bump _version.py, regenerate templates and docs,
 ## record the released templates and their hashes (releases/), add the CHANGELOG entry with

@@ -12,6 +12,8 @@ bound must be raised until it does. Exit 1 naming each difference.
 
     python scripts/ranges.py [--uv .venv-tools/bin/uv] [--wheel-dir DIR] [--work DIR]
 
+The wheel is $CLAZAR_WHEEL when set (`make test` builds it once), else built (build_wheel.py).
+
 Needs the package index (uv downloads what its cache lacks). `make ranges` runs it; it is
 part of `make test`. About 30 s on 2 cores with a warm uv cache (README "Version ranges").
 """
@@ -20,11 +22,14 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from build_wheel import WHEEL, build
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("clazar-marketplace", "clazar-cosell")
@@ -33,17 +38,6 @@ ENVIRONMENTS = {"lowest": ROOT / "requirements/lowest.txt", "newest": ROOT / "re
 
 def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, check=True, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-
-def build_wheel(uv: str, out: Path) -> Path:
-    """The wheel of the working tree, built with the locked setuptools of .venv (no download);
-    the project's pytest (tests/test_packaging.py) builds it the same way."""
-    shutil.rmtree(out, ignore_errors=True)
-    python = ROOT / ".venv/bin/python"
-    run([uv, "build", "-q", "--wheel", "--no-build-isolation", "--python", str(python),
-         "--out-dir", str(out), str(ROOT)])  # fmt: skip
-    (wheel,) = out.glob("*.whl")
-    return wheel
 
 
 def install(uv: str, wheel: Path, lock: Path, venv: Path) -> dict[str, str]:
@@ -97,12 +91,18 @@ def differences(left: Path, right: Path) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--uv", default=str(ROOT / ".venv-tools/bin/uv"))
-    parser.add_argument("--wheel-dir", type=Path, default=ROOT / ".cache/dist")
+    parser.add_argument(
+        "--wheel-dir",
+        type=Path,
+        default=ROOT / ".cache/dist",
+        help=f"built here unless ${WHEEL} names one",
+    )
     parser.add_argument("--work", type=Path, default=ROOT / ".cache/ranges")
     args = parser.parse_args()
     args.work, args.wheel_dir = args.work.resolve(), args.wheel_dir.resolve()  # cwd: out/
     started = time.monotonic()
-    wheel = build_wheel(args.uv, args.wheel_dir)
+    given = os.environ.get(WHEEL)
+    wheel = Path(given) if given else build(args.wheel_dir)
     problems: list[str] = []
     versions = {}
     for name, lock in ENVIRONMENTS.items():

@@ -4,6 +4,8 @@ libraries as pyproject.toml's extras."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import re
 import shutil
 import subprocess
@@ -17,6 +19,11 @@ from clazar_templates.extras import EXIT_MISSING_EXTRA, EXTRAS
 
 ROOT = Path(__file__).resolve().parent.parent
 UV = ROOT / ".venv-tools/bin/uv"
+SPEC = importlib.util.spec_from_file_location("build_wheel", ROOT / "scripts/build_wheel.py")
+assert SPEC
+assert SPEC.loader
+build_wheel = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(build_wheel)
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 
 
@@ -57,22 +64,12 @@ def core(tmp_path_factory: pytest.TempPathFactory) -> Path:
     versions) in a fresh venv; its ``clazar-templates``."""
     work = tmp_path_factory.mktemp("core")
     venv = work / "venv"
+    given = os.environ.get(build_wheel.WHEEL)  # make test builds it once, for ranges too
+    wheel = Path(given) if given else build_wheel.build(work / "dist")
     if UV.is_file():
-        subprocess.run(
-            [UV, "build", "-q", "--wheel", "--no-build-isolation", "--python", sys.executable,
-             "--out-dir", work / "dist", ROOT],
-            check=True,
-        )  # fmt: skip
-        (wheel,) = (work / "dist").glob("*.whl")
         subprocess.run([UV, "venv", "-q", "--python", sys.executable, venv], check=True)
         install = [UV, "pip", "install", "-q", "--python", venv / "bin/python"]
-    else:  # make INSTALLER=pip: the dev venv has pip
-        subprocess.run(
-            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-             "-w", work / "dist", ROOT],
-            check=True,
-        )  # fmt: skip
-        (wheel,) = (work / "dist").glob("*.whl")
+    else:  # make INSTALLER=pip
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
         install = [venv / "bin/python", "-m", "pip", "install", "-q"]
     subprocess.run([*install, "-c", ROOT / "requirements/dev.txt", wheel], check=True)
