@@ -137,13 +137,14 @@ def permission_diff(previous: str, new: dict[str, str]) -> str:
         old = RELEASES / previous / name
         stack = name.removesuffix(".yaml")
         if not old.is_file():
-            parts.append(f"#### {stack}\n\nNew template (no release {previous} of it).\n")
+            parts.append(f"#### {stack}\n\nA new template (not in {previous}).\n")
             continue
         command = tool("diff", str(old), str(TEMPLATES / name), "--format", "markdown")
         done = subprocess.run(command, cwd=ROOT, text=True, capture_output=True, check=False)
         if done.returncode not in (0, 1):  # 1: permissions grew, which the entry says
             raise ReleaseError(f"diff of {name} exited {done.returncode}: {done.stderr.strip()}")
-        parts.append(f"#### {stack}\n\n{done.stdout.strip()}\n")
+        demoted = re.sub(r"^#", "##", done.stdout.strip(), flags=re.MULTILINE)  # under ###
+        parts.append(demoted + "\n")
     return "\n".join(parts)
 
 

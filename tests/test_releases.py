@@ -48,7 +48,7 @@ def test_a_changed_template_under_the_same_version_fails(
     changed.write_text(changed.read_text(encoding="utf-8") + "# one more line\n", "utf-8")
     monkeypatch.setattr(release, "TEMPLATES", tmp_path)
     version = release.current_version()
-    assert release.check() == [
+    assert [p for p in release.check() if p.startswith("templates/")] == [
         f"templates/clazar-cosell.yaml differs from the text released as {version}: a changed "
         "template needs a new version (`make release VERSION=...`, docs/releasing.md)"
     ]
@@ -67,9 +67,9 @@ def test_an_unreleased_version_fails(tmp_path: Path, monkeypatch: pytest.MonkeyP
     version_file = tmp_path / "_version.py"
     version_file.write_text('__version__ = "9.9.9"\n', "utf-8")
     monkeypatch.setattr(release, "VERSION_FILE", version_file)
-    assert release.check() == [
-        "version 9.9.9 (_version.py) is not released: `make release VERSION=9.9.9`"
-    ]
+    assert "version 9.9.9 (_version.py) is not released: `make release VERSION=9.9.9`" in (
+        release.check()
+    )
 
 
 def git(root: Path, *arguments: str) -> str:
@@ -117,8 +117,8 @@ def test_make_release_bumps_regenerates_records_writes_the_diff_and_tags(tmp_pat
     changelog = (copy / "CHANGELOG.md").read_text(encoding="utf-8")
     assert changelog.index("## 1.0.1 (2026-12-08)") < changelog.index("## 1.0.0")
     assert "### Permission changes from 1.0.0 (`clazar-templates diff`)" in changelog
-    assert "#### clazar-marketplace" in changelog
-    assert "#### clazar-cosell" in changelog
+    for stack in ("clazar-marketplace", "clazar-cosell"):
+        assert f"#### Permission changes: {stack} 1.0.0 → {stack} 1.0.1\n" in changelog
     refused = step("finish")
     assert refused.returncode == 1
     assert "placeholder" in refused.stderr
