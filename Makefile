@@ -169,7 +169,6 @@ checkov: $(STAMP) $(CHECKOV_STAMP)
 ## pyproject.toml allows ($(LOWEST_LOCK)) and at the locked ones ($(LOCK)); build, lint,
 ## permissions and deployer-policy give the same bytes in both (scripts/ranges.py).
 ranges: $(STAMP)
-	@test -x $(UV) || (echo "make ranges needs uv (make INSTALLER=uv)" >&2; exit 2)
 	$(BIN)/python scripts/ranges.py --uv $(UV) --wheel-dir $(WHEEL_DIR) --work $(CACHE)/ranges
 
 ## Release VERSION (docs/releasing.md): bump _version.py, regenerate templates and docs,

@@ -36,19 +36,26 @@ STACKS = ("clazar-marketplace", "clazar-cosell")
 ENVIRONMENTS = {"lowest": ROOT / "requirements/lowest.txt", "newest": ROOT / "requirements/dev.txt"}
 
 
-def run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, check=True, text=True, capture_output=True, **kwargs)  # type: ignore[call-overload, no-any-return]
+def run(*command: str) -> str:
+    return subprocess.run(command, check=True, text=True, capture_output=True).stdout
 
 
 def install(uv: str, wheel: Path, lock: Path, venv: Path) -> dict[str, str]:
     """A fresh venv holding the wheel with every extra, constrained to ``lock``'s versions
-    (so the wheel's own metadata must accept them); its packages and versions."""
+    (so the wheel's own metadata must accept them); its packages and versions. With uv, or
+    (make INSTALLER=pip: no uv) with the venv's own pip."""
     shutil.rmtree(venv, ignore_errors=True)
-    run([uv, "venv", "-q", "--python", sys.executable, str(venv)])
     python = str(venv / "bin/python")
-    run([uv, "pip", "install", "-q", "--python", python, "-c", str(lock), f"{wheel}[all]"])
-    listed = run([uv, "pip", "freeze", "--python", python]).stdout.split()
-    return dict(line.split("==", 1) for line in listed if "==" in line)
+    requirement = f"{wheel}[all]"
+    if Path(uv).is_file():
+        run(uv, "venv", "-q", "--python", sys.executable, str(venv))
+        run(uv, "pip", "install", "-q", "--python", python, "-c", str(lock), requirement)
+        listed = run(uv, "pip", "freeze", "--python", python)
+    else:
+        run(getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv))
+        run(python, "-m", "pip", "install", "-q", "-c", str(lock), requirement)
+        listed = run(python, "-m", "pip", "freeze")
+    return dict(line.split("==", 1) for line in listed.split() if "==" in line)
 
 
 def outputs(venv: Path, out: Path) -> list[str]:
