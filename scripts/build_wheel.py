@@ -51,6 +51,17 @@ def build(out: Path) -> Path:
     return wheel
 
 
+def unhashed(lock: Path, out: Path) -> Path:
+    """``lock``'s pins (and markers) without their hashes, as a pip constraints file in
+    ``out``: pip turns on --require-hashes for a constraint with a hash, and then refuses
+    the wheel itself, which has none (uv does not)."""
+    pins = [line.removesuffix("\\").strip() for line in lock.read_text("utf-8").splitlines()]
+    pins = [pin for pin in pins if pin and not pin.startswith(("#", "--"))]
+    path = out / f"{lock.stem}-unhashed.txt"
+    path.write_text("\n".join(pins) + "\n", encoding="utf-8")
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / ".cache/dist")

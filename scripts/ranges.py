@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from build_wheel import WHEEL, build
+from build_wheel import WHEEL, build, unhashed
 
 ROOT = Path(__file__).resolve().parent.parent
 STACKS = ("clazar-marketplace", "clazar-cosell")
@@ -53,7 +53,8 @@ def install(uv: str, wheel: Path, lock: Path, venv: Path) -> dict[str, str]:
         listed = run(uv, "pip", "freeze", "--python", python)
     else:
         run(getattr(sys, "_base_executable", sys.executable), "-m", "venv", str(venv))
-        run(python, "-m", "pip", "install", "-q", "-c", str(lock), requirement)
+        pins = unhashed(lock, venv)
+        run(python, "-m", "pip", "install", "-q", "-c", str(pins), requirement)
         listed = run(python, "-m", "pip", "freeze")
     return dict(line.split("==", 1) for line in listed.split() if "==" in line)
 

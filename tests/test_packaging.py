@@ -72,7 +72,9 @@ def core(tmp_path_factory: pytest.TempPathFactory) -> Path:
     else:  # make INSTALLER=pip
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
         install = [venv / "bin/python", "-m", "pip", "install", "-q"]
-    subprocess.run([*install, "-c", ROOT / "requirements/dev.txt", wheel], check=True)
+    lock = ROOT / "requirements/dev.txt"
+    pins = lock if UV.is_file() else build_wheel.unhashed(lock, work)
+    subprocess.run([*install, "-c", pins, wheel], check=True)
     return venv / "bin/clazar-templates"
 
 
