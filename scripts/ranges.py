@@ -56,7 +56,8 @@ def install(uv: str, wheel: Path, lock: Path, venv: Path) -> dict[str, str]:
         pins = unhashed(lock, venv)
         run(python, "-m", "pip", "install", "-q", "-c", str(pins), requirement)
         listed = run(python, "-m", "pip", "freeze")
-    return dict(line.split("==", 1) for line in listed.split() if "==" in line)
+    pins = (line.split("==", 1) for line in listed.split() if "==" in line)
+    return {name.lower().replace("_", "-"): version for name, version in pins}  # pip: PyYAML
 
 
 def outputs(venv: Path, out: Path) -> list[str]:
