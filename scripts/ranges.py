@@ -66,6 +66,7 @@ def outputs(venv: Path, out: Path) -> list[str]:
     out.mkdir(parents=True)
     tool = str(venv / "bin/clazar-templates")
     problems = []
+    uncached = {**os.environ, "CLAZAR_LINT_CACHE": ""}  # each cfn-lint really lints, in both
     commands = {
         "build": [tool, "build", "--out", str(out / "templates")],
         "lint": [tool, "lint", *(str(out / "templates" / f"{s}.yaml") for s in STACKS)],
@@ -77,7 +78,9 @@ def outputs(venv: Path, out: Path) -> list[str]:
         },
     }
     for name, command in commands.items():
-        done = subprocess.run(command, text=True, capture_output=True, check=False, cwd=out)
+        done = subprocess.run(
+            command, text=True, capture_output=True, check=False, cwd=out, env=uncached
+        )
         if done.returncode != 0:
             problems.append(f"{name} exited {done.returncode}: {done.stderr.strip()[-400:]}")
         elif name not in ("build", "lint"):  # their stdout names paths; build's files compare
