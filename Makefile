@@ -19,7 +19,9 @@ UV := $(TOOLS)/bin/uv
 LOCK := requirements/dev.txt
 CHECKOV_LOCK := requirements/checkov.txt
 UV_LOCK := requirements/uv.txt
+LOWEST_LOCK := requirements/lowest.txt
 CACHE := .cache
+WHEEL_DIR := $(CACHE)/dist
 PIP := --quiet --disable-pip-version-check --require-hashes --no-deps
 # pytest-xdist workers, one per core of a 2-core machine. `make test` shares the suite by
 # work stealing: a worker that runs out takes half of what the other has left (xdist's
@@ -46,7 +48,7 @@ export CLAZAR_DEADLINES_CACHE ?= $(CURDIR)/$(CACHE)/reporter-deadlines
 export CLAZAR_CHECKOV ?= $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
 
 .PHONY: all templates test beside-unit test-fast lint typecheck unit drift checkov sweep bench \
-	reporter-deadlines deadlines publish lock clean
+	reporter-deadlines deadlines publish lock wheel ranges release release-finish clean
 
 all: test
 
@@ -99,8 +101,12 @@ $(CHECKOV_STAMP): $(CHECKOV_LOCK) | $(TOOLS_STAMP)
 lock: $(TOOLS_STAMP)
 	@test -x $(UV) || (echo "make lock needs uv (make INSTALLER=uv)" >&2; exit 2)
 	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
-		--custom-compile-command "make lock" --extra test \
+		--custom-compile-command "make lock" --extra all --extra test \
 		pyproject.toml requirements/build.in -o $(LOCK)
+	@# The lowest versions pyproject.toml's ranges allow, every extra: `make ranges` proves them.
+	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --resolution lowest-direct --extra all \
+		pyproject.toml -o $(LOWEST_LOCK)
 	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
 		--custom-compile-command "make lock" requirements/checkov.in -o $(CHECKOV_LOCK)
 	$(UV) pip compile -q --upgrade --universal --python-version 3.11 --generate-hashes \
@@ -138,10 +144,17 @@ $(CURDIR)/templates $(CURDIR)/docs:
 # the longest job (the measurement), within the 150 s of a fresh clone on 2 cores; run
 # after pytest instead, it would add its 95 s to the suite's.
 test: $(STAMP) $(CHECKOV_STAMP)
-	@$(MAKE) --no-print-directory -j3 --output-sync=target deadlines unit beside-unit
+	@$(MAKE) --no-print-directory wheel
+	@CLAZAR_WHEEL="$$(ls $(CURDIR)/$(WHEEL_DIR)/*.whl)" \
+		$(MAKE) --no-print-directory -j3 --output-sync=target deadlines unit beside-unit
+
+## The wheel, built from a clean copy of the packaged files (scripts/build_wheel.py); `make
+## test` hands it to the packaging tests and `make ranges` (CLAZAR_WHEEL).
+wheel: $(STAMP)
+	@$(BIN)/python scripts/build_wheel.py --out $(WHEEL_DIR)
 
 beside-unit: $(STAMP) $(CHECKOV_STAMP)
-	@nice -n 19 $(MAKE) --no-print-directory lint typecheck drift checkov
+	@nice -n 19 $(MAKE) --no-print-directory lint typecheck drift checkov ranges
 
 # The measurement, reusing the figures kept for this very code (a fresh clone measures).
 deadlines: $(STAMP)
@@ -169,6 +182,23 @@ drift: $(STAMP)
 checkov: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/python scripts/checkov_templates.py --checkov $(CHECKOV_VENV)/bin/checkov \
 		--cache $(CACHE)/checkov --key $(CHECKOV_LOCK)
+
+## The version ranges: the wheel, with every extra, in fresh venvs at the lowest versions
+## pyproject.toml allows ($(LOWEST_LOCK)) and at the locked ones ($(LOCK)); build, lint,
+## permissions and deployer-policy give the same bytes in both (scripts/ranges.py).
+ranges: $(STAMP)
+	$(BIN)/python scripts/ranges.py --uv $(UV) --wheel-dir $(WHEEL_DIR) --work $(CACHE)/ranges
+
+## Release VERSION (docs/releasing.md): bump _version.py, regenerate templates and docs,
+## record the released templates and their hashes (releases/), add the CHANGELOG entry with
+## the permission diff from the previous release. Write the entry, then `make release-finish`
+## checks, commits and tags vVERSION.
+release: $(STAMP)
+	@test -n "$(VERSION)" || (echo "usage: make release VERSION=x.y.z" >&2; exit 2)
+	$(BIN)/python scripts/release.py prepare "$(VERSION)"
+
+release-finish: $(STAMP)
+	$(BIN)/python scripts/release.py finish
 
 ## Exhaustive: every option combination, linted (and checkov'd) in parallel on all cores.
 sweep: $(STAMP) $(CHECKOV_STAMP)

@@ -24,6 +24,7 @@ from clazar_templates import (
     to_json,
     to_yaml,
 )
+from clazar_templates._version import __version__ as VERSION
 from clazar_templates.aws.checks import FAIL, OK, WARN, CheckReport
 from clazar_templates.aws.checks.drift import statement_changes
 from clazar_templates.aws.checks.recognise import identify, reference
@@ -527,12 +528,14 @@ def test_a_stack_that_is_not_ours_is_an_error(aws_endpoint: str, session: Any) -
 
 
 def test_our_name_on_another_template_is_an_error(aws_endpoint: str, session: Any) -> None:
-    forged = Data(ONE_QUEUE, Metadata={"Clazar": {"Template": "clazar-cosell", "Version": "1.0.0"}})
+    forged = Data(ONE_QUEUE, Metadata={"Clazar": {"Template": "clazar-cosell", "Version": VERSION}})
     deploy(forged, STACK)
     report = check(STACK, session=session)
     assert not report.connected
     (line,) = failures(report)
-    assert line.startswith("template: differs from clazar-cosell 1.0.0 as this library builds it: ")
+    assert line.startswith(
+        f"template: differs from clazar-cosell {VERSION} as this library builds it: "
+    )
     assert "Resources.Queue added" in line
     assert "Resources.SandboxRole missing" in line
 
@@ -557,7 +560,7 @@ def test_our_template_with_a_resource_added_is_an_error(reporter: None, session:
     deployed(lambda: template)
     report = check(STACK, session=session)
     assert failures(report) == [
-        "template: differs from clazar-marketplace 1.0.0 as this library builds it: "
+        f"template: differs from clazar-marketplace {VERSION} as this library builds it: "
         "Resources.Backdoor added"
     ]
 
@@ -572,7 +575,7 @@ def test_a_variant_rendered_with_build_time_options_is_rebuilt(
     report = check(STACK, session=session)
     assert report.summary == "Connected", failures(report)
     assert {r.subject: r.detail for r in report.results}["template"] == (
-        "clazar-marketplace 1.0.0 with build-time options clazar_account_id, external_id, "
+        f"clazar-marketplace {VERSION} with build-time options clazar_account_id, external_id, "
         "role_name, enable_cas as this library builds it"
     )
 
@@ -589,7 +592,7 @@ def test_another_version_is_compared_with_its_published_template(
     deployed(lambda: build_marketplace(old))
     without = check(STACK, session=session)
     assert failures(without) == [
-        "template: clazar-marketplace 0.9.0 is not this library's version (1.0.0); pass "
+        f"template: clazar-marketplace 0.9.0 is not this library's version ({VERSION}); pass "
         "--bucket (and --prefix) where 0.9.0 is published, or run check with "
         "clazar-templates 0.9.0"
     ]
@@ -614,7 +617,7 @@ def test_another_versions_variant_cannot_be_checked_here(reporter: None, session
     (line,) = failures(check(STACK, session=session, bucket="anything"))
     assert line == (
         "template: clazar-marketplace 0.9.0 with build-time options enable_cas cannot be "
-        "rebuilt here: only clazar-templates 0.9.0 renders that variant (this is 1.0.0); run "
+        f"rebuilt here: only clazar-templates 0.9.0 renders that variant (this is {VERSION}); run "
         "check with clazar-templates 0.9.0"
     )
 

@@ -37,6 +37,7 @@ from .cli_args import (
     usage_errors,
 )
 from .errors import FieldError
+from .extras import EXIT_MISSING_EXTRA, MissingExtraError, require
 
 
 class _Commands(click.Group):
@@ -100,6 +101,8 @@ def build(
     stacks: tuple[str, ...], out: Path, pairs: tuple[str, ...], fmt: str, no_lint: bool, check: bool
 ) -> None:
     """Render STACK templates (all by default), lint them, write them atomically."""
+    if not no_lint:
+        require("lint", "build", otherwise="pass --no-lint to write the templates unlinted")
     from .template.render import lint_many, size_note, stale_files, to_json, to_yaml, write_all
 
     with usage_errors():
@@ -139,6 +142,7 @@ def build(
 def lint_command(files: tuple[str, ...], fmt: str) -> None:
     """cfn-lint template FILES (- for stdin) with this project's configuration; exit 1 on
     a finding."""
+    require("lint", "lint")
     from .template.render import lint
 
     found = {path: lint(read_input(path)) for path in files}
@@ -169,6 +173,7 @@ def lint_command(files: tuple[str, ...], fmt: str) -> None:
 def docs_command(root: Path, check: bool) -> None:
     """Regenerate the README parameter tables, docs/permissions.md and
     docs/deployer-permissions.md."""
+    require("deployer", "docs")
     from .review.docs import refresh_documents
 
     if not (root / "README.md").is_file():
@@ -249,6 +254,7 @@ def diff_command(
 
     Exit status: 0 unchanged or narrowed, 1 permissions grew, 2 bad input.
     """
+    require("aws" if bucket else "lint", "diff --bucket" if bucket else "diff")
     from .review.diff import diff, diff_published
 
     parameters = name_values(pairs, "--param")
@@ -293,6 +299,7 @@ def publish_command(
     fmt: str,
 ) -> None:
     """Build, lint and upload every template to s3://BUCKET/PREFIX/VERSION/ and latest/."""
+    require("aws", "publish")
     from .aws.errors import aws_errors, aws_message
     from .aws.publishing import publish
 
@@ -381,6 +388,7 @@ def check_command(
 
     Exit status: 0 connected, 1 a check failed, 2 bad input (one line).
     """
+    require("aws", "check")
     from .aws.checks import check
 
     session = aws_session(profile, region)
@@ -481,6 +489,7 @@ def stackset_plan_command(
     environment (CLAZAR_SECRET_KEY) or, with --apply in a terminal, a hidden prompt; never
     from --param. Prints the plan as JSON; with --apply, the operation's result as JSON.
     """
+    require("aws", "stackset-plan")
     from .aws.errors import aws_errors, aws_message
     from .aws.stacksets import (
         apply_plan,
@@ -555,6 +564,7 @@ def stackset_status_command(
     name: str, delegated_admin: bool, home_region: str | None, fmt: str, profile: str | None
 ) -> None:
     """Every instance of stack set NAME with its status and reason; exit 1 if any failed."""
+    require("aws", "stackset-status")
     from .aws.errors import aws_errors, aws_message
     from .aws.stacksets import cloudformation_client, stackset_status
 
@@ -615,6 +625,7 @@ def deployer_policy_command(
 ) -> None:
     """The least-privilege policy that deploys STACK (JSON, Markdown, or a service-role
     template), from the resource schemas cfn-lint ships."""
+    require("deployer", "deployer-policy")
     from .review.deployer import deployer_policy
 
     with usage_errors():
@@ -675,6 +686,7 @@ def upgrade_command(
     Exit status: 0 planned (or applied), 1 the stack, the target or AWS stops it, the apply
     is refused or the update failed (one line), 2 bad input (one line).
     """
+    require("aws", "upgrade")
     from .aws.upgrade import UpgradeError, UpgradeInputError, upgrade
 
     parameters = name_values(pairs, "--param")
@@ -738,4 +750,8 @@ def _ask_secret(name: str) -> str:
 
 
 def main() -> None:
-    cli(prog_name="clazar-templates")
+    try:
+        cli(prog_name="clazar-templates")
+    except MissingExtraError as error:  # one line, and an exit status of its own (README)
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(EXIT_MISSING_EXTRA)

@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..extras import require
+
 __all__ = [
     "BEYOND_POLICIES",
     "GRANTS_NOTHING",
@@ -34,6 +36,7 @@ def load_template(text: str) -> dict[str, Any]:
     Read with cfn-lint's decoder, as ``lint`` reads it; a ValueError names the first problem
     when ``text`` is not a CloudFormation template.
     """
+    require("lint", "reading a template")
     from cfnlint.decode.decode import decode_str
 
     template, problems = decode_str(text)

@@ -464,6 +464,9 @@ def lint_many(texts: Sequence[str], regions: Iterable[str] = LINT_REGIONS) -> li
     slower than loading them once before forking, and this process then exits without
     tearing cfn-lint down (about 0.3 s; workers end with ``os._exit``). If it has, the
     workers share what it loaded."""
+    from ..extras import require
+
+    require("lint", "linting")
     wanted = _lint_settings(tuple(regions))
     paths = [_cache_path(text, wanted) for text in texts]
     found = [_cached(path) for path in paths]

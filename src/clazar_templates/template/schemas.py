@@ -17,14 +17,17 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..extras import require
+
 REGION = "us-east-1"
 
 
 @functools.cache
 def _data() -> Path:
+    require("lint", "reading CloudFormation's resource schemas")
     spec = importlib.util.find_spec("cfnlint")  # found, not imported
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("cfn-lint is not installed: it ships the resource schemas")
+    assert spec is not None
+    assert spec.submodule_search_locations
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "schemas"
 
 
