@@ -31,6 +31,7 @@ _EXPORTS = {
     "UpgradeInputError": "aws.upgrade",
     "ResolveError": "template.resolve",
     "PathError": "template.render",
+    "MissingExtraError": "extras",
     "build_marketplace": "stacks.marketplace",
     "build_cosell": "stacks.cosell",
     "to_yaml": "template.render",
@@ -58,6 +59,7 @@ __all__ = [
     "FieldError",
     "LaunchError",
     "MarketplaceOptions",
+    "MissingExtraError",
     "OptionError",
     "PathError",
     "PublishError",
@@ -91,6 +93,7 @@ if TYPE_CHECKING:  # the same names as _EXPORTS (a test holds them equal): typed
     from .aws.stacksets import StackSetError, stackset_plan, stackset_status
     from .aws.upgrade import UpgradeError, UpgradeInputError, apply_upgrade, plan_upgrade
     from .errors import ClazarError, FieldError
+    from .extras import MissingExtraError
     from .options import CosellOptions, MarketplaceOptions, OptionError
     from .review.deployer import DeployerError, deployer_policy
     from .review.diagrams import diagram

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from .errors import ClazarError
+
 __all__ = ["EXIT_MISSING_EXTRA", "EXTRAS", "MissingExtraError", "require"]
 
 # extra -> (import name, distribution) of every library its commands import.
@@ -28,7 +30,7 @@ EXIT_MISSING_EXTRA = 3
 """The command line's exit status when a command's extra is not installed (README)."""
 
 
-class MissingExtraError(ImportError):
+class MissingExtraError(ClazarError, ImportError):
     """A library an extra brings is not installed; the message is one line naming the extra
     and the command that installs it."""
 

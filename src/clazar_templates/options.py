@@ -39,9 +39,21 @@ __all__ = [
 
 from ._version import __version__ as TEMPLATE_VERSION
 from .errors import FieldError
-from .patterns import VERSION, VERSION_FORM, fullmatch, partitions
+from .patterns import VERSION, VERSION_FORM, fullmatch
 
-PARTITIONS = partitions()  # botocore's partition data: aws, aws-cn, aws-us-gov, aws-eusc, ...
+PARTITIONS = (
+    "aws",
+    "aws-cn",
+    "aws-eusc",
+    "aws-iso",
+    "aws-iso-b",
+    "aws-iso-e",
+    "aws-iso-f",
+    "aws-us-gov",
+)
+"""Every partition botocore's partition data knows, ``aws`` first: written out, because the
+core install (rendering only) has no botocore; tests/test_regions.py holds it equal to
+botocore's ``partitions.json``."""
 API_ENDPOINTS = {
     "production": "https://api.clazar.io/aws/cloudformation/v1/stack-reports",
     "development": "https://api.dev.clazar.io/aws/cloudformation/v1/stack-reports",
