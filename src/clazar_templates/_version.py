@@ -1,3 +1,3 @@
 """The library's version: also the template version recorded in every template's metadata."""
 
-__version__ = "1.0.0"
+__version__ = "1.1.0"
