@@ -27,6 +27,8 @@ def load_release() -> ModuleType:
 
 
 release = load_release()
+LAST = release.current_version()  # the version this tree is released as
+NEXT = ".".join([*LAST.split(".")[:2], str(int(LAST.split(".")[2]) + 1)])  # its next patch
 
 
 def test_the_committed_templates_are_the_ones_released_under_their_version() -> None:
@@ -100,25 +102,25 @@ def test_make_release_bumps_regenerates_records_writes_the_diff_and_tags(tmp_pat
             cwd=copy, env=env, text=True, capture_output=True, check=False,
         )  # fmt: skip
 
-    refused = step("prepare", "1.0.0")
+    refused = step("prepare", LAST)
     assert (refused.returncode, refused.stderr) == (
-        1, "release: 1.0.0 is not above the last release, 1.0.0\n"
+        1, f"release: {LAST} is not above the last release, {LAST}\n"
     )  # fmt: skip
-    done = step("prepare", "1.0.1", "--date", "2026-12-08")
+    done = step("prepare", NEXT, "--date", "2026-12-08")
     assert done.returncode == 0, done.stderr
-    assert '__version__ = "1.0.1"' in (copy / "src/clazar_templates/_version.py").read_text()
+    assert f'__version__ = "{NEXT}"' in (copy / "src/clazar_templates/_version.py").read_text()
     for name in ("clazar-marketplace.yaml", "clazar-cosell.yaml"):
         text = (copy / "templates" / name).read_text(encoding="utf-8")
-        assert "    Version: 1.0.1\n" in text
-        assert (copy / "releases/1.0.1" / name).read_text(encoding="utf-8") == text
-        assert (copy / "releases/1.0.0" / name).read_text(encoding="utf-8") == (
-            ROOT / "releases/1.0.0" / name
+        assert f"    Version: {NEXT}\n" in text
+        assert (copy / "releases" / NEXT / name).read_text(encoding="utf-8") == text
+        assert (copy / "releases" / LAST / name).read_text(encoding="utf-8") == (
+            ROOT / "releases" / LAST / name
         ).read_text(encoding="utf-8")
     changelog = (copy / "CHANGELOG.md").read_text(encoding="utf-8")
-    assert changelog.index("## 1.0.1 (2026-12-08)") < changelog.index("## 1.0.0")
-    assert "### Permission changes from 1.0.0 (`clazar-templates diff`)" in changelog
+    assert changelog.index(f"## {NEXT} (2026-12-08)") < changelog.index(f"## {LAST} (")
+    assert f"### Permission changes from {LAST} (`clazar-templates diff`)" in changelog
     for stack in ("clazar-marketplace", "clazar-cosell"):
-        assert f"#### Permission changes: {stack} 1.0.0 → {stack} 1.0.1\n" in changelog
+        assert f"#### Permission changes: {stack} {LAST} → {stack} {NEXT}\n" in changelog
     refused = step("finish")
     assert refused.returncode == 1
     assert "placeholder" in refused.stderr
@@ -127,6 +129,6 @@ def test_make_release_bumps_regenerates_records_writes_the_diff_and_tags(tmp_pat
     )
     finished = step("finish")
     assert finished.returncode == 0, finished.stderr
-    assert git(copy, "tag", "--list") == "v1.0.1\n"
+    assert git(copy, "tag", "--list") == f"v{NEXT}\n"
     assert git(copy, "status", "--porcelain") == ""
-    assert git(copy, "log", "-1", "--format=%s") == "Release 1.0.1\n"
+    assert git(copy, "log", "-1", "--format=%s") == f"Release {NEXT}\n"
