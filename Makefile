@@ -138,11 +138,12 @@ $(CURDIR)/templates $(CURDIR)/docs:
 ## drift check and checkov (its own venv) one by one.
 # Priorities: the measurement is the only real-time claim left (the suite's reporter tests
 # run on a fake clock, so no verdict of pytest depends on the CPU it gets), so it runs at
-# normal priority and everything else at the lowest (nice 19): its 24 processes get the CPU
-# the moment they wake, and mostly wait on sockets, so the suite loses only their start
-# (importing boto3, a few seconds of both cores). Beside each other, the whole takes about
-# the longest job (the measurement), within the 150 s of a fresh clone on 2 cores; run
-# after pytest instead, it would add its 95 s to the suite's.
+# normal priority; pytest comes next (nice 10) and the linters, checkov and the ranges job
+# last (nice 19), so that pytest, the longest job, is not slowed by them. The measurement's
+# 24 processes get the CPU the moment they wake, and mostly wait on sockets, so the suite
+# loses only their start (importing boto3, a few seconds of both cores). Beside each other,
+# the whole takes about the longest job, within the 150 s of a fresh clone on 2 cores; run
+# after pytest instead, the measurement would add its 95 s to the suite's.
 test: $(STAMP) $(CHECKOV_STAMP)
 	@$(MAKE) --no-print-directory wheel
 	@CLAZAR_WHEEL="$$(ls $(CURDIR)/$(WHEEL_DIR)/*.whl)" \
@@ -173,7 +174,7 @@ typecheck: $(STAMP)
 
 # Without the deadline plugin (the `deadlines` job measures; its test skips saying so).
 unit: $(STAMP)
-	nice -n 19 $(BIN)/pytest -q -n $(JOBS) --dist worksteal -p no:reporter_deadlines
+	nice -n 10 $(BIN)/pytest -q -n $(JOBS) --dist worksteal -p no:reporter_deadlines
 
 drift: $(STAMP)
 	$(BIN)/clazar-templates build --check --out templates
