@@ -87,7 +87,7 @@ def test_make_release_bumps_regenerates_records_writes_the_diff_and_tags(tmp_pat
     copy.mkdir()
     for name in ("src", "templates", "docs", "releases", "scripts"):
         shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("README.md", "CHANGELOG.md", "pyproject.toml"):
+    for name in ("README.md", "CHANGELOG.md", "pyproject.toml", ".gitignore"):
         shutil.copy(ROOT / name, copy / name)
     git(copy, "init", "-q")
     git(copy, "config", "user.email", "test@example.com")
