@@ -158,6 +158,21 @@ def run(*args: str) -> Result:
 # --- plans -------------------------------------------------------------------------------
 
 
+def create_with_every_parameter(cloudformation: Any, template: Any) -> None:
+    """Create STACK from ``template`` with every parameter given, defaults too: moto's update
+    counts a parameter it was not given as changed, and then updates resources whose
+    Condition is false (AWS does neither)."""
+    declared = template.to_dict()["Parameters"]
+    values = {k: str(spec.get("Default", DEPLOY_VALUES.get(k))) for k, spec in declared.items()}
+    cloudformation.client.create_stack(
+        StackName=STACK,
+        TemplateBody=to_json(template),
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+        Capabilities=["CAPABILITY_NAMED_IAM"],
+    )
+    assert cloudformation.wait(STACK)["StackStatus"] == "CREATE_COMPLETE"
+
+
 def test_a_statement_more_is_a_modify_that_grows_permissions(cfn: Any, tmp_path: Path) -> None:
     plan = plan_upgrade(STACK, target(tmp_path, with_statement()), client=cfn)
     assert (plan.from_version, plan.to_version) == ("0.1.0", "0.2.0")
@@ -408,17 +423,7 @@ def test_upgrade_between_two_builds_of_the_marketplace_template(
     monkeypatch.setattr(render, "TEMPLATE_BODY_LIMIT", render.TEMPLATE_URL_LIMIT)
     old = build_marketplace(MarketplaceOptions(version="0.9.0", allow_marketplace_access=False))
     client = cloudformation.client
-    # Every parameter given, defaults too: moto's update counts a parameter it was not given
-    # as changed, and then updates resources whose Condition is false (AWS does neither).
-    declared = old.to_dict()["Parameters"]
-    values = {k: str(spec.get("Default", DEPLOY_VALUES.get(k))) for k, spec in declared.items()}
-    client.create_stack(
-        StackName=STACK,
-        TemplateBody=to_json(old),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-    )
-    assert cloudformation.wait(STACK)["StackStatus"] == "CREATE_COMPLETE"
+    create_with_every_parameter(cloudformation, old)
     new = build_marketplace(MarketplaceOptions(allow_marketplace_access=True))
     path = tmp_path / "clazar-marketplace.json"
     path.write_text(to_json(new), encoding="utf-8")
@@ -966,15 +971,7 @@ def test_an_upgrade_to_this_version_too_big_for_a_body_sends_its_published_url(
     assert len(json.dumps(json.loads(to_json(new)), separators=(",", ":"))) > TEMPLATE_BODY_LIMIT
     old = build_marketplace(MarketplaceOptions(version="0.9.0"))
     client = cloudformation.client
-    declared = old.to_dict()["Parameters"]
-    values = {k: str(spec.get("Default", DEPLOY_VALUES.get(k))) for k, spec in declared.items()}
-    client.create_stack(
-        StackName=STACK,
-        TemplateBody=to_json(old),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
-        Capabilities=["CAPABILITY_NAMED_IAM"],
-    )
-    assert cloudformation.wait(STACK)["StackStatus"] == "CREATE_COMPLETE"
+    create_with_every_parameter(cloudformation, old)
 
     with pytest.raises(UpgradeError, match="--bucket"):
         plan_upgrade(STACK, __version__, client=client)
