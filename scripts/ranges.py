@@ -15,7 +15,8 @@ bound must be raised until it does. Exit 1 naming each difference.
 The wheel is $CLAZAR_WHEEL when set (`make test` builds it once), else built (build_wheel.py).
 
 Needs the package index (uv downloads what its cache lacks). `make ranges` runs it; it is
-part of `make test`. About 30 s on 2 cores with a warm uv cache (README "Version ranges").
+part of `make test`. About 30 s on 2 cores with a warm uv cache (docs/maintainers.md,
+"Version ranges").
 """
 
 from __future__ import annotations

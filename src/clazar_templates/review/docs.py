@@ -1,9 +1,10 @@
 """Reference documents generated from the templates, so they can never disagree with them.
 
 ``clazar-templates docs`` rewrites the generated parts of README.md (between
-``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers), ``docs/permissions.md`` (the
-permission reference of :mod:`clazar_templates.review.permissions`, with a diagram of each
-stack from :mod:`clazar_templates.review.diagrams`) and ``docs/deployer-permissions.md`` (the
+``<!-- BEGIN name -->`` and ``<!-- END name -->`` markers: the parameter tables and the
+scanners' suppressions), ``docs/permissions.md`` (the permission reference of
+:mod:`clazar_templates.review.permissions`, with a diagram of each stack from
+:mod:`clazar_templates.review.diagrams`) and ``docs/deployer-permissions.md`` (the
 deployer's policy of :mod:`clazar_templates.review.deployer`); ``--check`` only compares.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from ..options import option_fields
 from ..stacks import STACKS, Stack
-from .permissions import markdown_cell, permissions_markdown, picture
+from .permissions import markdown_cell, permissions_markdown
 
 __all__ = [
     "DEPLOYER_DOC",
@@ -91,11 +92,10 @@ def _carries(metadata: dict[str, Any], suppression: Any, everything: tuple[Any, 
 
 
 def generated_sections() -> dict[str, Callable[[], str]]:
-    """Marker name -> text, for README.md."""
+    """Marker name -> text, for README.md (each stack's picture is in docs/permissions.md)."""
     sections: dict[str, Callable[[], str]] = {"suppressions": suppression_table}
     for s in STACKS.values():
         sections[f"parameters-{s.short}"] = functools.partial(parameter_table, s)
-        sections[f"diagram-{s.short}"] = functools.partial(picture, s)
     return sections
 
 
