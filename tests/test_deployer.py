@@ -25,11 +25,13 @@ from click.testing import CliRunner
 
 import iam_oracle
 from clazar_templates.cli import cli
+from clazar_templates.options import EVENTS_REGION
 from clazar_templates.review.deployer import DeployerError, build_deployer_policy, deployer_policy
 from clazar_templates.review.deployer.rules import EXCLUSIONS
 from clazar_templates.review.docs import DEPLOYER_DOC, generated_files
 from clazar_templates.stacks import STACKS, options_for
 from clazar_templates.template.render import lint, to_yaml
+from clazar_templates.template.resolve import refusals
 from clazar_templates.template.schemas import resource_schema
 from iam_oracle import PARTITIONS, SELLER, examples, expand, parameter_values, reaches
 
@@ -379,10 +381,22 @@ def judge(short: str, settings: dict[str, str], partition: str) -> dict[str, Any
     ):
         if example.region not in regions:
             continue  # a scenario asking for a region of another partition never happens
+        if refusals(template, example.parameters, region=example.region):
+            continue  # the template's Rules refuse it: CloudFormation creates nothing
         if example.region not in policies:
+            # outside EVENTS_REGION the deployer policy is refused unless built without
+            # EventBridge, as its message says (what the Rules let deploy there)
+            deployable = (
+                settings
+                if example.region == EVENTS_REGION
+                else {
+                    **settings,
+                    "enable_event_bridge": "false",
+                }
+            )
             policies[example.region] = build_deployer_policy(
                 target,
-                settings=settings,
+                settings=deployable,
                 stack_name=STACK,
                 region=example.region,
                 account=SELLER,
@@ -579,14 +593,16 @@ def test_the_role_template_passes_cfn_lint(short: str, concrete_names: bool) -> 
         if concrete_names
         else {}
     )
-    text = deployer_policy(short, fmt="template", **names)
+    # outside us-east-1 only a stack without EventBridge deploys
+    settings = {"enable_event_bridge": "false"} if concrete_names else {}
+    text = deployer_policy(short, fmt="template", settings=settings, **names)
     assert lint(text) == []
     template, _ = decode_str(text)
     role = template["Resources"]["DeployerRole"]["Properties"]
     trust = role["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "cloudformation.amazonaws.com"}]
     sids = [s["Sid"] for s in role["Policies"][0]["PolicyDocument"]["Statement"]]
-    document = json.loads(deployer_policy(short, fmt="json", **names))
+    document = json.loads(deployer_policy(short, fmt="json", settings=settings, **names))
     assert sids == [s["Sid"] for s in document["Statement"]]
     declared = set(template.get("Parameters", {}))
     used = set(re.findall(r"\$\{(\w+)\}", text))
@@ -636,7 +652,7 @@ def test_set_removes_what_the_build_no_longer_creates() -> None:
 def test_names_make_the_arns_concrete() -> None:
     result = run(
         "deployer-policy", "cosell", "--stack-name", "clz", "--region", "us-gov-west-1",
-        "--account", SELLER, "--template-bucket", BUCKET,
+        "--account", SELLER, "--template-bucket", BUCKET, "--set", "enable_event_bridge=false",
     )  # fmt: skip
     assert result.exit_code == 0
     assert "${" not in result.output
