@@ -55,6 +55,14 @@ COMMANDS = {
     "diff": ["diff", TEMPLATE, TEMPLATE, "--region", BAD],
     "launch-url": ["launch-url", "marketplace", "--bucket", "clazar-templates", "--region", BAD],
     "publish": ["publish", "--bucket", "clazar-templates", "--region", BAD, "--dry-run"],
+    "stackset-plan": [
+        "stackset-plan",
+        "cosell",
+        "--org-unit",
+        "ou-ab12-abcdefgh",
+        "--regions",
+        BAD,
+    ],
 }
 
 
