@@ -11,6 +11,7 @@ and every action and resource it names must serve at least one of them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -33,7 +34,15 @@ from clazar_templates.stacks import STACKS, options_for
 from clazar_templates.template.render import lint, to_yaml
 from clazar_templates.template.resolve import refusals
 from clazar_templates.template.schemas import resource_schema
-from iam_oracle import PARTITIONS, SELLER, examples, expand, parameter_values, reaches
+from iam_oracle import (
+    PARTITIONS,
+    SELLER,
+    Example,
+    examples,
+    expand,
+    parameter_values,
+    reaches,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "mystack"
@@ -358,6 +367,24 @@ def concrete(document: dict[str, Any], parameters: dict[str, str]) -> dict[str, 
     return dict(json.loads(text))
 
 
+def placed(template: dict[str, Any], partition: str, regions: tuple[str, str]) -> list[Example]:
+    """Every scenario of ``template``, in the region its Conditions pin (else ``regions[1]``)
+    and, when none pins it, in EVENTS_REGION as well: the template's Rules accept EventBridge
+    only there, so each policy is judged where its permissions can be used."""
+    found = [
+        e
+        for _, e in examples(
+            template, parameter_values(partition, regions[0], OTHER), partition, regions
+        )
+    ]
+    pinned = "AWS::Region" in json.dumps(template.get("Conditions", {}))
+    if pinned or EVENTS_REGION not in regions:
+        return found
+    return found + [
+        dataclasses.replace(e, region=EVENTS_REGION) for e in found if e.region != EVENTS_REGION
+    ]
+
+
 def judge(short: str, settings: dict[str, str], partition: str) -> dict[str, Any]:
     target = STACKS[short]
     template_text = (
@@ -376,9 +403,7 @@ def judge(short: str, settings: dict[str, str], partition: str) -> dict[str, Any
     used: dict[str, set[tuple[str, str]]] = {}  # region -> (action, pattern) that served
     seen: set[tuple[str, Request]] = set()
     excluded: dict[str, set[tuple[str, str]]] = {}
-    for _, example in examples(
-        template, parameter_values(partition, regions[0], OTHER), partition, regions
-    ):
+    for example in placed(template, partition, regions):
         if example.region not in regions:
             continue  # a scenario asking for a region of another partition never happens
         if refusals(template, example.parameters, region=example.region):
@@ -430,6 +455,7 @@ def judge(short: str, settings: dict[str, str], partition: str) -> dict[str, Any
                                 if glob(a, action, ignore_case=True):
                                     served = used.setdefault(f"{example.region} {st['Sid']}", set())
                                     served.add((a, pattern))
+    assert policies, "the Rules refuse every scenario: nothing was judged"
     return {
         "policies": policies,
         "missing": missing,
