@@ -376,6 +376,13 @@ def test_the_regions_decide_the_partition() -> None:
         (error,) = [line for line in other.output.splitlines() if line.startswith("Error:")]
         assert "--set" in error
         assert f"partition={partition} conflicts with --regions us-gov-west-1" in error
+    with pytest.raises(StackSetError) as raised:  # no S3 of one partition serves another
+        plan_for("marketplace", regions=["us-gov-west-1"], **PUBLISHED)  # us-east-1 bucket
+    assert raised.value.field == "--bucket-region"
+    gov = plan_for(
+        "marketplace", regions=["us-gov-west-1"], **PUBLISHED, bucket_region="us-gov-west-1"
+    )
+    assert ".s3.us-gov-west-1." in gov.create_stack_set["TemplateURL"]
     with pytest.raises(StackSetError) as raised:  # options built for aws, regions GovCloud
         plan_for("cosell", regions=["us-gov-west-1"], options=stack("cosell").options())
     assert raised.value.field == "--set"

@@ -479,6 +479,13 @@ def _published(
         )
     if region_problem(region):
         raise StackSetError("--bucket-region", str(region_problem(region)))
+    if region_partition(region) != options.partition:  # partitions share no S3
+        raise StackSetError(
+            "--bucket-region",
+            f"{region} is in {region_partition(region)}, the instances' regions in "
+            f"{options.partition}: CloudFormation reads the template from a bucket of its own "
+            "partition; give the --bucket and --bucket-region it is published in there",
+        )
     try:
         check_location(bucket, prefix, None if version == LATEST else version)
     except PublishError as error:
