@@ -11,6 +11,7 @@ and every action and resource it names must serve at least one of them.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -25,13 +26,23 @@ from click.testing import CliRunner
 
 import iam_oracle
 from clazar_templates.cli import cli
+from clazar_templates.options import EVENTS_REGION
 from clazar_templates.review.deployer import DeployerError, build_deployer_policy, deployer_policy
 from clazar_templates.review.deployer.rules import EXCLUSIONS
 from clazar_templates.review.docs import DEPLOYER_DOC, generated_files
 from clazar_templates.stacks import STACKS, options_for
 from clazar_templates.template.render import lint, to_yaml
+from clazar_templates.template.resolve import refusals
 from clazar_templates.template.schemas import resource_schema
-from iam_oracle import PARTITIONS, SELLER, examples, expand, parameter_values, reaches
+from iam_oracle import (
+    PARTITIONS,
+    SELLER,
+    Example,
+    examples,
+    expand,
+    parameter_values,
+    reaches,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STACK = "mystack"
@@ -356,6 +367,24 @@ def concrete(document: dict[str, Any], parameters: dict[str, str]) -> dict[str, 
     return dict(json.loads(text))
 
 
+def placed(template: dict[str, Any], partition: str, regions: tuple[str, str]) -> list[Example]:
+    """Every scenario of ``template``, in the region its Conditions pin (else ``regions[1]``)
+    and, when none pins it, in EVENTS_REGION as well: the template's Rules accept EventBridge
+    only there, so each policy is judged where its permissions can be used."""
+    found = [
+        e
+        for _, e in examples(
+            template, parameter_values(partition, regions[0], OTHER), partition, regions
+        )
+    ]
+    pinned = "AWS::Region" in json.dumps(template.get("Conditions", {}))
+    if pinned or EVENTS_REGION not in regions:
+        return found
+    return found + [
+        dataclasses.replace(e, region=EVENTS_REGION) for e in found if e.region != EVENTS_REGION
+    ]
+
+
 def judge(short: str, settings: dict[str, str], partition: str) -> dict[str, Any]:
     target = STACKS[short]
     template_text = (
@@ -374,15 +403,25 @@ def judge(short: str, settings: dict[str, str], partition: str) -> dict[str, Any
     used: dict[str, set[tuple[str, str]]] = {}  # region -> (action, pattern) that served
     seen: set[tuple[str, Request]] = set()
     excluded: dict[str, set[tuple[str, str]]] = {}
-    for _, example in examples(
-        template, parameter_values(partition, regions[0], OTHER), partition, regions
-    ):
+    for example in placed(template, partition, regions):
         if example.region not in regions:
             continue  # a scenario asking for a region of another partition never happens
+        if refusals(template, example.parameters, region=example.region):
+            continue  # the template's Rules refuse it: CloudFormation creates nothing
         if example.region not in policies:
+            # outside EVENTS_REGION the deployer policy is refused unless built without
+            # EventBridge, as its message says (what the Rules let deploy there)
+            deployable = (
+                settings
+                if example.region == EVENTS_REGION
+                else {
+                    **settings,
+                    "enable_event_bridge": "false",
+                }
+            )
             policies[example.region] = build_deployer_policy(
                 target,
-                settings=settings,
+                settings=deployable,
                 stack_name=STACK,
                 region=example.region,
                 account=SELLER,
@@ -416,6 +455,7 @@ def judge(short: str, settings: dict[str, str], partition: str) -> dict[str, Any
                                 if glob(a, action, ignore_case=True):
                                     served = used.setdefault(f"{example.region} {st['Sid']}", set())
                                     served.add((a, pattern))
+    assert policies, "the Rules refuse every scenario: nothing was judged"
     return {
         "policies": policies,
         "missing": missing,
@@ -579,14 +619,16 @@ def test_the_role_template_passes_cfn_lint(short: str, concrete_names: bool) -> 
         if concrete_names
         else {}
     )
-    text = deployer_policy(short, fmt="template", **names)
+    # outside us-east-1 only a stack without EventBridge deploys
+    settings = {"enable_event_bridge": "false"} if concrete_names else {}
+    text = deployer_policy(short, fmt="template", settings=settings, **names)
     assert lint(text) == []
     template, _ = decode_str(text)
     role = template["Resources"]["DeployerRole"]["Properties"]
     trust = role["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "cloudformation.amazonaws.com"}]
     sids = [s["Sid"] for s in role["Policies"][0]["PolicyDocument"]["Statement"]]
-    document = json.loads(deployer_policy(short, fmt="json", **names))
+    document = json.loads(deployer_policy(short, fmt="json", settings=settings, **names))
     assert sids == [s["Sid"] for s in document["Statement"]]
     declared = set(template.get("Parameters", {}))
     used = set(re.findall(r"\$\{(\w+)\}", text))
@@ -636,7 +678,7 @@ def test_set_removes_what_the_build_no_longer_creates() -> None:
 def test_names_make_the_arns_concrete() -> None:
     result = run(
         "deployer-policy", "cosell", "--stack-name", "clz", "--region", "us-gov-west-1",
-        "--account", SELLER, "--template-bucket", BUCKET,
+        "--account", SELLER, "--template-bucket", BUCKET, "--set", "enable_event_bridge=false",
     )  # fmt: skip
     assert result.exit_code == 0
     assert "${" not in result.output

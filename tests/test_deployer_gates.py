@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from clazar_templates.cli import cli
-from clazar_templates.options import option_fields
+from clazar_templates.options import EVENTS_REFUSAL, option_fields
 from clazar_templates.review.deployer import (
     MANAGED_POLICY_CHARS,
     ROLE_INLINE_POLICY_CHARS,
@@ -122,6 +122,8 @@ def test_the_json_fits_the_attachment_it_names(
     """IAM counts a policy without white space: 6,144 characters for a customer managed
     policy, 10,240 for all of a role's inline policies. Measured, and said."""
     region = "us-gov-west-1" if partition == "aws-us-gov" else REGION
+    if region != REGION:  # the Rules refuse EventBridge outside us-east-1
+        settings = {**settings, "enable_event_bridge": "false"}
     for names in ({}, {**NAMES, "region": region, "stack_name": "clazar"}):
         policy = build_deployer_policy(short, settings=settings, **names)
         size = len(json.dumps(policy.document(), separators=(",", ":")))
@@ -172,3 +174,30 @@ def test_a_conditional_managed_policy_is_still_the_only_one_attachable() -> None
     statement = _Builder(names, {"Resources": {"R": role}}).attach_managed_policies().as_dict()
     assert statement["Resource"] == f"arn:aws:iam::{SELLER}:role/clazar-R-*"
     assert statement["Condition"] == {"ArnEquals": {"iam:PolicyARN": ["arn:aws:iam::aws:policy/A"]}}
+
+
+@pytest.mark.parametrize("short", list(STACKS))
+@pytest.mark.parametrize("event_bridge", [None, "true"])
+def test_a_region_the_templates_rules_refuse_is_refused_naming_what_to_set(
+    short: str, event_bridge: str | None
+) -> None:
+    """Since 1.1.0 a template Rule refuses EventBridge outside us-east-1 (the default, or
+    fixed at build time): no policy for a stack CloudFormation refuses, but the Rule's
+    AssertDescription in one line, exit 2, naming the --set that builds the one it accepts;
+    with it, no EventBridge permission is left."""
+    args = ["deployer-policy", short, "--region", "eu-west-1"]
+    args += ["--set", f"enable_event_bridge={event_bridge}"] if event_bridge else []
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    assert "--region" in errors[0]
+    assert f"eu-west-1: refused: {EVENTS_REFUSAL}" in errors[0]
+    assert errors[0].endswith("give --set enable_event_bridge=false")
+    assert "Traceback" not in result.output
+    without = build_deployer_policy(
+        short, settings={"enable_event_bridge": "false"}, **{**NAMES, "region": "eu-west-1"}
+    )
+    actions = {a for st in without.document()["Statement"] for a in st["Action"]}
+    assert not {a for a in actions if a.startswith("events:")}
+    assert {a for st in document(short)["Statement"] for a in st["Action"] if "events:" in a}

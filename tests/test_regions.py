@@ -55,6 +55,14 @@ COMMANDS = {
     "diff": ["diff", TEMPLATE, TEMPLATE, "--region", BAD],
     "launch-url": ["launch-url", "marketplace", "--bucket", "clazar-templates", "--region", BAD],
     "publish": ["publish", "--bucket", "clazar-templates", "--region", BAD, "--dry-run"],
+    "stackset-plan": [
+        "stackset-plan",
+        "cosell",
+        "--org-unit",
+        "ou-ab12-abcdefgh",
+        "--regions",
+        BAD,
+    ],
 }
 
 
@@ -77,6 +85,7 @@ GOV_TOPIC = "arn:aws-us-gov:sns:us-gov-west-1:444455556666:seller-cas"
 
 def test_the_region_decides_the_deployer_policys_partition() -> None:
     args = ["deployer-policy", "marketplace", "--region", "us-gov-west-1"]
+    args += ["--set", "enable_event_bridge=false"]  # EventBridge: us-east-1 only
     result = CliRunner().invoke(cli, [*args, "--set", f"cas_sns_topic_arn={GOV_TOPIC}"])
     assert result.exit_code == 0, result.output
     statements = json.loads(result.stdout)["Statement"]
@@ -100,6 +109,7 @@ def test_a_partition_conflicting_with_the_region_is_a_usage_error() -> None:
 
 
 def test_a_region_of_the_eusc_partition_is_accepted() -> None:
-    result = CliRunner().invoke(cli, ["deployer-policy", "cosell", "--region", "eusc-de-east-1"])
+    args = ["deployer-policy", "cosell", "--region", "eusc-de-east-1"]
+    result = CliRunner().invoke(cli, [*args, "--set", "enable_event_bridge=false"])
     assert result.exit_code == 0, result.output
     assert "arn:aws-eusc:cloudformation:eusc-de-east-1:" in result.stdout

@@ -25,10 +25,12 @@ from clazar_templates.aws.stacksets import (
     StackSetError,
     apply_plan,
     secret_env_var,
+    stackset_options,
     stackset_plan,
     stackset_status,
 )
 from clazar_templates.cli import cli
+from clazar_templates.patterns import region_problem
 from clazar_templates.policies import MARKETPLACE_ACCOUNT, MARKETPLACE_REGION
 from clazar_templates.reporter import verify_signature
 from clazar_templates.stacks import STACKS, stack
@@ -304,8 +306,9 @@ BAD_INPUT = [
     ({"org_units": ["ou-12"]}, "--org-unit", "ou-xxxx-xxxxxxxx"),
     ({"org_units": ["123456789012"]}, "--org-unit", "organizational unit ID"),
     ({"org_units": []}, "--org-unit", "at least one"),
-    ({"regions": ["us-east-9"]}, "--regions", "not a region where CloudFormation runs"),
+    ({"regions": ["us-east-9"]}, "--regions", "'us-east-9' is an unknown region"),
     ({"regions": ["us-east-1", "cn-north-1"]}, "--regions", "one partition"),
+    ({"regions": ["us-gov-west-1", "us-east-1"]}, "--regions", "aws-us-gov, aws"),
     ({"regions": []}, "--regions", "at least one"),
     ({"params": {**REQUIRED, "Nope": "x"}}, "--param Nope", "no such parameter"),
     (
@@ -337,6 +340,53 @@ def test_bad_input_is_refused_naming_the_field(
         plan_for(**change)
     assert raised.value.field == field
     assert says in str(raised.value)
+
+
+def test_regions_are_the_ones_every_command_accepts() -> None:
+    """One home for regions (patterns.region_problem, botocore's partitions.json), not
+    CloudFormation's endpoint list: a region that list does not have yet is accepted as
+    by every other command, and a refused one is refused with the same words."""
+    for region in ("me-west-1", "eusc-de-east-1", "us-gov-west-1", "cn-north-1"):
+        assert region_problem(region) is None
+        assert plan_for("cosell", regions=[region]).create_stack_instances["Regions"] == [region]
+    with pytest.raises(StackSetError) as raised:
+        plan_for("cosell", regions=["ue-east-1"])
+    assert raised.value.message == region_problem("ue-east-1")
+
+
+GOV_ROLE = "arn:aws-us-gov:iam::444455556666:role/partner/SellerRole"
+
+
+def test_the_regions_decide_the_partition() -> None:
+    """A GovCloud ARN in --set needs no --set partition=aws-us-gov with GovCloud regions;
+    a partition other than the regions' is a usage error naming --set."""
+    args = ["stackset-plan", "cosell", "--org-unit", OU, "--regions", "us-gov-west-1"]
+    args += [f"--param={k}={v}" for k, v in REQUIRED.items()]
+    gov = CliRunner().invoke(cli, [*args, "--set", f"existing_production_role={GOV_ROLE}"])
+    assert gov.exit_code == 0, gov.output
+    options = stackset_options(
+        stack("cosell"), ["us-gov-west-1"], {"existing_production_role": GOV_ROLE}
+    )
+    assert options.partition == "aws-us-gov"
+    plan = plan_for("cosell", regions=["us-gov-west-1"], options=options)
+    assert GOV_ROLE in plan.create_stack_set["TemplateBody"]
+    for partition in ("aws", "aws-cn"):
+        other = CliRunner().invoke(cli, [*args, "--set", f"partition={partition}"])
+        assert other.exit_code == 2, other.output
+        (error,) = [line for line in other.output.splitlines() if line.startswith("Error:")]
+        assert "--set" in error
+        assert f"partition={partition} conflicts with --regions us-gov-west-1" in error
+    with pytest.raises(StackSetError) as raised:  # no S3 of one partition serves another
+        plan_for("marketplace", regions=["us-gov-west-1"], **PUBLISHED)  # us-east-1 bucket
+    assert raised.value.field == "--bucket-region"
+    gov = plan_for(
+        "marketplace", regions=["us-gov-west-1"], **PUBLISHED, bucket_region="us-gov-west-1"
+    )
+    assert ".s3.us-gov-west-1." in gov.create_stack_set["TemplateURL"]
+    with pytest.raises(StackSetError) as raised:  # options built for aws, regions GovCloud
+        plan_for("cosell", regions=["us-gov-west-1"], options=stack("cosell").options())
+    assert raised.value.field == "--set"
+    assert "which is in aws-us-gov" in raised.value.message
 
 
 def test_secret_on_the_command_line_is_refused() -> None:

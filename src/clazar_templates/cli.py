@@ -495,13 +495,15 @@ def stackset_plan_command(
         apply_plan,
         cloudformation_client,
         secret_env_var,
+        stackset_options,
         stackset_parameters,
     )
     from .aws.stacksets import stackset_plan as plan_for
 
     with usage_errors():
         (target,) = stacks_named([stack_name])
-    options = build_options([target], settings)[target.name]
+        # the regions decide the partition (a GovCloud ARN in --set needs no partition=)
+        options = stackset_options(target, _split(regions), name_values(settings))
     given = name_values(pairs, "--param")
     if do_apply or bucket or template_url:  # a published version is read from S3
         aws_session(profile, home_region, region_option="--home-region", need_region=do_apply)

@@ -13,7 +13,6 @@ StackSets (``call_as="DELEGATED_ADMIN"``), after the one-time
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
@@ -26,8 +25,8 @@ from typing import Any
 from .._version import __version__
 from ..errors import FieldError
 from ..options import EVENTS_PARAMETER, EVENTS_REGION
-from ..patterns import STACK_NAME, fullmatch
-from ..stacks import Stack
+from ..patterns import STACK_NAME, fullmatch, region_partition, region_problem
+from ..stacks import Stack, regional_options
 from ..stacks import stack as find_stack
 from ..template import render
 from ..template.parameters import value_problem
@@ -42,6 +41,7 @@ __all__ = [
     "apply_plan",
     "cloudformation_client",
     "secret_env_var",
+    "stackset_options",
     "stackset_parameters",
     "stackset_plan",
     "stackset_status",
@@ -145,6 +145,26 @@ def secret_env_var(parameter: str) -> str:
 # --- planning ---------------------------------------------------------------------------
 
 
+def stackset_options(
+    target: Stack,
+    regions: Iterable[str],
+    settings: Mapping[str, str] | None = None,
+    *,
+    options: Any = None,
+) -> Any:
+    """``target``'s build options (``options``, or those of ``--set``-style ``settings``) for
+    a stack set in ``regions``, whose partition they decide: a stack set lives in one
+    partition (regions of two are refused), settings without ``partition`` get theirs, and a
+    partition of another is refused. StackSetError naming ``--regions`` or ``--set``."""
+    where = _regions(regions)
+    try:
+        return regional_options(
+            target, where[0], options=options, settings=settings, region_option="--regions"
+        )
+    except FieldError as error:
+        raise StackSetError("--set", error.message) from None
+
+
 def stackset_parameters(
     target: Stack,
     given: Mapping[str, str],
@@ -214,6 +234,8 @@ def stackset_plan(
     from ..template.render import to_yaml
 
     target = find_stack(stack) if isinstance(stack, str) else stack
+    where = _regions(regions)
+    options = stackset_options(target, where, options=options)  # the regions' partition
     if template_url is not None:
         bucket, bucket_region, prefix, version = _url_location(target, template_url, bucket)
     if bucket is None:
@@ -229,7 +251,6 @@ def stackset_plan(
             "--name", f"{name!r} is not a stack set name: a letter, then letters, digits and -"
         )
     ous = _org_units(org_units)
-    where = _regions(regions)
     given = dict(params or {})
     secrets, unset = _check_parameters(template, given)
     groups, notes = _region_groups(template, where, given)
@@ -335,36 +356,21 @@ def _org_units(values: Iterable[str]) -> list[str]:
     return ous
 
 
-@functools.cache
-def _cloudformation_regions() -> dict[str, str]:
-    """Region -> partition, for every region where CloudFormation runs, by botocore's
-    endpoint data (which it reads, about 0.05 s, on every call: read once)."""
-    import boto3
-
-    session = boto3.session.Session()
-    return {
-        region: partition
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("cloudformation", partition_name=partition)
-    }
-
-
 def _regions(values: Iterable[str]) -> list[str]:
+    """The regions (repeats dropped), each one botocore's partition data knows, all of one
+    partition: a stack set lives in one."""
     regions = list(dict.fromkeys(v.strip() for v in values if v.strip()))
     if not regions:
         raise StackSetError("--regions", "give at least one region")
-    known = _cloudformation_regions()
     for region in regions:
-        if region not in known:
-            raise StackSetError(
-                "--regions",
-                f"{region!r} is not a region where CloudFormation runs; expected one of "
-                + ", ".join(sorted(r for r, p in known.items() if p == "aws")),
-            )
-    partitions = {known[r] for r in regions}
+        if region_problem(region):
+            raise StackSetError("--regions", str(region_problem(region)))
+    partitions = list(dict.fromkeys(region_partition(r) for r in regions))
     if len(partitions) > 1:
         raise StackSetError(
-            "--regions", f"regions of one partition only; these span {', '.join(partitions)}"
+            "--regions",
+            f"regions of one partition only (a stack set lives in one); these span "
+            f"{', '.join(partitions)}",
         )
     return regions
 
@@ -462,11 +468,10 @@ def _published(
     ``options`` cannot describe them. The template is this package's own build for its
     version (no call), else the published text.
     """
-    from ..patterns import region_problem
     from ..template.reading import load_template
     from .publishing import PublishError, check_location, object_url, read_published
 
-    if options is not None and options != target.options():
+    if options is not None and options != target.options(partition=options.partition):
         raise StackSetError(
             "--set",
             "published templates leave every option to deploy time; give these values as "
@@ -474,6 +479,13 @@ def _published(
         )
     if region_problem(region):
         raise StackSetError("--bucket-region", str(region_problem(region)))
+    if region_partition(region) != options.partition:  # partitions share no S3
+        raise StackSetError(
+            "--bucket-region",
+            f"{region} is in {region_partition(region)}, the instances' regions in "
+            f"{options.partition}: CloudFormation reads the template from a bucket of its own "
+            "partition; give the --bucket and --bucket-region it is published in there",
+        )
     try:
         check_location(bucket, prefix, None if version == LATEST else version)
     except PublishError as error:

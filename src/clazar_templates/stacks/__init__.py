@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..options import CosellOptions, MarketplaceOptions, parse_settings
+from ..errors import FieldError
+from ..options import CosellOptions, MarketplaceOptions, OptionError, parse_settings
+from ..patterns import region_partition
 
 
 @dataclass(frozen=True)
@@ -56,3 +58,36 @@ def options_for(target: Stack, settings: dict[str, str]) -> Any:
     """
     every = [s.options for s in STACKS.values()]
     return target.options(**parse_settings(target.options, settings, every))
+
+
+def regional_options(
+    target: Stack,
+    region: str | None,
+    *,
+    options: Any = None,
+    settings: Mapping[str, str] | None = None,
+    region_option: str = "--region",
+) -> Any:
+    """``target``'s ``options`` (or those of ``--set``-style ``settings``) for a stack in
+    ``region``, a region :func:`~clazar_templates.patterns.region_problem` accepts (None:
+    any). The region decides the partition: ``settings`` without ``partition`` get the
+    region's, and a partition of another is refused (a stack lives in its region's).
+
+    Raises FieldError("set") for a bad setting or that conflict, naming ``region_option``.
+    """
+    if options is None:
+        given = dict(settings or {})
+        if region is not None:
+            given.setdefault("partition", region_partition(region))
+        try:
+            options = options_for(target, given)
+        except OptionError as error:
+            raise FieldError("set", str(error)) from None
+    wanted = region_partition(region) if region is not None else options.partition
+    if options.partition != wanted:
+        raise FieldError(
+            "set",
+            f"partition={options.partition} conflicts with {region_option} {region}, which is "
+            f"in {wanted}; the region decides the partition (drop --set partition)",
+        )
+    return options

@@ -26,9 +26,9 @@ from typing import Any
 
 from ...aws.layout import DEFAULT_PREFIX, prefix_problem
 from ...errors import FieldError
-from ...options import OptionError, bucket_name_problem, option_fields
+from ...options import bucket_name_problem, option_fields
 from ...patterns import STACK_NAME, STACK_NAME_FORM, fullmatch, region_partition, region_problem
-from ...stacks import STACKS, Stack, options_for
+from ...stacks import STACKS, Stack, regional_options
 from ...stacks import stack as find_stack
 from .rules import (
     NAME_LIMIT,
@@ -201,30 +201,23 @@ def build_deployer_policy(
     (and ``${AWS::Partition}`` without a region, or with ``concrete_partition=False``).
 
     The region decides the partition: ``settings`` without ``partition`` get the region's,
-    and a ``partition`` (or ``options``) of another partition is refused.
+    and a ``partition`` (or ``options``) of another partition is refused. The template's
+    Rules are evaluated for the region, as CloudFormation does: a stack they refuse there
+    with its defaults (EventBridge outside us-east-1) is refused, naming the ``--set`` to give.
 
     Raises DeployerError naming the argument for a bad one."""
     target = _target(stack)
     names = _names(stack_name, region, account, template_bucket, template_prefix)
-    partition = names.partition if region is not None else None
-    if options is None:
-        given = dict(settings or {})
-        if partition is not None:
-            given.setdefault("partition", partition)
-        try:
-            options = options_for(target, given)
-        except OptionError as error:
-            raise DeployerError("set", str(error)) from None
-    if partition is not None and options.partition != partition:
-        raise DeployerError(
-            "set",
-            f"partition={options.partition} conflicts with --region {region}, which is in "
-            f"{partition}; the region decides the partition (drop --set partition)",
-        )
+    try:
+        options = regional_options(target, region, options=options, settings=settings)
+    except FieldError as error:
+        raise DeployerError("set", error.message) from None
     if not concrete_partition:
         names = dataclasses.replace(names, partition="${AWS::Partition}")
     template = json.loads(json.dumps(target.build(options).to_dict()))
-    if region is not None:  # resources that can only exist in another region are not made
+    if region is not None:  # a stack the template's Rules refuse there has no policy
+        _refuse_as_the_rules_do(template, options, region)
+        # resources that can only exist in another region are not made
         template["Resources"] = {
             logical: resource
             for logical, resource in template["Resources"].items()
@@ -275,6 +268,26 @@ def build_deployer_policy(
     if policy.size() > ROLE_INLINE_POLICY_CHARS:
         raise ValueError(f"the {target.name} deployer policy outgrew every IAM attachment")
     return policy
+
+
+def _refuse_as_the_rules_do(template: dict[str, Any], options: Any, region: str) -> None:
+    """DeployerError("region") when the template's Rules refuse the stack in ``region`` with
+    its deploy-time defaults (EventBridge outside us-east-1), naming the ``--set`` that
+    builds the stack CloudFormation accepts there: ``Param=value`` in the AssertDescription
+    is an option's parameter. Parameters without a Default take a placeholder (no Rule of
+    these templates tests one)."""
+    from ...template.resolve import refusals
+
+    declared = template.get("Parameters", {})
+    values = {n: "placeholder-value" for n, spec in declared.items() if "Default" not in spec}
+    refused = refusals(template, values, region=region)
+    if not refused:
+        return
+    by_parameter = {spec.parameter: name for name, spec in option_fields(options)}
+    named = re.findall(r"\b(\w+)=(\w+)", "; ".join(refused))
+    fixes = [f"--set {by_parameter[p]}={v}" for p, v in named if p in by_parameter]
+    hint = f"; for the policy of that stack give {' '.join(dict.fromkeys(fixes))}" if fixes else ""
+    raise DeployerError("region", f"{region}: refused: {'; '.join(refused)}{hint}")
 
 
 def _stack_name_parameter(target: Stack, builder: _Builder, longest: int) -> dict[str, Any]:
