@@ -2,7 +2,7 @@
 real timings against servers on 127.0.0.1 that hang, trickle or refuse, with a Lambda
 context of 30 s and of 120 s (the function's Timeout) (``tests/reporter_deadlines.py``).
 ``make test`` runs this as a job of its own, at normal priority beside the rest of the
-checks (at nice 19), with ``--remember``; ``make reporter-deadlines`` measures, alone.
+checks (at nice 1), with ``--remember``; ``make reporter-deadlines`` measures, alone.
 
     python scripts/reporter_deadlines.py [--budget SECONDS ...] [--remember]
 

@@ -11,7 +11,7 @@ reporter tests check the same logic on a fake clock (``fake_clock``).
 All scenarios of all budgets run at once, so the whole measurement takes about the longest
 scenario (under 120 s). ``make test`` runs it as a job of its own
 (``scripts/reporter_deadlines.py --remember``) at normal priority, beside pytest and the
-linters, which run at the lowest (``nice -n 19``): the scenarios mostly wait on sockets and
+linters, which run one step below it (``nice -n 1``): the scenarios mostly wait on sockets and
 get the CPU the moment they wake, and the suite, on a fake clock, does not care how much
 CPU it gets. Run by plain ``pytest`` (without ``-p no:reporter_deadlines``) it is a pytest
 plugin (``tests/conftest.py`` loads it): it starts the processes as soon as the run is
@@ -70,7 +70,7 @@ DISTRIBUTIONS = ("boto3", "botocore", "urllib3")  # as installed (INSTALLER=pip,
 # overheads are under 0.1 s (the figures in the summary): a thread handing over, a new
 # connection, a log line; these margins hold on a 2-core machine with two CPU-bound
 # processes beside the measurement, which runs at normal priority (the rest of make test
-# at nice 19).
+# at nice 1).
 ANSWER_MARGIN_SECONDS = 1.0  # after the rolling-back check's end: the PUT has arrived
 RETURN_MARGIN_SECONDS = 0.4  # after the answer's deadline: the handler has returned
 
