@@ -98,6 +98,10 @@ def read_deployed(template: dict[str, Any], given: dict[str, str], region: str) 
             if key == "Fn::Split":
                 delimiter, text = substitute(arg)
                 return text.split(delimiter) if isinstance(text, str) else {key: [delimiter, text]}
+            if key == "Fn::Join":
+                delimiter, items = substitute(arg)
+                plain = all(isinstance(item, str) for item in items)
+                return delimiter.join(items) if plain else {key: [delimiter, items]}
             assert not key.startswith("Fn::") or key == "Fn::GetAtt", f"cannot read {key}"
         out = {key: substitute(value) for key, value in node.items()}
         return {key: value for key, value in out.items() if value is not NO_VALUE}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import GetAtt, Ref, Template, iam
+from troposphere import GetAtt, Join, Ref, Template, iam
 
 from .. import policies as p
 from ..options import CosellOptions
@@ -83,6 +83,7 @@ def build_cosell(options: CosellOptions | None = None) -> Template:
         report["ProductionRoleLacks"] = lacks
     if events is not False:
         report["EventsQueueUrl"] = when(events, Ref(EVENTS_QUEUE))
+        report["EventRuleArns"] = when(events, Join(",", rule_arns(EVENT_RULES)))
     add_reporter(
         b,
         REPORTER,

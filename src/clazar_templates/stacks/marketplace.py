@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import GetAtt, Ref, Select, Split, Sub, Template, iam, kms, s3, sns
+from troposphere import GetAtt, Join, Ref, Select, Split, Sub, Template, iam, kms, s3, sns
 
 from .. import policies as p
 from ..options import MarketplaceOptions
@@ -84,10 +84,13 @@ def build_marketplace(options: MarketplaceOptions | None = None) -> Template:
     policies += feed_access(b, cas, sdds)
     for feed in (cas, sdds):
         feed_subscription(b, feed)
-    sqs_send_policy(b, cas, sdds, rules, add_rules(b, EVENT_RULES, QUEUE, rules))
+    rule_arns = add_rules(b, EVENT_RULES, QUEUE, rules)
+    sqs_send_policy(b, cas, sdds, rules, rule_arns)
     outputs(b, cas, sdds, key)
     report = report_properties(b, cas, sdds, key)
     report["EventBridge"] = pick(rules, "true", "false")
+    if rules is not False:  # the rules Clazar may check, comma-separated
+        report["EventRuleArns"] = when(rules, Join(",", rule_arns))
     add_reporter(b, "ClazarReporter", report, policies)
     return b.finish()
 
