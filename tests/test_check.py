@@ -45,6 +45,17 @@ STACK = "clazar"
 VENDOR_PROFILE = "vendor"  # defined in moto_server's AWS config
 
 
+def clazar_trust() -> dict[str, Any]:
+    """A reused role's statement trusting Clazar's account with the external ID (new each
+    time: tests edit it)."""
+    return {
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{VENDOR}:root"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
+    }
+
+
 @pytest.fixture(scope="module")
 def session() -> Any:
     """One boto3 session for the module's library calls: a new one reloads every service
@@ -355,17 +366,7 @@ def test_a_changed_fulfillment_grant_is_a_failure(reporter: None, session: Any) 
 def test_a_reused_production_role_warns_of_what_the_stack_did_not_grant(
     reporter: None, session: Any
 ) -> None:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{VENDOR}:root"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
-            }
-        ],
-    }
+    trust = {"Version": "2012-10-17", "Statement": [clazar_trust()]}
     boto3.client("iam").create_role(RoleName="MyProd", AssumeRolePolicyDocument=json.dumps(trust))
     deployed(build=build_cosell, ExistingProductionRole="MyProd")
     report = check(STACK, session=session)
@@ -418,17 +419,7 @@ def test_a_reused_roles_grants_are_what_the_simulator_allows() -> None:
 
 
 def test_a_reused_cosell_role_is_checked_for_trust(reporter: None, session: Any) -> None:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{VENDOR}:root"},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
-            }
-        ],
-    }
+    trust = {"Version": "2012-10-17", "Statement": [clazar_trust()]}
     iam = boto3.client("iam")
     iam.create_role(RoleName="MySandbox", AssumeRolePolicyDocument=json.dumps(trust))
     deployed(build=build_cosell, ExistingSandboxRole="MySandbox")
@@ -449,14 +440,8 @@ def test_a_reused_cosell_role_trusting_others_is_warned_and_one_anyone_may_assum
     reporter: None, session: Any
 ) -> None:
     """Issue 24, item 7: the whole trust policy is read, not its Clazar statement only."""
-    clazar = {
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{VENDOR}:root"},
-        "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"sts:ExternalId": EXTERNAL_ID}},
-    }
     other = {"Effect": "Allow", "Principal": {"AWS": "444455556666"}, "Action": "sts:AssumeRole"}
-    trust = {"Version": "2012-10-17", "Statement": [clazar, other]}
+    trust = {"Version": "2012-10-17", "Statement": [clazar_trust(), other]}
     iam = boto3.client("iam")
     iam.create_role(RoleName="MySandbox", AssumeRolePolicyDocument=json.dumps(trust))
     deployed(build=build_cosell, ExistingSandboxRole="MySandbox")
@@ -474,7 +459,9 @@ def test_a_reused_cosell_role_trusting_others_is_warned_and_one_anyone_may_assum
         ),
     ]:
         statements = (
-            [clazar, {**other, **change}] if "Principal" in change else [{**clazar, **change}]
+            [clazar_trust(), {**other, **change}]
+            if "Principal" in change
+            else [{**clazar_trust(), **change}]
         )
         iam.update_assume_role_policy(
             RoleName="MySandbox", PolicyDocument=json.dumps({**trust, "Statement": statements})
