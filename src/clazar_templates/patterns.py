@@ -21,7 +21,6 @@ __all__ = [
     "VERSION",
     "VERSION_FORM",
     "fullmatch",
-    "partitions",
     "region_partition",
     "region_problem",
 ]
@@ -57,12 +56,6 @@ def _regions() -> dict[str, str]:
         for region in partition["regions"]
         if fullmatch(REGION, region)
     }
-
-
-def partitions() -> tuple[str, ...]:
-    """Every partition botocore's data knows, ``aws`` first."""
-    found = sorted(set(_regions().values()))
-    return ("aws", *[p for p in found if p != "aws"])
 
 
 def region_partition(region: str) -> str:
